@@ -1,0 +1,43 @@
+"""Salpimi planner: risk-prioritised daily outreach routes (pure core, no web or database)."""
+
+from .domain import Household as Household
+from .domain import Location as Location
+from .domain import Problem as Problem
+from .domain import RiskFactors as RiskFactors
+from .domain import Role as Role
+from .domain import ServiceTimes as ServiceTimes
+from .domain import TimeWindow as TimeWindow
+from .domain import TravelModeName as TravelModeName
+from .domain import Visit as Visit
+from .domain import VisitKind as VisitKind
+from .domain import WeeklyWindow as WeeklyWindow
+from .domain import Worker as Worker
+from .evaluate import Evaluation as Evaluation
+from .evaluate import Violation as Violation
+from .evaluate import evaluate as evaluate
+from .instance import Instance as Instance
+from .instance import compile_instance as compile_instance
+from .io import ProblemFileError as ProblemFileError
+from .io import load_problem as load_problem
+from .io import problem_from_json as problem_from_json
+from .io import problem_json_schema as problem_json_schema
+from .io import problem_to_json as problem_to_json
+from .params import SolveParams as SolveParams
+from .plan import Plan as Plan
+from .plan import Reason as Reason
+from .plan import Route as Route
+from .plan import Stop as Stop
+from .plan import Unassigned as Unassigned
+from .risk import RiskAssessment as RiskAssessment
+from .risk import RiskModel as RiskModel
+from .solve import Result as Result
+from .solve import solve as solve
+from .solvers.base import Progress as Progress
+from .timeline import SEOUL as SEOUL
+from .timeline import DayClock as DayClock
+from .travel.base import UNREACHABLE as UNREACHABLE
+from .travel.base import TravelMatrix as TravelMatrix
+from .travel.base import TravelTimeProvider as TravelTimeProvider
+from .travel.haversine import HaversineProvider as HaversineProvider
+
+__version__ = "0.1.0"

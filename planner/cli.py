@@ -1,0 +1,247 @@
+"""The ``salpimi`` command line: plan a day, check a plan, print the problem schema."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .evaluate import evaluate
+from .io import ProblemFileError, load_problem, problem_json_schema, read_json
+from .params import SolveParams
+from .plan import Plan
+from .solve import Result, solve
+from .solvers.base import Progress
+from .timeline import format_hhmm, parse_date
+from .travel.base import TravelTimeProvider
+from .travel.haversine import HaversineProvider
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"salpimi: {message} (see --help)\n")
+
+
+def _date(text: str) -> Any:
+    try:
+        return parse_date(text, field="--date")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text!r} must lie in (0, 86400]")
+    return value
+
+
+def _seed(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
+    return int(text)
+
+
+def _travel(args: argparse.Namespace) -> TravelTimeProvider:
+    name = getattr(args, "network", None)
+    if name:
+        try:
+            from .travel import netcli
+        except ImportError as exc:  # pragma: no cover - shipped with the package
+            raise UsageError(f"road networks are unavailable: {exc}") from None
+        try:
+            return netcli.provider_for(name)
+        except (ValueError, OSError) as exc:
+            raise UsageError(str(exc)) from None
+    return HaversineProvider()
+
+
+def _print_plan(result: Result, out: Any) -> None:
+    inst, plan = result.instance, result.plan
+    workers = inst.problem.workers_by_id()
+    households = inst.problem.households_by_id()
+    kinds = {v.id: v.kind.value for v in inst.problem.visits}
+    risk = {inst.visit(v).id: inst.risk[v] for v in range(inst.n_visits)}
+    for route in plan.routes:
+        w = workers[route.worker_id]
+        label = f" {w.name}" if w.name else ""
+        print(
+            f"\n{route.worker_id}{label} [{w.role.value}, {w.travel_mode.value}] "
+            f"{format_hhmm(route.depart_s)}-{format_hhmm(route.return_s)}, {len(route.stops)} visits, "
+            f"travel {route.travel_s // 60} min / {route.travel_m / 1000:.1f} km",
+            file=out,
+        )
+        print(f"  {'arrive':>6} {'start':>5} {'end':>5}  {'visit':<14} {'household':<12} {'dong':<8} {'kind':<10} tier",
+              file=out)
+        rows = [(s.start_s, "stop", s) for s in route.stops]
+        if route.break_start_s is not None:
+            rows.append((route.break_start_s, "break", None))
+        for _, what, s in sorted(rows, key=lambda r: (r[0], r[1] == "stop")):
+            if s is None:
+                assert route.break_start_s is not None and route.break_end_s is not None
+                print(f"  {'':>6} {format_hhmm(route.break_start_s):>5} {format_hhmm(route.break_end_s):>5}  lunch break",
+                      file=out)
+                continue
+            h = households.get(s.household_id)
+            print(
+                f"  {format_hhmm(s.arrival_s):>6} {format_hhmm(s.start_s):>5} {format_hhmm(s.end_s):>5}  "
+                f"{s.visit_id:<14} {s.household_id:<12} {(h.dong if h else ''):<8} {kinds.get(s.visit_id, ''):<10} "
+                f"{risk[s.visit_id].tier}",
+                file=out,
+            )
+    idle = [w.id for w in inst.problem.workers if plan.route_of(w.id) is None]
+    if idle:
+        print(f"\nNo visits today: {', '.join(idle)}", file=out)
+    if plan.unassigned:
+        print(f"\nUnassigned ({len(plan.unassigned)}):", file=out)
+        for u in plan.unassigned:
+            flag = " MANDATORY" if u.mandatory else (" URGENT" if u.urgent else "")
+            print(f"  {u.visit_id:<14} {u.household_id:<12} {u.reason.value}{flag}: {u.detail}", file=out)
+    k = plan.kpis
+    tiers = ", ".join(f"{t} {d['served']}/{d['total']}" for t, d in k["visits_by_tier"].items() if d["total"])
+    print(
+        f"\nCovered {k['visits_assigned']}/{k['visits_total']} visits; risk-weighted coverage "
+        f"{k['risk_weighted_coverage']:.1%}; by tier: {tiers}; travel {k['travel_s'] // 60} min.",
+        file=out,
+    )
+    if k.get("worst_overdue_left_out"):
+        wo = k["worst_overdue_left_out"]
+        print(f"Most overdue high-risk household left out: {wo['household_id']} ({wo['tier']}, "
+              f"{wo['days_overdue']} days overdue).", file=out)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    problem = load_problem(args.problem, date=args.date)
+    travel = _travel(args)
+    if not getattr(args, "network", None):
+        print("Travel: straight-line estimates (great-circle x detour); use --network NAME for streets.",
+              file=sys.stderr)
+    params = SolveParams(time_limit_s=args.time_limit, seed=args.seed, deterministic=args.deterministic)
+    tty = sys.stderr.isatty()
+
+    def progress(p: Progress) -> None:
+        if args.quiet:
+            return
+        line = (f"  {p.elapsed_s:5.1f} s  objective {p.objective:>14,}  "
+                f"visits {p.visits_covered}/{p.visits_total}")
+        print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+
+    if not args.quiet:
+        print(f"Planning {len(problem.visits)} candidate visits with {len(problem.workers)} workers "
+              f"for {problem.date} (limit {args.time_limit:g} s)…", file=sys.stderr)
+    t0 = time.perf_counter()
+    result = solve(problem, travel, params, progress=progress)
+    if tty and not args.quiet:
+        print(file=sys.stderr)
+    if not args.quiet:
+        print(f"Solved in {time.perf_counter() - t0:.1f} s.", file=sys.stderr)
+    _print_plan(result, sys.stdout)
+    if args.out:
+        Path(args.out).write_text(json.dumps(result.plan.to_json(), ensure_ascii=False, indent=1) + "\n",
+                                  encoding="utf-8")
+        print(f"\nPlan written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    problem = load_problem(args.problem, date=args.date)
+    raw = read_json(args.plan, what="plan")
+    try:
+        plan = Plan.from_json(raw)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"plan {args.plan}: {exc}") from None
+    if args.date is None and plan.date != problem.date:
+        problem = load_problem(args.problem, date=plan.date)
+    ev = evaluate(problem, plan, _travel(args))
+    k = ev.kpis
+    print(f"{len(plan.routes)} routes, {k['visits_assigned']}/{k['visits_total']} visits, "
+          f"risk-weighted coverage {k['risk_weighted_coverage']:.1%}, travel {k['travel_s'] // 60} min")
+    if ev.ok:
+        print("OK: no violations.")
+        return 0
+    print(f"{len(ev.violations)} violation(s):")
+    for v in ev.violations:
+        print(f"  [{v.code}] {v.message}")
+    return 1
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(problem_json_schema(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="salpimi", description="Outreach visit planning for welfare services.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("plan", help="plan a day's visits")
+    p.add_argument("problem", help="problem JSON file (see `salpimi schema`)")
+    p.add_argument("--date", type=_date, help="planning day YYYY-MM-DD (default: the file's)")
+    p.add_argument("--time-limit", type=_positive, default=10.0, help="search seconds (default 10)")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--deterministic", action="store_true",
+                   help="stop on a work budget, not the clock: same input, seed and limit, same plan")
+    p.add_argument("--network", help="road network imported with `salpimi network import`")
+    p.add_argument("--out", help="write the plan JSON here")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=_cmd_plan)
+
+    c = sub.add_parser("check", help="check a plan (also hand-edited) against every rule")
+    c.add_argument("problem")
+    c.add_argument("plan")
+    c.add_argument("--date", type=_date)
+    c.add_argument("--network")
+    c.set_defaults(func=_cmd_check)
+
+    s = sub.add_parser("schema", help="print the JSON Schema of the problem file")
+    s.set_defaults(func=_cmd_schema)
+
+    try:
+        from .travel import netcli
+    except ImportError:
+        netcli = None  # type: ignore[assignment]
+    if netcli is not None:
+        netcli.register(sub)
+    try:
+        import importlib
+
+        api_cli = importlib.import_module("api.cli")
+    except ImportError:
+        api_cli = None
+    if api_cli is not None:
+        api_cli.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.func(args)
+    except (UsageError, ProblemFileError) as exc:
+        print(f"salpimi: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"salpimi: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("salpimi: interrupted", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Compile a Problem and travel matrices into the plain integer arrays every solver reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .domain import Location, Problem, Visit, Worker
+from .risk import RiskAssessment, RiskModel
+from .timeline import DAY_S, DayClock
+from .travel.base import UNREACHABLE, TravelMatrix, TravelTimeProvider
+
+__all__ = ["Instance", "compile_instance"]
+
+Window = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Instance:
+    """The day's problem as integers, indexed by position (only solvers see the indices).
+
+    Visits are ``0..n_visits-1`` in problem order, workers ``0..n_workers-1``.  Locations are
+    deduplicated: ``visit_loc[v]``, ``start_loc[w]`` and ``end_loc[w]`` index ``locations``.
+    ``windows[v]`` are the allowed service-start intervals (inclusive, sorted, disjoint) after
+    intersecting the visit's windows with the household's availability that weekday; an empty
+    tuple means the visit cannot happen today.
+    """
+
+    problem: Problem
+    clock: DayClock
+    locations: tuple[Location, ...]
+    visit_loc: np.ndarray
+    start_loc: np.ndarray
+    end_loc: np.ndarray
+    windows: tuple[tuple[Window, ...], ...]
+    service_s: np.ndarray  # [visit, worker]
+    allowed: tuple[frozenset[int], ...]
+    block: tuple[str, ...]  # why nobody qualifies, per visit ("" when someone does)
+    risk: tuple[RiskAssessment, ...]  # per visit (its household's)
+    weight: np.ndarray  # float risk skip penalty per visit
+    penalty: np.ndarray  # int64 solver penalty per visit
+    preferred: np.ndarray  # worker index or -1
+    matrices: dict[str, TravelMatrix]
+
+    @property
+    def n_visits(self) -> int:
+        return len(self.problem.visits)
+
+    @property
+    def n_workers(self) -> int:
+        return len(self.problem.workers)
+
+    def worker(self, w: int) -> Worker:
+        return self.problem.workers[w]
+
+    def visit(self, v: int) -> Visit:
+        return self.problem.visits[v]
+
+    def travel(self, w: int, a: int, b: int) -> tuple[int, int]:
+        """(seconds, metres) for worker ``w`` between location indices ``a`` and ``b``."""
+        worker = self.problem.workers[w]
+        m = self.matrices[worker.travel_mode.value]
+        secs = int(m.duration_s[a, b])
+        if secs >= UNREACHABLE:
+            return UNREACHABLE, UNREACHABLE
+        if worker.speed_factor != 1.0:
+            secs = int(round(secs / worker.speed_factor))
+        return secs, int(m.distance_m[a, b])
+
+    def travel_table(self, w: int) -> np.ndarray:
+        """Worker ``w``'s travel seconds between all locations (speed factor applied)."""
+        worker = self.problem.workers[w]
+        d = self.matrices[worker.travel_mode.value].duration_s
+        if worker.speed_factor == 1.0:
+            return d
+        out = np.rint(d / worker.speed_factor).astype(np.int64)
+        out[d >= UNREACHABLE] = UNREACHABLE
+        return out
+
+
+def _merge(windows: list[Window]) -> tuple[Window, ...]:
+    out: list[Window] = []
+    for s, e in sorted(windows):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return tuple(out)
+
+
+def _effective_windows(problem: Problem, visit: Visit, weekday: str) -> tuple[Window, ...]:
+    own = [(w.start_s, w.end_s) for w in visit.time_windows] or [(0, DAY_S)]
+    household = problem.household(visit.household_id)
+    avail = household.windows_on(weekday)
+    if avail is None:
+        return _merge(own)
+    out = []
+    for s, e in own:
+        for a in avail:
+            lo, hi = max(s, a.start_s), min(e, a.end_s)
+            if hi >= lo:
+                out.append((lo, hi))
+    return _merge(out)
+
+
+def _qualification(problem: Problem, visit: Visit) -> tuple[frozenset[int], str]:
+    household = problem.household(visit.household_id)
+    ok: list[int] = []
+    reasons: dict[str, int] = {}
+    for w, worker in enumerate(problem.workers):
+        missing = visit.required_skills - worker.skills
+        if visit.required_worker_id is not None and worker.id != visit.required_worker_id:
+            why = f"only worker {visit.required_worker_id} may make it"
+        elif worker.id in visit.forbidden_worker_ids:
+            why = "the remaining workers are excluded for this household"
+        elif visit.allowed_roles and worker.role not in visit.allowed_roles:
+            why = "it needs a " + " or ".join(sorted(r.value for r in visit.allowed_roles))
+        elif missing:
+            why = "it needs skill " + ", ".join(sorted(missing))
+        elif not set(worker.languages) & set(household.languages):
+            why = "the household speaks " + "/".join(household.languages)
+        else:
+            ok.append(w)
+            continue
+        reasons[why] = reasons.get(why, 0) + 1
+    if ok or not problem.workers:
+        return frozenset(ok), "" if ok else "there are no workers"
+    # Most common blocking rule first: what a dispatcher must change.
+    ranked = sorted(reasons.items(), key=lambda kv: -kv[1])
+    return frozenset(), "; ".join(why for why, _ in ranked[:2])
+
+
+def compile_instance(
+    problem: Problem,
+    travel: TravelTimeProvider,
+    *,
+    risk_model: RiskModel | None = None,
+    penalty_unit: int = 100_000,
+) -> Instance:
+    """Compile ``problem`` for the solvers, computing one travel matrix per mode in use."""
+    model = risk_model or RiskModel.default()
+    clock = DayClock(problem.date)
+    index: dict[tuple[float, float], int] = {}
+    locations: list[Location] = []
+
+    def loc(p: Location) -> int:
+        key = (p.lat, p.lon)
+        if key not in index:
+            index[key] = len(locations)
+            locations.append(p)
+        return index[key]
+
+    start_loc = np.array([loc(w.start) for w in problem.workers], dtype=np.int64)
+    end_loc = np.array([loc(w.end) for w in problem.workers], dtype=np.int64)
+    households = problem.households_by_id()
+    visit_loc = np.array([loc(households[v.household_id].location) for v in problem.visits], dtype=np.int64)
+
+    modes = sorted({w.travel_mode.value for w in problem.workers}) or ["walk"]
+    matrices = {mode: travel.matrix(locations, mode=mode) for mode in modes}
+    for mode, m in matrices.items():
+        if m.size != len(locations):
+            raise ValueError(f"travel provider returned a {m.size}x{m.size} {mode} matrix for {len(locations)} places")
+
+    n_v, n_w = len(problem.visits), len(problem.workers)
+    service = np.zeros((n_v, n_w), dtype=np.int64)
+    for v, visit in enumerate(problem.visits):
+        for w, worker in enumerate(problem.workers):
+            service[v, w] = visit.duration_s or problem.service_times.seconds(visit.kind.value, worker.role.value)
+
+    quals = [_qualification(problem, visit) for visit in problem.visits]
+    risks = tuple(model.assess(households[v.household_id], problem.date) for v in problem.visits)
+    weight = np.array([r.penalty for r in risks], dtype=float)
+    optional_total = int(sum(max(1, round(penalty_unit * x)) for x in weight))
+    big = 10 * (optional_total + 1)
+    penalty = np.array(
+        [
+            (big if (visit.mandatory or visit.urgent) else 0) + max(1, round(penalty_unit * weight[v]))
+            for v, visit in enumerate(problem.visits)
+        ],
+        dtype=np.int64,
+    )
+    worker_index = {w.id: i for i, w in enumerate(problem.workers)}
+    preferred = np.array(
+        [
+            worker_index.get(households[v.household_id].preferred_worker_id or "", -1)
+            for v in problem.visits
+        ],
+        dtype=np.int64,
+    )
+    return Instance(
+        problem=problem,
+        clock=clock,
+        locations=tuple(locations),
+        visit_loc=visit_loc,
+        start_loc=start_loc,
+        end_loc=end_loc,
+        windows=tuple(_effective_windows(problem, v, clock.weekday) for v in problem.visits),
+        service_s=service,
+        allowed=tuple(q[0] for q in quals),
+        block=tuple(q[1] for q in quals),
+        risk=risks,
+        weight=weight,
+        penalty=penalty,
+        preferred=preferred,
+        matrices=matrices,
+    )

@@ -1,0 +1,272 @@
+"""The one entry point: ``solve(problem, travel, params) -> Result``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .domain import Problem
+from .evaluate import compute_kpis
+from .instance import Instance, compile_instance
+from .params import SolveParams
+from .plan import Plan, Reason, Route, Stop, Unassigned
+from .risk import RiskModel
+from .schedule import Timing, schedule_route
+from .solvers.base import Progress, RawSolution, RoutingSolver
+from .timeline import format_hhmm
+from .travel.base import TravelTimeProvider
+
+__all__ = ["Result", "explain_unassigned", "solve"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Result:
+    plan: Plan
+    instance: Instance
+    objective: int
+    elapsed_s: float
+    stopped_early: bool = False
+
+
+def _default_solver() -> RoutingSolver:
+    from .solvers.ortools_routing import OrToolsSolver
+
+    return OrToolsSolver()
+
+
+def _route_from(inst: Instance, w: int, order: tuple[int, ...], timing: Timing) -> Route:
+    stops = tuple(
+        Stop(
+            visit_id=inst.visit(v).id,
+            household_id=inst.visit(v).household_id,
+            arrival_s=timing.arrivals[k],
+            start_s=timing.starts[k],
+            end_s=timing.ends[k],
+            travel_s=timing.legs[k][0],
+            travel_m=timing.legs[k][1],
+        )
+        for k, v in enumerate(order)
+    )
+    worker = inst.worker(w)
+    brk = timing.break_start_s if order else None
+    return Route(
+        worker_id=worker.id,
+        depart_s=timing.depart_s,
+        return_s=timing.return_s,
+        stops=stops,
+        break_start_s=brk,
+        break_end_s=None if brk is None else brk + worker.break_s,
+        travel_s=sum(s for s, _ in timing.legs),
+        travel_m=sum(m for _, m in timing.legs),
+    )
+
+
+def _raw_timing(inst: Instance, w: int, raw: RawSolution) -> Timing:
+    """Timing straight from the solver's own times (used if re-timing disagrees)."""
+    order = raw.routes[w]
+    assert raw.starts is not None and raw.departs is not None and raw.returns is not None
+    starts = raw.starts[w]
+    prev, legs, arrivals, ends = int(inst.start_loc[w]), [], [], []
+    t = raw.departs[w]
+    for k, v in enumerate(order):
+        leg = inst.travel(w, prev, int(inst.visit_loc[v]))
+        legs.append(leg)
+        arrivals.append(min(starts[k], t + leg[0]))
+        t = starts[k] + int(inst.service_s[v, w])
+        ends.append(t)
+        prev = int(inst.visit_loc[v])
+    legs.append(inst.travel(w, prev, int(inst.end_loc[w])))
+    return Timing(
+        depart_s=raw.departs[w], return_s=raw.returns[w], arrivals=tuple(arrivals), starts=tuple(starts),
+        ends=tuple(ends), legs=tuple(legs), break_start_s=None if raw.breaks is None else raw.breaks[w],
+    )
+
+
+def _capacity_ok(inst: Instance, w: int, n: int) -> bool:
+    cap = inst.worker(w).max_visits
+    return cap is None or n <= cap
+
+
+def _travel_of(timing: Timing) -> int:
+    return sum(s for s, _ in timing.legs)
+
+
+def _repair(inst: Instance, routes: list[tuple[int, ...]], timings: list[Timing]) -> None:
+    """Insert any dropped visit that still fits somewhere (cheapest feasible insertion)."""
+    served = {v for r in routes for v in r}
+    dropped = sorted((v for v in range(inst.n_visits) if v not in served and inst.allowed[v] and inst.windows[v]),
+                     key=lambda v: -int(inst.penalty[v]))
+    for v in dropped:
+        best: tuple[int, int, tuple[int, ...], Timing] | None = None
+        for w in sorted(inst.allowed[v]):
+            order = routes[w]
+            if not _capacity_ok(inst, w, len(order) + 1):
+                continue
+            base = _travel_of(timings[w]) if order else 0
+            for pos in range(len(order) + 1):
+                cand = (*order[:pos], v, *order[pos:])
+                t = schedule_route(inst, w, cand)
+                if t.ok and (best is None or _travel_of(t) - base < best[0]):
+                    best = (_travel_of(t) - base, w, cand, t)
+        if best is not None:
+            _, w, cand, t = best
+            routes[w], timings[w] = cand, t
+
+
+def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int) -> tuple[Reason, str]:
+    """Why visit ``v`` is not in ``routes``: a reason code and a sentence to act on."""
+    visit = inst.visit(v)
+    weekday = inst.clock.weekday
+    if not inst.allowed[v]:
+        return Reason.NO_QUALIFIED_WORKER, f"No worker may make this visit: {inst.block[v]}."
+    if not inst.windows[v]:
+        return (
+            Reason.OUTSIDE_EVERY_SHIFT,
+            f"The household is not available on a {weekday} within the visit's time windows; "
+            "plan it on another day or widen the windows.",
+        )
+    qualified = sorted(inst.allowed[v])
+    singles = {w: schedule_route(inst, w, (v,)) for w in qualified}
+    if all(t.failure == "unreachable" for t in singles.values()):
+        loc = int(inst.visit_loc[v])
+        why = next(
+            (m.unreachable_reason[loc] for m in inst.matrices.values() if loc in m.unreachable_reason),
+            "no street path connects it with the qualified workers' bases",
+        )
+        return Reason.UNREACHABLE, f"The household cannot be reached: {why}."
+    if not any(t.ok for t in singles.values()):
+        wins = ", ".join(f"{format_hhmm(s)}-{format_hhmm(e)}" for s, e in inst.windows[v])
+        relaxed = [(schedule_route(inst, w, (v,), relax=True), w) for w in qualified]
+        fits = [(t.overtime_s, w) for t, w in relaxed if t.ok]
+        latest_end = max(inst.worker(w).shift.end_s for w in qualified)
+        earliest = min(inst.worker(w).shift.start_s for w in qualified)
+        if fits:
+            over, w = min(fits)
+            extra = f" It would take {-(-over // 60)} more minutes of {inst.worker(w).id}'s day."
+        else:
+            extra = ""
+        return (
+            Reason.OUTSIDE_EVERY_SHIFT,
+            f"Its time window ({wins}) cannot be met within any qualified worker's shift "
+            f"({format_hhmm(earliest)}-{format_hhmm(latest_end)}) including travel and lunch.{extra}",
+        )
+    # Feasible alone: the day is full.  Say what it would take to fit.
+    best: tuple[int, str] | None = None
+    at_limit = []
+    for w in qualified:
+        order = routes[w]
+        if not _capacity_ok(inst, w, len(order) + 1):
+            at_limit.append(inst.worker(w).id)
+            continue
+        for pos in range(len(order) + 1):
+            t = schedule_route(inst, w, (*order[:pos], v, *order[pos:]), relax=True)
+            if t.ok and (best is None or t.overtime_s < best[0]):
+                best = (t.overtime_s, inst.worker(w).id)
+    parts = [f"All {len(qualified)} qualified worker(s) are fully booked with higher-priority visits."]
+    if best is not None:
+        parts.append(f"It would fit if {best[1]} had {max(1, -(-best[0] // 60))} more minutes")
+        parts[-1] += " (or by moving one of their visits to another day)."
+    if at_limit:
+        parts.append(f"At their visit limit: {', '.join(at_limit[:5])}{'…' if len(at_limit) > 5 else ''}.")
+    if best is None and not at_limit:
+        parts.append("No insertion keeps every time window; widen its window or add a worker.")
+    del visit
+    return Reason.OVER_CAPACITY, " ".join(parts)
+
+
+def solve(
+    problem: Problem,
+    travel: TravelTimeProvider,
+    params: SolveParams | None = None,
+    *,
+    previous: Plan | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    solver: RoutingSolver | None = None,
+    risk_model: RiskModel | None = None,
+) -> Result:
+    """Plan the day: who visits whom, in what order and when.
+
+    Parameters
+    ----------
+    problem
+        The validated day's problem.
+    travel
+        Travel-time provider (great-circle estimate or a road network).
+    params
+        Search parameters; the same input, seed and deterministic limit give the same plan.
+    previous
+        A plan to stay close to (mid-day re-planning): its assignments seed the search and
+        moving a visit to another worker costs extra.
+    progress
+        Called with :class:`Progress` during the search (in the solving process).
+    should_stop
+        Polled during the search; returning ``True`` stops it and keeps the best plan so far.
+
+    Returns
+    -------
+    Result
+        The plan (routes, every unassigned visit with a reason, KPIs) and search statistics.
+    """
+    params = params or SolveParams()
+    t0 = time.perf_counter()
+    inst = compile_instance(problem, travel, risk_model=risk_model, penalty_unit=params.penalty_unit)
+    vidx = {v.id: i for i, v in enumerate(problem.visits)}
+    widx = {w.id: i for i, w in enumerate(problem.workers)}
+    initial = keep = None
+    if previous is not None:
+        keep = [-1] * inst.n_visits
+        initial = [[] for _ in range(inst.n_workers)]
+        for r in previous.routes:
+            if r.worker_id in widx:
+                for s in r.stops:
+                    if s.visit_id in vidx:
+                        keep[vidx[s.visit_id]] = widx[r.worker_id]
+                        initial[widx[r.worker_id]].append(vidx[s.visit_id])
+    raw = (solver or _default_solver()).solve(
+        inst, params, initial=initial, previous_worker=keep, progress=progress, should_stop=should_stop
+    )
+    routes = [tuple(r) for r in raw.routes] + [() for _ in range(inst.n_workers - len(raw.routes))]
+    timings = []
+    for w, order in enumerate(routes):
+        t = schedule_route(inst, w, order)
+        if not t.ok and raw.starts is not None:
+            t = _raw_timing(inst, w, raw)
+        timings.append(t)
+    _repair(inst, routes, timings)
+    plan_routes = tuple(_route_from(inst, w, routes[w], timings[w]) for w in range(inst.n_workers) if routes[w])
+    served = {v for r in routes for v in r}
+    unassigned = []
+    for v in range(inst.n_visits):
+        if v in served:
+            continue
+        reason, detail = explain_unassigned(inst, routes, v)
+        visit = inst.visit(v)
+        if visit.mandatory:
+            detail = "Mandatory visit could not be honoured. " + detail
+        elif visit.urgent:
+            detail = "Urgent visit could not be planned today. " + detail
+        unassigned.append(Unassigned(visit_id=visit.id, household_id=visit.household_id, reason=reason,
+                                     detail=detail, mandatory=visit.mandatory, urgent=visit.urgent))
+    elapsed = time.perf_counter() - t0
+    plan = Plan(
+        date=problem.date,
+        routes=plan_routes,
+        unassigned=tuple(unassigned),
+        meta={
+            "problem": problem.name,
+            "solver": raw.solver,
+            "status": raw.status,
+            "objective": raw.objective,
+            "time_limit_s": params.time_limit_s,
+            "seed": params.seed,
+            "deterministic": params.deterministic,
+            "travel": sorted({m.source for m in inst.matrices.values()}),
+            "stopped_early": raw.stopped_early,
+        },
+    )
+    plan = Plan(date=plan.date, routes=plan.routes, unassigned=plan.unassigned,
+                kpis=compute_kpis(inst, plan), meta=plan.meta)
+    return Result(plan=plan, instance=inst, objective=raw.objective, elapsed_s=elapsed,
+                  stopped_early=raw.stopped_early)

@@ -1,0 +1,222 @@
+"""The OR-Tools routing model of a planning day (the only module that imports ortools)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from ..instance import Instance
+from ..params import SolveParams
+from ..travel.base import UNREACHABLE
+from .base import Progress, RawSolution
+
+__all__ = ["OrToolsSolver"]
+
+_FIRST = {
+    "parallel_cheapest_insertion": routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION,
+    "path_cheapest_arc": routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC,
+    "savings": routing_enums_pb2.FirstSolutionStrategy.SAVINGS,
+    "christofides": routing_enums_pb2.FirstSolutionStrategy.CHRISTOFIDES,
+}
+_META = {
+    "guided_local_search": routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH,
+    "simulated_annealing": routing_enums_pb2.LocalSearchMetaheuristic.SIMULATED_ANNEALING,
+    "tabu_search": routing_enums_pb2.LocalSearchMetaheuristic.TABU_SEARCH,
+    "greedy_descent": routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT,
+}
+_HORIZON = 2 * 24 * 3600
+
+
+class OrToolsSolver:
+    """Vehicle per worker, time dimension with per-worker travel and service, lunch breaks,
+    visit limits, allowed workers, optional visits with risk penalties, soft continuity."""
+
+    name = "ortools"
+
+    def solve(
+        self,
+        inst: Instance,
+        params: SolveParams,
+        *,
+        initial: Sequence[Sequence[int]] | None = None,
+        previous_worker: Sequence[int] | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> RawSolution:
+        n_v, n_w = inst.n_visits, inst.n_workers
+        if n_w == 0 or n_v == 0:
+            return RawSolution(routes=tuple(() for _ in range(n_w)), solver=self.name)
+        # Nodes: visits 0..n_v-1, then a start and an end node per worker.
+        node_loc = np.concatenate(
+            [inst.visit_loc, np.ravel(np.column_stack([inst.start_loc, inst.end_loc]))]
+        ).astype(np.int64)
+        starts = [n_v + 2 * w for w in range(n_w)]
+        ends = [n_v + 2 * w + 1 for w in range(n_w)]
+        manager = pywrapcp.RoutingIndexManager(len(node_loc), n_w, starts, ends)
+        routing = pywrapcp.RoutingModel(manager)
+        size = routing.Size() + n_w  # every index incl. the ends
+        index_node = np.array([manager.IndexToNode(i) for i in range(size)], dtype=np.int64)
+
+        # Travel per (mode, speed factor); time transit per (travel class, role) adds service.
+        travel_cls: dict[tuple[str, float], np.ndarray] = {}
+        time_cls: dict[tuple[str, float, str], int] = {}
+        cost_cb: list[int] = []
+        time_cb: list[int] = []
+        svc_by_role: dict[str, np.ndarray] = {}
+        registered_cost: dict[tuple[str, float], int] = {}
+        for w in range(n_w):
+            worker = inst.worker(w)
+            tkey = (worker.travel_mode.value, float(worker.speed_factor))
+            if tkey not in travel_cls:
+                table = inst.travel_table(w)
+                node_t = table[np.ix_(node_loc, node_loc)].copy()
+                node_t[node_t >= UNREACHABLE] = _HORIZON * 4
+                travel_cls[tkey] = node_t
+                registered_cost[tkey] = routing.RegisterTransitMatrix(node_t.tolist())
+            role = worker.role.value
+            if role not in svc_by_role:
+                svc = np.zeros(len(node_loc), dtype=np.int64)
+                svc[:n_v] = inst.service_s[:, w]
+                svc_by_role[role] = svc
+            key = (*tkey, role)
+            if key not in time_cls:
+                transit = travel_cls[tkey] + svc_by_role[role][:, None]
+                time_cls[key] = routing.RegisterTransitMatrix(transit.tolist())
+            cost_cb.append(registered_cost[tkey])
+            time_cb.append(time_cls[key])
+            routing.SetArcCostEvaluatorOfVehicle(registered_cost[tkey], w)
+
+        routing.AddDimensionWithVehicleTransits(time_cb, _HORIZON, _HORIZON, False, "time")
+        time_dim = routing.GetDimensionOrDie("time")
+        solver = routing.solver()
+
+        for v in range(n_v):
+            idx = manager.NodeToIndex(v)
+            wins = inst.windows[v]
+            cumul = time_dim.CumulVar(idx)
+            if not wins:
+                cumul.SetRange(0, 0)
+                routing.VehicleVar(idx).SetValues([-1])
+            else:
+                cumul.SetRange(wins[0][0], wins[-1][1])
+                for (_, e1), (s2, _) in zip(wins, wins[1:], strict=False):
+                    if s2 - 1 >= e1 + 1:
+                        cumul.RemoveInterval(e1 + 1, s2 - 1)
+                routing.VehicleVar(idx).SetValues([-1, *sorted(inst.allowed[v])])
+            routing.AddDisjunction([idx], int(inst.penalty[v]))
+
+        for w in range(n_w):
+            worker = inst.worker(w)
+            s_idx, e_idx = routing.Start(w), routing.End(w)
+            time_dim.CumulVar(s_idx).SetRange(worker.shift.start_s, worker.shift.end_s)
+            time_dim.CumulVar(e_idx).SetRange(worker.shift.start_s, worker.shift.end_s)
+            if worker.max_work_s is not None:
+                time_dim.SetSpanUpperBoundForVehicle(worker.max_work_s + worker.break_s, w)
+            if worker.break_s > 0 and worker.break_window is not None:
+                bw = worker.break_window
+                brk = solver.FixedDurationIntervalVar(
+                    bw.start_s, bw.end_s - worker.break_s, worker.break_s, False, f"break {worker.id}"
+                )
+                svc = svc_by_role[worker.role.value]
+                visit_transit = [int(svc[index_node[i]]) for i in range(size)]
+                time_dim.SetBreakIntervalsOfVehicle([brk], w, visit_transit)
+                # Lunch belongs inside the working day.
+                solver.Add(brk.StartExpr() >= time_dim.CumulVar(s_idx))
+                solver.Add(brk.EndExpr() <= time_dim.CumulVar(e_idx))
+            routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(e_idx))
+            routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(s_idx))
+
+        caps = [inst.worker(w).max_visits if inst.worker(w).max_visits is not None else n_v for w in range(n_w)]
+        if any(c < n_v for c in caps):
+            one = np.zeros(len(node_loc), dtype=np.int64)
+            one[:n_v] = 1
+            count_cb = routing.RegisterUnaryTransitVector(one.tolist())
+            routing.AddDimensionWithVehicleCapacity(count_cb, 0, [int(c) for c in caps], True, "visits")
+
+        # Soft continuity of care and stability against a previous plan.
+        keep = np.full(n_v, -1, dtype=np.int64) if previous_worker is None else np.asarray(previous_worker)
+        if (inst.preferred >= 0).any() or (keep >= 0).any():
+            vec_cb = []
+            for w in range(n_w):
+                vec = np.zeros(len(node_loc), dtype=np.int64)
+                pref = inst.preferred
+                vec[:n_v] += np.where((pref >= 0) & (pref != w), params.continuity_cost_s, 0)
+                vec[:n_v] += np.where((keep >= 0) & (keep != w), 3 * params.continuity_cost_s, 0)
+                vec_cb.append(routing.RegisterUnaryTransitVector(vec.tolist()))
+            routing.AddDimensionWithVehicleTransits(vec_cb, 0, 1 << 40, True, "continuity")
+            cont = routing.GetDimensionOrDie("continuity")
+            cont.SetSpanCostCoefficientForAllVehicles(1)
+
+        search = pywrapcp.DefaultRoutingSearchParameters()
+        search.first_solution_strategy = _FIRST[params.first_solution]
+        search.local_search_metaheuristic = _META[params.metaheuristic]
+        search.time_limit.FromMilliseconds(max(1, int(params.time_limit_s * 1000)))
+        if params.deterministic:
+            search.solution_limit = params.solution_limit
+        search.log_search = params.log_search
+
+        t0 = time.perf_counter()
+        state: dict[str, Any] = {"last": 0.0, "stopped": False}
+
+        def on_solution() -> None:
+            now = time.perf_counter()
+            if should_stop is not None and should_stop():
+                state["stopped"] = True
+                solver.FinishCurrentSearch()
+                return
+            if progress is not None and now - state["last"] >= 0.5:
+                state["last"] = now
+                covered = sum(
+                    1 for v in range(n_v) if routing.NextVar(manager.NodeToIndex(v)).Value() != manager.NodeToIndex(v)
+                )
+                progress(Progress(elapsed_s=now - t0, objective=int(routing.CostVar().Value()),
+                                  visits_covered=covered, visits_total=n_v))
+
+        if progress is not None or should_stop is not None:
+            routing.AddAtSolutionCallback(on_solution)
+
+        solution = None
+        if initial is not None:
+            routing.CloseModelWithParameters(search)
+            hint = routing.ReadAssignmentFromRoutes([list(r) for r in initial], True)
+            if hint is not None:
+                solution = routing.SolveFromAssignmentWithParameters(hint, search)
+        if solution is None:
+            solution = routing.SolveWithParameters(search)
+        if solution is None:
+            return RawSolution(routes=tuple(() for _ in range(n_w)), status="no_solution", solver=self.name)
+
+        routes, starts_out, departs, returns, breaks = [], [], [], [], []
+        intervals = solution.IntervalVarContainer()
+        break_at: dict[str, int] = {}
+        for i in range(intervals.Size()):
+            el = intervals.Element(i)
+            if el.PerformedValue():
+                break_at[el.Var().Name()] = int(el.StartValue())
+        for w in range(n_w):
+            idx = routing.Start(w)
+            departs.append(int(solution.Value(time_dim.CumulVar(idx))))
+            seq, st = [], []
+            idx = solution.Value(routing.NextVar(idx))
+            while not routing.IsEnd(idx):
+                seq.append(int(manager.IndexToNode(idx)))
+                st.append(int(solution.Value(time_dim.CumulVar(idx))))
+                idx = solution.Value(routing.NextVar(idx))
+            returns.append(int(solution.Value(time_dim.CumulVar(idx))))
+            routes.append(tuple(seq))
+            starts_out.append(tuple(st))
+            breaks.append(break_at.get(f"break {inst.worker(w).id}"))
+        return RawSolution(
+            routes=tuple(routes),
+            starts=tuple(starts_out),
+            departs=tuple(departs),
+            returns=tuple(returns),
+            breaks=tuple(breaks),
+            objective=int(solution.ObjectiveValue()),
+            stopped_early=bool(state["stopped"]),
+            solver=self.name,
+        )
