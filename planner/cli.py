@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 from .evaluate import evaluate
 from .io import ProblemFileError, load_problem, problem_json_schema, read_json
 from .params import SolveParams
-from .plan import Plan
+from .plan import Plan, Stop
 from .solve import Result, solve
 from .solvers.base import Progress
 from .timeline import format_hhmm, parse_date
@@ -86,14 +86,14 @@ def _print_plan(result: Result, out: Any) -> None:
         )
         print(f"  {'arrive':>6} {'start':>5} {'end':>5}  {'visit':<14} {'household':<12} {'dong':<8} {'kind':<10} tier",
               file=out)
-        rows = [(s.start_s, "stop", s) for s in route.stops]
+        rows: list[tuple[int, str, Stop | None]] = [(s.start_s, "stop", s) for s in route.stops]
         if route.break_start_s is not None:
             rows.append((route.break_start_s, "break", None))
-        for _, what, s in sorted(rows, key=lambda r: (r[0], r[1] == "stop")):
+        for _, _kind, s in sorted(rows, key=lambda r: (r[0], r[1] == "stop")):
             if s is None:
                 assert route.break_start_s is not None and route.break_end_s is not None
-                print(f"  {'':>6} {format_hhmm(route.break_start_s):>5} {format_hhmm(route.break_end_s):>5}  lunch break",
-                      file=out)
+                b0, b1 = format_hhmm(route.break_start_s), format_hhmm(route.break_end_s)
+                print(f"  {'':>6} {b0:>5} {b1:>5}  lunch break", file=out)
                 continue
             h = households.get(s.household_id)
             print(
@@ -114,7 +114,7 @@ def _print_plan(result: Result, out: Any) -> None:
     tiers = ", ".join(f"{t} {d['served']}/{d['total']}" for t, d in k["visits_by_tier"].items() if d["total"])
     print(
         f"\nCovered {k['visits_assigned']}/{k['visits_total']} visits; risk-weighted coverage "
-        f"{k['risk_weighted_coverage']:.1%}; by tier: {tiers}; travel {k['travel_s'] // 60} min.",
+        f"{k['risk_weighted_coverage']:.2%}; by tier: {tiers}; travel {k['travel_s'] // 60} min.",
         file=out,
     )
     if k.get("worst_overdue_left_out"):

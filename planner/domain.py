@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -11,9 +12,9 @@ __all__ = [
     "Household",
     "Location",
     "Problem",
-    "ServiceTimes",
     "RiskFactors",
     "Role",
+    "ServiceTimes",
     "TimeWindow",
     "TravelModeName",
     "Visit",
@@ -256,7 +257,7 @@ class Visit:
                 f"got {self.duration_s!r}",
             )
         spans = sorted((w.start_s, w.end_s) for w in self.time_windows)
-        for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False):
+        for (_, a_end), (b_start, _) in itertools.pairwise(spans):
             _require(b_start >= a_end, f"visit {self.id}: time windows overlap")
 
 

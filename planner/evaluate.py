@@ -56,7 +56,9 @@ def _check_route(inst: Instance, w: int, route: Route, vidx: dict[str, int], out
         bad("max_visits", f"{wid} has {len(stops)} visits, more than the maximum of {worker.max_visits}")
 
     brk = route.break_start_s
-    brk_end = route.break_end_s if route.break_end_s is not None else (brk + worker.break_s if brk is not None else None)
+    brk_end = route.break_end_s
+    if brk_end is None and brk is not None:
+        brk_end = brk + worker.break_s
     if worker.break_s and stops:
         if brk is None or brk_end is None:
             bad("break", f"{wid} has no lunch break in the plan")

@@ -65,7 +65,7 @@ class Instance:
         if secs >= UNREACHABLE:
             return UNREACHABLE, UNREACHABLE
         if worker.speed_factor != 1.0:
-            secs = int(round(secs / worker.speed_factor))
+            secs = round(secs / worker.speed_factor)
         return secs, int(m.distance_m[a, b])
 
     def travel_table(self, w: int) -> np.ndarray:

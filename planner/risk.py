@@ -126,7 +126,7 @@ class RiskModel:
         if household.last_contact is None:
             days = None
             x = float(self.config["penalty"]["never_contacted_x"])
-            overdue = int(round((x - 1) * cadence))
+            overdue = round((x - 1) * cadence)
         else:
             days = max(0, (on - household.last_contact).days)
             x = days / cadence

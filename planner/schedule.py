@@ -107,8 +107,8 @@ def schedule_route(inst: Instance, w: int, order: Sequence[int], *, relax: bool 
         return Timing(depart_s=worker.shift.start_s, return_s=worker.shift.start_s)
     gaps: list[int | None] = list(range(len(order) + 1)) if worker.break_s > 0 else [None]
     best: Timing | None = None
-    failure = "window"
-    rank = {"unreachable": 4, "window": 3, "break": 2, "max_work": 1, "shift_end": 0}
+    failure = ""
+    rank = {"unreachable": 4, "window": 3, "break": 2, "max_work": 1, "shift_end": 0, "": 99}
     for gap in gaps:
         timing = _pass(inst, w, order, gap, relax)
         if timing.ok:

@@ -117,13 +117,13 @@ def _repair(inst: Instance, routes: list[tuple[int, ...]], timings: list[Timing]
 def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int) -> tuple[Reason, str]:
     """Why visit ``v`` is not in ``routes``: a reason code and a sentence to act on."""
     visit = inst.visit(v)
-    weekday = inst.clock.weekday
+    weekday = inst.clock.date.strftime("%A")
     if not inst.allowed[v]:
         return Reason.NO_QUALIFIED_WORKER, f"No worker may make this visit: {inst.block[v]}."
     if not inst.windows[v]:
         return (
             Reason.OUTSIDE_EVERY_SHIFT,
-            f"The household is not available on a {weekday} within the visit's time windows; "
+            f"The household is not available on {weekday}s within the visit's time windows; "
             "plan it on another day or widen the windows.",
         )
     qualified = sorted(inst.allowed[v])
@@ -168,7 +168,8 @@ def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int) ->
         parts.append(f"It would fit if {best[1]} had {max(1, -(-best[0] // 60))} more minutes")
         parts[-1] += " (or by moving one of their visits to another day)."
     if at_limit:
-        parts.append(f"At their visit limit: {', '.join(at_limit[:5])}{'…' if len(at_limit) > 5 else ''}.")
+        shown = ", ".join(at_limit[:4]) + (f" and {len(at_limit) - 4} more" if len(at_limit) > 4 else "")
+        parts.append(f"At their daily visit limit: {shown}; raising one limit by one visit would make room.")
     if best is None and not at_limit:
         parts.append("No insertion keeps every time window; widen its window or add a worker.")
     del visit
@@ -214,7 +215,8 @@ def solve(
     inst = compile_instance(problem, travel, risk_model=risk_model, penalty_unit=params.penalty_unit)
     vidx = {v.id: i for i, v in enumerate(problem.visits)}
     widx = {w.id: i for i, w in enumerate(problem.workers)}
-    initial = keep = None
+    initial: list[list[int]] | None = None
+    keep: list[int] | None = None
     if previous is not None:
         keep = [-1] * inst.n_visits
         initial = [[] for _ in range(inst.n_workers)]

@@ -13,7 +13,7 @@ DAY_S = 24 * 3600
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def parse_hhmm(text: str, *, field: str = "time") -> int:
+def parse_hhmm(text: object, *, field: str = "time") -> int:
     """Parse ``"HH:MM"`` (``"24:00"`` allowed) into seconds after midnight.
 
     Raises
@@ -34,7 +34,7 @@ def parse_hhmm(text: str, *, field: str = "time") -> int:
 
 def format_hhmm(seconds: int) -> str:
     """Format seconds after midnight as ``HH:MM``."""
-    seconds = int(round(seconds))
+    seconds = seconds
     return f"{seconds // 3600:02d}:{(seconds % 3600) // 60:02d}"
 
 
@@ -81,4 +81,4 @@ class DayClock:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.tz)
         delta = moment - self.midnight
-        return int(round(delta.total_seconds()))
+        return round(delta.total_seconds())

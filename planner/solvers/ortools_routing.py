@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -103,7 +104,7 @@ class OrToolsSolver:
                 routing.VehicleVar(idx).SetValues([-1])
             else:
                 cumul.SetRange(wins[0][0], wins[-1][1])
-                for (_, e1), (s2, _) in zip(wins, wins[1:], strict=False):
+                for (_, e1), (s2, _) in itertools.pairwise(wins):
                     if s2 - 1 >= e1 + 1:
                         cumul.RemoveInterval(e1 + 1, s2 - 1)
                 routing.VehicleVar(idx).SetValues([-1, *sorted(inst.allowed[v])])
@@ -130,7 +131,7 @@ class OrToolsSolver:
             routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(e_idx))
             routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(s_idx))
 
-        caps = [inst.worker(w).max_visits if inst.worker(w).max_visits is not None else n_v for w in range(n_w)]
+        caps = [n_v if (c := inst.worker(w).max_visits) is None else c for w in range(n_w)]
         if any(c < n_v for c in caps):
             one = np.zeros(len(node_loc), dtype=np.int64)
             one[:n_v] = 1

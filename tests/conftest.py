@@ -1,0 +1,68 @@
+"""Shared test helpers: small hand-checkable problems near Gwanak-gu's health centre."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from planner import (
+    Household,
+    Location,
+    Problem,
+    RiskFactors,
+    Role,
+    TimeWindow,
+    TravelModeName,
+    Visit,
+    Worker,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+DAY = dt.date(2026, 11, 24)  # a Tuesday
+BASE = Location(lat=37.4784, lon=126.9516)
+
+
+def hm(text: str) -> int:
+    h, m = text.split(":")
+    return int(h) * 3600 + int(m) * 60
+
+
+def window(a: str, b: str) -> TimeWindow:
+    return TimeWindow(start_s=hm(a), end_s=hm(b))
+
+
+def household(i: int, *, dlat: float = 0.0, dlon: float = 0.0, **kw: object) -> Household:
+    kw.setdefault("last_contact", dt.date(2026, 10, 1))
+    return Household(id=f"h{i}", location=Location(lat=BASE.lat + dlat, lon=BASE.lon + dlon), **kw)  # type: ignore[arg-type]
+
+
+def worker(i: int, **kw: object) -> Worker:
+    defaults: dict[str, object] = dict(
+        role=Role.VISITING_NURSE,
+        start=BASE,
+        end=BASE,
+        shift=window("09:00", "18:00"),
+        break_window=window("12:00", "13:30"),
+        break_s=3600,
+        skills=frozenset({"nursing"}),
+        travel_mode=TravelModeName.WALK,
+    )
+    defaults.update(kw)
+    return Worker(id=f"w{i}", **defaults)  # type: ignore[arg-type]
+
+
+def problem(households: list[Household], workers: list[Worker], visits: list[Visit]) -> Problem:
+    return Problem(date=DAY, households=tuple(households), workers=tuple(workers), visits=tuple(visits))
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"../shared is absent ({SHARED}); real-data test skipped")
+    return SHARED
+
+
+__all__ = ["BASE", "DAY", "REPO", "RiskFactors", "Visit", "hm", "household", "problem", "window", "worker"]
