@@ -196,6 +196,7 @@ class Worker:
     max_work_s: int | None = None
     travel_mode: TravelModeName = TravelModeName.WALK
     speed_factor: float = 1.0
+    capacity: int | None = None
 
     def __post_init__(self) -> None:
         _check_id(self.id, "worker.id")
@@ -225,6 +226,11 @@ class Worker:
                 isinstance(self.max_work_s, int) and self.max_work_s > 0,
                 f"worker {self.id}: max_work_s must be a positive integer, got {self.max_work_s!r}",
             )
+        if self.capacity is not None:
+            _require(
+                isinstance(self.capacity, int) and self.capacity >= 0,
+                f"worker {self.id}: capacity must be a non-negative integer, got {self.capacity!r}",
+            )
         _require(
             isinstance(self.speed_factor, int | float) and 0.1 <= self.speed_factor <= 10,
             f"worker {self.id}: speed_factor must lie in 0.1..10, got {self.speed_factor!r}",
@@ -246,9 +252,14 @@ class Visit:
     required_worker_id: str | None = None
     forbidden_worker_ids: frozenset[str] = frozenset()
     allowed_roles: frozenset[Role] = frozenset()
+    load: int = 0
 
     def __post_init__(self) -> None:
         _check_id(self.id, "visit.id")
+        _require(
+            isinstance(self.load, int) and self.load >= 0,
+            f"visit {self.id}: load must be a non-negative integer, got {self.load!r}",
+        )
         _check_id(self.household_id, f"visit {self.id}: household_id")
         if self.duration_s is not None:
             _require(

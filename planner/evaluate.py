@@ -54,6 +54,9 @@ def _check_route(inst: Instance, w: int, route: Route, vidx: dict[str, int], out
         bad("shift", f"{wid} returns at {_hhmm(route.return_s)}, after the shift ends at {_hhmm(shift.end_s)}")
     if worker.max_visits is not None and len(stops) > worker.max_visits:
         bad("max_visits", f"{wid} has {len(stops)} visits, more than the maximum of {worker.max_visits}")
+    load = sum(inst.visit(vidx[s.visit_id]).load for s in stops)
+    if worker.capacity is not None and load > worker.capacity:
+        bad("capacity", f"{wid} carries {load} units, more than its capacity of {worker.capacity}")
 
     brk = route.break_start_s
     brk_end = route.break_end_s

@@ -161,7 +161,7 @@ def _worker(raw: Any, where: str) -> Worker:
     _check_keys(
         raw,
         {"id", "name", "role", "team", "skills", "languages", "start", "end", "shift", "break",
-         "max_visits", "max_work_s", "travel_mode", "speed_factor"},
+         "max_visits", "max_work_s", "travel_mode", "speed_factor", "capacity"},
         where,
     )
     wid = require_str(raw.get("id"), f"{where}.id")
@@ -194,6 +194,7 @@ def _worker(raw: Any, where: str) -> Worker:
         max_work_s=None if raw.get("max_work_s") is None else _int(raw["max_work_s"], f"{where}.max_work_s", minimum=1),
         travel_mode=_enum(TravelModeName, raw.get("travel_mode", "walk"), f"{where}.travel_mode"),
         speed_factor=float(speed),
+        capacity=None if raw.get("capacity") is None else _int(raw["capacity"], f"{where}.capacity", minimum=0),
     )
 
 
@@ -202,7 +203,7 @@ def _visit(raw: Any, where: str) -> Visit:
     _check_keys(
         raw,
         {"id", "household_id", "kind", "duration_s", "required_skills", "time_windows", "mandatory",
-         "urgent", "required_worker_id", "forbidden_worker_ids", "allowed_roles", "note"},
+         "urgent", "required_worker_id", "forbidden_worker_ids", "allowed_roles", "note", "load"},
         where,
     )
     vid = require_str(raw.get("id"), f"{where}.id")
@@ -226,6 +227,7 @@ def _visit(raw: Any, where: str) -> Visit:
             _enum(Role, r, f"{where}.allowed_roles")
             for r in _str_list(raw.get("allowed_roles", []), f"{where}.allowed_roles")
         ),
+        load=_int(raw.get("load", 0), f"{where}.load", minimum=0),
     )
 
 
@@ -357,6 +359,7 @@ def problem_to_json(problem: Problem) -> dict[str, Any]:
                 "max_work_s": w.max_work_s,
                 "travel_mode": w.travel_mode.value,
                 "speed_factor": w.speed_factor,
+                "capacity": w.capacity,
             }
             for w in problem.workers
         ],
@@ -373,6 +376,7 @@ def problem_to_json(problem: Problem) -> dict[str, Any]:
                 "required_worker_id": v.required_worker_id,
                 "forbidden_worker_ids": sorted(v.forbidden_worker_ids),
                 "allowed_roles": sorted(r.value for r in v.allowed_roles),
+                "load": v.load,
             }
             for v in problem.visits
         ],
@@ -481,6 +485,8 @@ def problem_json_schema() -> dict[str, Any]:
                         "travel_mode": {"enum": [m.value for m in TravelModeName]},
                         "speed_factor": {"type": "number", "minimum": 0.1, "maximum": 10,
                                          "description": ">1 travels faster than the mode's default"},
+                        "capacity": {"type": ["integer", "null"], "minimum": 0,
+                                     "description": "Load units carried (kits, food boxes); null = unlimited"},
                     },
                 },
             },
@@ -503,6 +509,7 @@ def problem_json_schema() -> dict[str, Any]:
                         "required_worker_id": {"anyOf": [ident, {"type": "null"}]},
                         "forbidden_worker_ids": strs,
                         "allowed_roles": {"type": "array", "items": {"enum": [r.value for r in Role]}},
+                        "load": {"type": "integer", "minimum": 0, "description": "Units the worker delivers"},
                     },
                 },
             },

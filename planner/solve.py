@@ -83,9 +83,11 @@ def _raw_timing(inst: Instance, w: int, raw: RawSolution) -> Timing:
     )
 
 
-def _capacity_ok(inst: Instance, w: int, n: int) -> bool:
-    cap = inst.worker(w).max_visits
-    return cap is None or n <= cap
+def _capacity_ok(inst: Instance, w: int, order: tuple[int, ...]) -> bool:
+    worker = inst.worker(w)
+    if worker.max_visits is not None and len(order) > worker.max_visits:
+        return False
+    return worker.capacity is None or sum(inst.visit(v).load for v in order) <= worker.capacity
 
 
 def _travel_of(timing: Timing) -> int:
@@ -101,7 +103,7 @@ def _repair(inst: Instance, routes: list[tuple[int, ...]], timings: list[Timing]
         best: tuple[int, int, tuple[int, ...], Timing] | None = None
         for w in sorted(inst.allowed[v]):
             order = routes[w]
-            if not _capacity_ok(inst, w, len(order) + 1):
+            if not _capacity_ok(inst, w, (*order, v)):
                 continue
             base = _travel_of(timings[w]) if order else 0
             for pos in range(len(order) + 1):
@@ -156,7 +158,7 @@ def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int) ->
     at_limit = []
     for w in qualified:
         order = routes[w]
-        if not _capacity_ok(inst, w, len(order) + 1):
+        if not _capacity_ok(inst, w, (*order, v)):
             at_limit.append(inst.worker(w).id)
             continue
         for pos in range(len(order) + 1):
@@ -169,7 +171,7 @@ def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int) ->
         parts[-1] += " (or by moving one of their visits to another day)."
     if at_limit:
         shown = ", ".join(at_limit[:4]) + (f" and {len(at_limit) - 4} more" if len(at_limit) > 4 else "")
-        parts.append(f"At their daily visit limit: {shown}; raising one limit by one visit would make room.")
+        parts.append(f"At their daily visit or load limit: {shown}; raising one limit would make room.")
     if best is None and not at_limit:
         parts.append("No insertion keeps every time window; widen its window or add a worker.")
     del visit

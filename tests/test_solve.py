@@ -76,7 +76,7 @@ def test_high_risk_wins_when_capacity_binds() -> None:
     _ok(p, r)
     assert {s.visit_id for rt in r.plan.routes for s in rt.stops} == {"v0", "v1"}
     assert {u.reason for u in r.plan.unassigned} == {Reason.OVER_CAPACITY}
-    assert all("visit limit" in u.detail for u in r.plan.unassigned)
+    assert all("visit or load limit" in u.detail for u in r.plan.unassigned)
 
 
 def test_mandatory_and_urgent_visits_beat_any_optional_risk() -> None:
@@ -314,3 +314,12 @@ def test_brute_force_reference_handles_an_infeasible_pair() -> None:
 def test_impossible_coordinates_are_refused(bad_lat: float) -> None:
     with pytest.raises(ValueError, match="lat"):
         Location(lat=bad_lat, lon=BASE.lon)
+
+
+def test_load_capacity_is_a_hard_rule() -> None:
+    hs = [household(i, dlat=0.001 * i) for i in range(4)]
+    vs = [Visit(id=f"v{i}", household_id=f"h{i}", load=2) for i in range(4)]
+    p = problem(hs, [worker(0, capacity=5)], vs)
+    r = solve(p, TRAVEL, FAST)
+    _ok(p, r)
+    assert r.plan.kpis["visits_assigned"] == 2

@@ -138,6 +138,15 @@ class OrToolsSolver:
             count_cb = routing.RegisterUnaryTransitVector(one.tolist())
             routing.AddDimensionWithVehicleCapacity(count_cb, 0, [int(c) for c in caps], True, "visits")
 
+        loads = np.array([inst.visit(v).load for v in range(n_v)], dtype=np.int64)
+        if loads.any() and any(inst.worker(w).capacity is not None for w in range(n_w)):
+            vec = np.zeros(len(node_loc), dtype=np.int64)
+            vec[:n_v] = loads
+            load_cb = routing.RegisterUnaryTransitVector(vec.tolist())
+            total = int(loads.sum())
+            load_caps = [total if (c := inst.worker(w).capacity) is None else c for w in range(n_w)]
+            routing.AddDimensionWithVehicleCapacity(load_cb, 0, load_caps, True, "load")
+
         # Soft continuity of care and stability against a previous plan.
         keep = np.full(n_v, -1, dtype=np.int64) if previous_worker is None else np.asarray(previous_worker)
         if (inst.preferred >= 0).any() or (keep >= 0).any():
