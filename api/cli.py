@@ -1,0 +1,307 @@
+"""`salpimi serve`, `salpimi db upgrade`, `salpimi load FIXTURE` and `salpimi user add`.
+
+``register(subparsers)`` adds the commands to the planner's argparse CLI; every handler is
+``fn(args) -> int`` and reports bad input as one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "register"]
+
+DEMO_FIXTURE = Path("fixtures/problems/gwanak.json")
+
+
+class _BadInput(Exception):
+    """A one-line message for the user; exit status 2."""
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Any:
+    from .config import Settings
+
+    try:
+        return Settings.from_env(
+            data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None,
+            database_url=getattr(args, "database_url", None),
+            **extra,
+        )
+    except ValueError as exc:
+        raise _BadInput(str(exc)) from None
+
+
+def _engine(settings: Any) -> Any:
+    from .db import make_engine
+
+    try:
+        return make_engine(settings)
+    except Exception as exc:  # bad URL, missing driver...
+        raise _BadInput(f"database: {type(exc).__name__}: {exc}") from None
+
+
+def _migrate(engine: Any) -> str | None:
+    import sqlalchemy as sa
+
+    from .db import current_revision, upgrade
+
+    try:
+        upgrade(engine)
+    except sa.exc.OperationalError as exc:
+        first = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+        raise _BadInput(f"database: cannot connect ({first})") from None
+    return current_revision(engine)
+
+
+def _risk_model() -> Any:
+    from planner import RiskModel
+
+    return RiskModel.default()
+
+
+def _read_problem(path: str) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise _BadInput(f"fixture {p}: no such file")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _BadInput(f"fixture {p}: not a JSON file ({exc})") from None
+    if not isinstance(data, dict):
+        raise _BadInput(f"fixture {p}: expected a JSON object (a planner problem)")
+    return data
+
+
+def _load(engine: Any, path: str, *, name: str | None) -> tuple[Any, int, int, int]:
+    from .db import session_scope
+    from .services import load_problem_data
+
+    data = _read_problem(path)
+    try:
+        with session_scope(engine) as session:
+            team, workers, households, visits = load_problem_data(
+                session, data, risk_model=_risk_model(), team_name=name or data.get("name") or Path(path).stem
+            )
+    except (ValueError, TypeError, KeyError) as exc:
+        raise _BadInput(f"fixture {path}: {exc}") from None
+    return team, workers, households, visits
+
+
+# ---- handlers --------------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    revision = _migrate(_engine(settings))
+    print(f"database {_describe(settings)} is at revision {revision}")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    engine = _engine(settings)
+    _migrate(engine)
+    team, workers, households, visits = _load(engine, args.fixture, name=args.name)
+    print(
+        f"loaded team {team.id} ({team.name}): {workers} workers, {households} households, "
+        f"{visits} visit requests"
+    )
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from .db import session_scope
+    from .errors import ApiError
+    from .models import UserRole
+    from .services import create_api_key, ensure_user
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    _migrate(engine)
+    password = args.password or secrets.token_urlsafe(12)
+    try:
+        with session_scope(engine) as session:
+            user, created = ensure_user(
+                session, username=args.username, role=UserRole(args.role), password=password,
+                team_id=args.team, worker_id=args.worker,
+            )
+            if not created:
+                raise _BadInput(f"user {args.username!r} already exists")
+            key = create_api_key(session, user, "cli")[1] if args.api_key else None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise _BadInput(f"{'.'.join(map(str, first['loc'])) or 'user'}: {first['msg']}") from None
+    except ApiError as exc:
+        raise _BadInput(exc.detail) from None
+    print(f"created {args.role} {args.username} ({user.id})")
+    if not args.password:
+        print(f"  password: {password}")
+    if key:
+        print(f"  API key:  {key}")
+    return 0
+
+
+def _describe(settings: Any) -> str:
+    url = settings.resolved_database_url
+    if "@" in url:  # hide credentials
+        scheme, rest = url.split("://", 1)
+        url = f"{scheme}://…@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _demo(engine: Any, settings: Any, fixture: str, host: str, port: int) -> None:
+    from . import crud
+    from .db import session_scope
+    from .models import UserRole
+    from .services import create_api_key, ensure_user, first_field_worker
+
+    with session_scope(engine) as session:
+        empty = crud.count_teams(session) == 0
+    if empty:
+        team, workers, households, visits = _load(engine, fixture, name=None)
+        print(f"loaded {fixture}: team {team.id}, {workers} workers, {households} households, "
+              f"{visits} visit requests")
+    creds_path = settings.data_dir / "demo-credentials.json"
+    lines = []
+    with session_scope(engine) as session:
+        team = crud.list_teams(session)[0]
+        nurse = first_field_worker(session, team.id)
+        people = [("manager", UserRole.MANAGER, None, None),
+                  ("dispatcher", UserRole.DISPATCHER, team.id, None)]
+        if nurse is not None:
+            people.append(("nurse", UserRole.FIELD_WORKER, team.id, nurse.id))
+        stored = {}
+        if creds_path.is_file():
+            stored = json.loads(creds_path.read_text(encoding="utf-8"))
+        for username, role, team_id, worker_id in people:
+            password = stored.get(username) or secrets.token_urlsafe(9)
+            user, created = ensure_user(
+                session, username=username, role=role, password=password, team_id=team_id,
+                worker_id=worker_id,
+            )
+            if created:
+                stored[username] = password
+            _row, key = create_api_key(session, user, "demo")
+            lines.append((username, role.value, stored.get(username, "(set earlier)"), key))
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        creds_path.touch(mode=0o600)
+        creds_path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+        team_id, team_name = team.id, team.name
+        first, _ = crud.list_visit_requests(session, team.id, limit=1)
+        day = first[0].date.isoformat() if first else "YYYY-MM-DD"
+    base = f"http://{host}:{port}"
+    print(f"\nSalpimi demo: team {team_name} ({team_id}), day {day}")
+    print(f"  API docs:  {base}/docs")
+    print(f"  Teams:     {base}/v1/teams")
+    print("  Users (password, and a fresh API key for the X-API-Key header):")
+    for username, role, password, key in lines:
+        print(f"    {username:<10} {role:<12} password {password}  key {key}")
+    print("  Try:")
+    print(f"    curl -s -H 'X-API-Key: <dispatcher key>' -X POST {base}/v1/plan-jobs \\")
+    print(f"         -H 'content-type: application/json' "
+          f"-d '{{\"team_id\": \"{team_id}\", \"date\": \"{day}\", \"time_limit_s\": 10}}'")
+    print(f"  Credentials are kept in {creds_path}\n")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .main import create_app
+
+    if not (0 < args.port < 65536):
+        raise _BadInput(f"--port: {args.port} is not a TCP port")
+    if args.workers is not None and args.workers < 1:
+        raise _BadInput(f"--workers: must be at least 1, got {args.workers}")
+    settings = _settings(args, max_workers=args.workers)
+    engine = _engine(settings)
+    revision = _migrate(engine)
+    print(f"database {_describe(settings)} at revision {revision}")
+    if args.demo:
+        fixture = args.fixture or str(DEMO_FIXTURE)
+        if not Path(fixture).is_file():
+            raise _BadInput(f"--demo: fixture {fixture} not found (run from the project root)")
+        _demo(engine, settings, fixture, args.host, args.port)
+    engine.dispose()
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+# ---- wiring ----------------------------------------------------------------------------------
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="data directory for SQLite and keys (default $SALPIMI_DATA_DIR or ./data)")
+    p.add_argument(
+        "--database-url",
+        help="SQLAlchemy URL, e.g. postgresql://user@host/db (default $DATABASE_URL, else SQLite)",
+    )
+
+
+def _guard(fn: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(fn(args))
+        except _BadInput as exc:
+            print(f"salpimi: {exc}", file=sys.stderr)
+            return 2
+
+    run.__name__ = fn.__name__
+    run.__doc__ = fn.__doc__
+    return run
+
+
+def register(subparsers: Any) -> None:
+    """Add ``serve``, ``db``, ``load`` and ``user`` to an argparse subparsers object."""
+    serve = subparsers.add_parser("serve", help="run the HTTP API (migrates first)")
+    _common(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=None, help="solver processes at once (default 2)")
+    serve.add_argument("--demo", action="store_true",
+                       help="load the Gwanak fixture if the database is empty, create demo users and keys")
+    serve.add_argument("--fixture", help=f"problem file for --demo (default {DEMO_FIXTURE})")
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(func=_guard(cmd_serve))
+
+    db = subparsers.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="run migrations to the latest revision")
+    _common(up)
+    up.set_defaults(func=_guard(cmd_db_upgrade))
+
+    load = subparsers.add_parser("load", help="load a problem file (fixtures/problems/*.json) as a team")
+    _common(load)
+    load.add_argument("fixture", metavar="FIXTURE", help="problem JSON (planner.io format)")
+    load.add_argument("--name", help="team name (default: the problem's name)")
+    load.set_defaults(func=_guard(cmd_load))
+
+    user = subparsers.add_parser("user", help="user accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create a user (prints a generated password)")
+    _common(add)
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=["dispatcher", "field_worker", "manager"])
+    add.add_argument("--team", help="team id (dispatchers and field workers)")
+    add.add_argument("--worker", help="worker id (field workers)")
+    add.add_argument("--password", help="default: generated and printed")
+    add.add_argument("--api-key", action="store_true", help="also create and print an API key")
+    add.set_defaults(func=_guard(cmd_user_add))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry (``python -m api.cli``) until the planner CLI wires these in."""
+    parser = argparse.ArgumentParser(prog="salpimi")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

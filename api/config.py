@@ -1,0 +1,100 @@
+"""Service settings: a frozen dataclass read from the environment once, then injected."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+__all__ = ["Settings"]
+
+
+def _int_env(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}: expected an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the service needs to start; no module-level state anywhere else.
+
+    Parameters
+    ----------
+    data_dir
+        Directory for the embedded SQLite database and the signing key
+        (``$SALPIMI_DATA_DIR``, default ``./data``).
+    database_url
+        SQLAlchemy URL; ``None`` means SQLite in ``data_dir`` (``$DATABASE_URL``).
+    max_workers
+        Solver processes running at once (``$SALPIMI_MAX_WORKERS``).
+    max_body_bytes
+        Request bodies above this get 413 (``$SALPIMI_MAX_BODY_BYTES``, default 5 MB).
+    max_csv_bytes
+        CSV uploads above this get 413 (``$SALPIMI_MAX_CSV_BYTES``, default 2 MB).
+    secret_key
+        JWT signing key (``$SALPIMI_SECRET_KEY``); ``None`` keeps a random key in
+        ``data_dir/secret.key``.
+    token_ttl_s
+        Lifetime of access tokens.
+    auto_migrate
+        Run Alembic migrations to head when the app starts.
+    max_time_limit_s
+        Upper bound of a plan job's ``time_limit_s``.
+    """
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    max_workers: int = 2
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_csv_bytes: int = 2 * 1024 * 1024
+    secret_key: str | None = None
+    token_ttl_s: int = 8 * 3600
+    auto_migrate: bool = True
+    max_time_limit_s: int = 600
+    job_grace_s: float = 30.0
+    risk_toml: Path | None = None
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.max_workers < 1:
+            raise ValueError(f"max_workers: must be at least 1, got {self.max_workers}")
+        if self.max_body_bytes < 1024:
+            raise ValueError(f"max_body_bytes: must be at least 1024, got {self.max_body_bytes}")
+        if self.max_csv_bytes < 1:
+            raise ValueError(f"max_csv_bytes: must be positive, got {self.max_csv_bytes}")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Read ``SALPIMI_*`` and ``DATABASE_URL``; keyword ``overrides`` win."""
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, object] = {
+            "data_dir": Path(env.get("SALPIMI_DATA_DIR") or "data"),
+            "database_url": env.get("DATABASE_URL") or None,
+            "max_workers": _int_env(env, "SALPIMI_MAX_WORKERS", 2),
+            "max_body_bytes": _int_env(env, "SALPIMI_MAX_BODY_BYTES", 5 * 1024 * 1024),
+            "max_csv_bytes": _int_env(env, "SALPIMI_MAX_CSV_BYTES", 2 * 1024 * 1024),
+            "secret_key": env.get("SALPIMI_SECRET_KEY") or None,
+            "token_ttl_s": _int_env(env, "SALPIMI_TOKEN_TTL_S", 8 * 3600),
+        }
+        if env.get("SALPIMI_RISK_TOML"):
+            values["risk_toml"] = Path(env["SALPIMI_RISK_TOML"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, SQLite in ``data_dir`` unless one was given."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url.split("://", 1)[1]
+            return url
+        return f"sqlite:///{(self.data_dir / 'salpimi.db').resolve()}"
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]

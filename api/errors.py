@@ -1,0 +1,170 @@
+"""RFC 9457 problem details for every error the API returns, validation errors included."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .models import ErrorItem, ProblemDetails
+
+__all__ = ["ApiError", "install_handlers", "problem_response", "problem_responses"]
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://salpimi.example/problems/"
+_log = logging.getLogger("salpimi.api")
+
+_TITLES = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Not authenticated"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    409: ("conflict", "Conflict"),
+    413: ("payload-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    422: ("validation-error", "Validation error"),
+    500: ("internal-error", "Internal server error"),
+    503: ("unavailable", "Service unavailable"),
+}
+
+
+class ApiError(Exception):
+    """An error the API reports as problem details."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        slug: str | None = None,
+        title: str | None = None,
+        errors: Sequence[ErrorItem] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        default_slug, default_title = _TITLES.get(status, ("error", "Error"))
+        self.status = status
+        self.detail = detail
+        self.slug = slug or default_slug
+        self.title = title or default_title
+        self.errors = list(errors) if errors is not None else None
+        self.headers = headers
+
+
+def not_found(kind: str, ident: str) -> ApiError:
+    return ApiError(404, f"{kind} {ident} does not exist")
+
+
+def forbidden(detail: str) -> ApiError:
+    return ApiError(403, detail)
+
+
+def conflict(detail: str, *, slug: str = "conflict") -> ApiError:
+    return ApiError(409, detail, slug=slug)
+
+
+def problem_response(
+    request: Request | None,
+    status: int,
+    detail: str | None,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    errors: Sequence[ErrorItem] | None = None,
+    headers: dict[str, str] | None = None,
+    instance: str | None = None,
+) -> JSONResponse:
+    default_slug, default_title = _TITLES.get(status, ("error", "Error"))
+    body = ProblemDetails(
+        type=TYPE_BASE + (slug or default_slug),
+        title=title or default_title,
+        status=status,
+        detail=detail,
+        instance=instance if instance is not None else (request.url.path if request else None),
+        errors=list(errors) if errors is not None else None,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _loc(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc]
+    return ".".join(parts) if parts else "request"
+
+
+def validation_items(exc: RequestValidationError) -> list[ErrorItem]:
+    """Field and message of each error; the offending input is never echoed (personal data)."""
+    items = []
+    for err in exc.errors():
+        msg = str(err.get("msg", "invalid"))
+        msg = msg.removeprefix("Value error, ")
+        items.append(ErrorItem(field=_loc(err.get("loc", ())), message=msg))
+    return items
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Make every error, including FastAPI's own, a problem+json response."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return problem_response(
+            request, exc.status, exc.detail, slug=exc.slug, title=exc.title, errors=exc.errors,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        items = validation_items(exc)
+        detail = "; ".join(f"{i.field}: {i.message}" for i in items[:3])
+        if len(items) > 3:
+            detail += f" (and {len(items) - 3} more)"
+        return problem_response(request, 422, detail, errors=items)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no resource at {request.url.path}"
+        if exc.status_code == 405 and detail == "Method Not Allowed":
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        return problem_response(
+            request, exc.status_code, detail, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Type only: exception messages may carry personal data.
+        _log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return problem_response(request, 500, "an unexpected error occurred; it has been logged")
+
+
+_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Missing or invalid credentials",
+    403: "The caller's role or team does not allow this",
+    404: "No such resource (or route)",
+    409: "Conflicts with the current state",
+    413: "Request body larger than the configured limit",
+    415: "Unsupported media type",
+    422: "Validation error; `errors` lists each field (and CSV row)",
+}
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries documenting problem+json errors."""
+    return {
+        code: {
+            "model": ProblemDetails,
+            "description": _DESCRIPTIONS.get(code, "Error"),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}},
+        }
+        for code in codes
+    }

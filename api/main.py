@@ -1,0 +1,104 @@
+"""The FastAPI application factory: settings and heavy resources are created in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlmodel import Session
+
+from . import services
+from .config import Settings
+from .db import current_revision, make_engine, upgrade
+from .errors import install_handlers, problem_responses
+from .middleware import BodyLimitMiddleware
+from .routes import api_router
+from .runner import JobRunner
+from .security import load_or_create_secret
+
+__all__ = ["create_app"]
+
+_log = logging.getLogger("salpimi.api")
+
+DESCRIPTION = """\
+Outreach visit scheduling for municipal welfare teams: dispatchers plan, publish and re-plan
+the day; field workers see their own route; managers read everything.
+
+* Sign in with `POST /v1/auth/token` (OAuth2 password flow) or send `X-API-Key`.
+* Errors are RFC 9457 `application/problem+json`; lists are `{"data": [...], "count": n}`.
+* IDs are opaque strings; datetimes are ISO 8601 with `+09:00`; durations `_s`, distances `_m`.
+"""
+
+
+def _risk_model(settings: Settings) -> Any:
+    from planner import RiskModel
+
+    if settings.risk_toml is not None:
+        return RiskModel.from_toml(settings.risk_toml)
+    return RiskModel.default()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for ``settings`` (default: from the environment)."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        if settings.auto_migrate:
+            upgrade(engine)
+        with Session(engine) as session:
+            orphaned = services.fail_orphaned_jobs(session)
+            session.commit()
+        if orphaned:
+            _log.warning("marked %d unfinished job(s) of a previous run as failed", orphaned)
+        events = services.JobEvents(engine)
+        runner = JobRunner(
+            max_workers=settings.max_workers, on_event=events, grace_s=settings.job_grace_s
+        )
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.secret_key = settings.secret_key or load_or_create_secret(settings.data_dir)
+        app.state.risk_model = _risk_model(settings)
+        app.state.job_events = events
+        app.state.runner = runner
+        runner.start()
+        try:
+            yield
+        finally:
+            runner.shutdown()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Salpimi",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses=problem_responses(413),
+    )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        import_max_bytes=max(settings.max_body_bytes, settings.max_csv_bytes + 64 * 1024),
+    )
+    install_handlers(app)
+    app.include_router(api_router())
+
+    @app.get("/healthz", tags=["service"], summary="Liveness and database revision")
+    def healthz() -> dict[str, Any]:
+        engine = app.state.engine
+        return {
+            "status": "ok",
+            "database": engine.dialect.name,
+            "revision": current_revision(engine),
+            "jobs_active": len(app.state.runner.active_jobs()),
+        }
+
+    @app.get("/", tags=["service"], summary="Where to look")
+    def root() -> dict[str, str]:
+        return {"docs": "/docs", "openapi": "/openapi.json", "api": "/v1", "health": "/healthz"}
+
+    return app

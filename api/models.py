@@ -1,0 +1,965 @@
+"""SQLModel persistence and API models (Base / Create / Update / Public / table per resource).
+
+Household data is split: ``Household`` holds what planning needs (location, dong, availability,
+last contact); ``HouseholdPrivate`` holds the label, contact, health notes and risk factors and is
+readable only by roles that need it.  Table models never serve as bases of other models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from enum import StrEnum
+from typing import Any, Generic, Literal, TypeVar
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "ApiKey",
+    "AuditLog",
+    "Household",
+    "HouseholdPrivate",
+    "Outcome",
+    "Page",
+    "Plan",
+    "PlanJob",
+    "Report",
+    "Team",
+    "User",
+    "VisitRequest",
+    "Worker",
+    "new_id",
+    "now_utc",
+]
+
+T = TypeVar("T")
+_HHMM = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def new_id(prefix: str) -> str:
+    """An opaque, unguessable string id such as ``hh_3f9a0c1d2e4b5a6c``."""
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """Aware datetimes stored in UTC on every backend (SQLite keeps no offset)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def _hhmm(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _HHMM.match(value):
+        raise ValueError(f"{name}: expected HH:MM, got {value!r}")
+    return value
+
+
+def _secs(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 3600 + int(m) * 60
+
+
+def _windows(value: Any, name: str) -> list[list[str]]:
+    if not isinstance(value, list):
+        raise ValueError(f"{name}: expected a list of [\"HH:MM\", \"HH:MM\"] pairs")
+    out = []
+    for i, w in enumerate(value):
+        if not (isinstance(w, list | tuple) and len(w) == 2):
+            raise ValueError(f"{name}[{i}]: expected [\"HH:MM\", \"HH:MM\"], got {w!r}")
+        start, end = _hhmm(w[0], f"{name}[{i}][0]"), _hhmm(w[1], f"{name}[{i}][1]")
+        assert start is not None and end is not None
+        if _secs(end) <= _secs(start):
+            raise ValueError(f"{name}[{i}]: end {end} is not after start {start}")
+        out.append([start, end])
+    return out
+
+
+# ---- enumerations -------------------------------------------------------------------------
+
+
+class UserRole(StrEnum):
+    """Permission roles; every kind of outreach worker signs in as ``field_worker``."""
+
+    DISPATCHER = "dispatcher"
+    FIELD_WORKER = "field_worker"
+    MANAGER = "manager"
+
+
+class WorkerRole(StrEnum):
+    VISITING_NURSE = "visiting_nurse"
+    CASE_MANAGER = "case_manager"
+    COUNSELLOR = "counsellor"
+    MOBILE_UNIT = "mobile_unit"
+
+
+class TravelMode(StrEnum):
+    WALK = "walk"
+    DRIVE = "drive"
+
+
+class VisitKind(StrEnum):
+    ASSESSMENT = "assessment"
+    ROUTINE = "routine"
+    FOLLOW_UP = "follow_up"
+    CRISIS = "crisis"
+
+
+class VisitSource(StrEnum):
+    CADENCE = "cadence"
+    REPORT = "report"
+    FOLLOW_UP = "follow_up"
+    MANUAL = "manual"
+    FIXTURE = "fixture"
+
+
+class VisitStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    NO_ANSWER = "no_answer"
+    REFUSED = "refused"
+    CANCELLED = "cancelled"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_JOB_STATUSES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+class JobKind(StrEnum):
+    PLAN = "plan"
+    REPLAN = "replan"
+
+
+class PlanKind(StrEnum):
+    SOLVE = "solve"
+    REPLAN = "replan"
+    EDIT = "edit"
+
+
+class OutcomeKind(StrEnum):
+    DONE = "done"
+    IN_PROGRESS = "in_progress"
+    NO_ANSWER = "no_answer"
+    REFUSED = "refused"
+    WORKER_DELAYED = "worker_delayed"
+    WORKER_OFF_SICK = "worker_off_sick"
+
+
+VISIT_OUTCOMES = (
+    OutcomeKind.DONE, OutcomeKind.IN_PROGRESS, OutcomeKind.NO_ANSWER, OutcomeKind.REFUSED,
+)
+WORKER_OUTCOMES = (OutcomeKind.WORKER_DELAYED, OutcomeKind.WORKER_OFF_SICK)
+
+
+class ReporterKind(StrEnum):
+    UTILITY_WORKER = "utility_worker"
+    LANDLORD = "landlord"
+    NEIGHBOUR_CAREGIVER = "neighbour_caregiver"
+    POLICE = "police"
+    PUBLIC_OFFICIAL = "public_official"
+    OTHER = "other"
+
+
+_STR32 = sa.String(32)
+_REF_DOC = "id in the team's spreadsheet (unique per team)"
+
+# ---- lists and problems --------------------------------------------------------------------
+
+
+class Page(BaseModel, Generic[T]):
+    """A list response: ``{"data": [...], "count": n}``."""
+
+    data: list[T]
+    count: int
+
+
+class ErrorItem(BaseModel):
+    """One problem in a request: a field (and a CSV row when importing)."""
+
+    row: int | None = None
+    field: str
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "type": "https://salpimi.example/problems/not-found",
+                "title": "Not found",
+                "status": 404,
+                "detail": "household hh_3f9a0c1d2e4b5a6c does not exist",
+                "instance": "/v1/households/hh_3f9a0c1d2e4b5a6c",
+            }
+        }
+    )
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[ErrorItem] | None = None
+
+
+# ---- teams ----------------------------------------------------------------------------------
+
+
+class TeamBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    district: str = Field(default="", max_length=200, description="e.g. Gwanak-gu")
+
+
+class TeamCreate(TeamBase):
+    pass
+
+
+class TeamUpdate(SQLModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    district: str | None = Field(default=None, max_length=200)
+
+
+class Team(TeamBase, table=True):
+    id: str = Field(default_factory=lambda: new_id("tm"), primary_key=True, max_length=40)
+    created_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+
+
+class TeamPublic(TeamBase):
+    id: str
+    created_at: dt.datetime
+
+
+# ---- users and API keys ---------------------------------------------------------------------
+
+
+class UserBase(SQLModel):
+    username: str = Field(min_length=3, max_length=64, unique=True, index=True)
+    role: UserRole = Field(sa_type=_STR32)
+    team_id: str | None = Field(default=None, foreign_key="team.id", max_length=40)
+    worker_id: str | None = Field(default=None, max_length=40, description="field workers only")
+
+
+class UserCreate(UserBase):
+    password: str = Field(min_length=8, max_length=256)
+
+    @model_validator(mode="after")
+    def _scope(self) -> UserCreate:
+        if self.role in (UserRole.DISPATCHER, UserRole.FIELD_WORKER) and not self.team_id:
+            raise ValueError("team_id: required for dispatchers and field workers")
+        if self.role == UserRole.FIELD_WORKER and not self.worker_id:
+            raise ValueError("worker_id: required for field workers")
+        return self
+
+
+class User(UserBase, table=True):
+    id: str = Field(default_factory=lambda: new_id("us"), primary_key=True, max_length=40)
+    password_hash: str = Field(max_length=400)
+    active: bool = True
+    created_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+
+
+class UserPublic(UserBase):
+    id: str
+    active: bool
+    created_at: dt.datetime
+
+
+class ApiKeyCreate(SQLModel):
+    name: str = Field(default="", max_length=100)
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+
+    id: str = Field(default_factory=lambda: new_id("ak"), primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="user.id", index=True, max_length=40)
+    name: str = Field(default="", max_length=100)
+    key_hash: str = Field(unique=True, index=True, max_length=64)
+    revoked: bool = False
+    created_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+
+
+class ApiKeyPublic(SQLModel):
+    id: str
+    user_id: str
+    name: str
+    revoked: bool
+    created_at: dt.datetime
+    key: str | None = Field(default=None, description="shown once, when the key is created")
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+# ---- workers --------------------------------------------------------------------------------
+
+
+class WorkerBase(SQLModel):
+    ref: str | None = Field(default=None, max_length=128, description=_REF_DOC)
+    name: str = Field(default="", max_length=200)
+    role: WorkerRole = Field(sa_type=_STR32)
+    skills: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    languages: list[str] = Field(default_factory=lambda: ["ko"], sa_type=sa.JSON)
+    start_lat: float = Field(ge=-90, le=90)
+    start_lon: float = Field(ge=-180, le=180)
+    end_lat: float | None = Field(default=None, ge=-90, le=90)
+    end_lon: float | None = Field(default=None, ge=-180, le=180)
+    shift_start: str = Field(default="09:00", max_length=5)
+    shift_end: str = Field(default="18:00", max_length=5)
+    break_start: str | None = Field(default="12:00", max_length=5)
+    break_end: str | None = Field(default="13:00", max_length=5)
+    break_s: int = Field(default=3600, ge=0, le=4 * 3600)
+    max_visits: int | None = Field(default=None, ge=0, le=100)
+    max_work_s: int | None = Field(default=None, ge=1, le=24 * 3600)
+    travel_mode: TravelMode = Field(default=TravelMode.WALK, sa_type=_STR32)
+    speed_factor: float = Field(default=1.0, ge=0.1, le=10)
+    capacity: int | None = Field(default=None, ge=0, description="load units carried; null = any")
+    active: bool = True
+
+    @field_validator("shift_start", "shift_end", "break_start", "break_end")
+    @classmethod
+    def _clock(cls, v: str | None, info: Any) -> str | None:
+        return _hhmm(v, info.field_name)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Any:
+        check_worker_times(
+            self.shift_start, self.shift_end, self.break_start, self.break_end, self.break_s,
+            self.end_lat, self.end_lon,
+        )
+        return self
+
+
+def check_worker_times(
+    shift_start: str, shift_end: str, break_start: str | None, break_end: str | None,
+    break_s: int, end_lat: float | None, end_lon: float | None,
+) -> None:
+    """Shared by create, update (after merging) and CSV import."""
+    if _secs(shift_end) <= _secs(shift_start):
+        raise ValueError(f"shift_end: {shift_end} is not after shift_start {shift_start}")
+    if (break_start is None) != (break_end is None):
+        raise ValueError("break_start: give both break_start and break_end, or neither")
+    if break_start is not None and break_end is not None:
+        bs, be = _secs(break_start), _secs(break_end)
+        if be <= bs:
+            raise ValueError(f"break_end: {break_end} is not after break_start {break_start}")
+        if bs < _secs(shift_start) or be > _secs(shift_end):
+            raise ValueError("break_start: the break window lies outside the shift")
+        if be - bs < break_s:
+            raise ValueError(f"break_s: {break_s} s does not fit the break window")
+    if (end_lat is None) != (end_lon is None):
+        raise ValueError("end_lat: give both end_lat and end_lon, or neither")
+
+
+class WorkerCreate(WorkerBase):
+    pass
+
+
+class WorkerUpdate(SQLModel):
+    ref: str | None = Field(default=None, max_length=128)
+    name: str | None = Field(default=None, max_length=200)
+    role: WorkerRole | None = None
+    skills: list[str] | None = None
+    languages: list[str] | None = None
+    start_lat: float | None = Field(default=None, ge=-90, le=90)
+    start_lon: float | None = Field(default=None, ge=-180, le=180)
+    end_lat: float | None = Field(default=None, ge=-90, le=90)
+    end_lon: float | None = Field(default=None, ge=-180, le=180)
+    shift_start: str | None = None
+    shift_end: str | None = None
+    break_start: str | None = None
+    break_end: str | None = None
+    break_s: int | None = Field(default=None, ge=0, le=4 * 3600)
+    max_visits: int | None = Field(default=None, ge=0, le=100)
+    max_work_s: int | None = Field(default=None, ge=1, le=24 * 3600)
+    travel_mode: TravelMode | None = None
+    speed_factor: float | None = Field(default=None, ge=0.1, le=10)
+    capacity: int | None = Field(default=None, ge=0)
+    active: bool | None = None
+
+    @field_validator("shift_start", "shift_end", "break_start", "break_end")
+    @classmethod
+    def _clock(cls, v: str | None, info: Any) -> str | None:
+        return _hhmm(v, info.field_name)
+
+
+class Worker(WorkerBase, table=True):
+    __table_args__ = (sa.UniqueConstraint("team_id", "ref", name="uq_worker_team_ref"),)
+
+    id: str = Field(default_factory=lambda: new_id("wk"), primary_key=True, max_length=40)
+    team_id: str = Field(foreign_key="team.id", index=True, max_length=40)
+    created_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+
+
+class WorkerPublic(WorkerBase):
+    id: str
+    team_id: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+# ---- households: planning part ---------------------------------------------------------------
+
+
+class HouseholdBase(SQLModel):
+    """What planning needs: no names, contacts, health details or risk factors."""
+
+    ref: str | None = Field(default=None, max_length=128, description=_REF_DOC)
+    dong: str = Field(default="", max_length=64, description="administrative dong")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    last_contact: dt.date | None = None
+    preferred_worker_id: str | None = Field(default=None, max_length=40)
+    languages: list[str] = Field(default_factory=lambda: ["ko"], sa_type=sa.JSON)
+    availability: dict[str, list[list[str]]] = Field(
+        default_factory=dict,
+        sa_type=sa.JSON,
+        description='weekly windows when someone is home, e.g. {"mon": [["09:00", "12:00"]]}; '
+        "empty = any time",
+    )
+    active: bool = True
+
+    @field_validator("availability")
+    @classmethod
+    def _availability(cls, v: dict[str, Any]) -> dict[str, list[list[str]]]:
+        return check_availability(v)
+
+
+def check_availability(v: Any) -> dict[str, list[list[str]]]:
+    if not isinstance(v, dict):
+        raise ValueError("availability: expected an object keyed by weekday")
+    out: dict[str, list[list[str]]] = {}
+    for day, windows in v.items():
+        if day not in WEEKDAYS:
+            raise ValueError(f"availability: {day!r} is not one of {', '.join(WEEKDAYS)}")
+        out[day] = _windows(windows, f"availability.{day}")
+    return out
+
+
+AgeBand = Literal["<40", "40-49", "50-64", "65-74", "75+"]
+Sex = Literal["M", "F"]
+Housing = Literal["house", "apartment", "one_room", "goshiwon", "banjiha", "motel", "rooftop"]
+SocialContact = Literal["none", "rare", "monthly", "weekly", "daily"]
+
+
+class HouseholdPrivateBase(SQLModel):
+    """Personal and health data: read only by the team's dispatchers and the visiting worker."""
+
+    label: str = Field(default="", max_length=200, description="how the team names the household")
+    contact: str = Field(default="", max_length=200)
+    address: str = Field(default="", max_length=300)
+    health_notes: str = Field(default="", max_length=4000)
+    age_band: AgeBand = Field(default="50-64", sa_type=_STR32)
+    sex: Sex = Field(default="M", sa_type=_STR32)
+    basic_livelihood: bool = False
+    chronic_illness: bool = False
+    alcohol: bool = False
+    disability: bool = False
+    housing: Housing = Field(default="house", sa_type=_STR32)
+    social_contact: SocialContact = Field(default="weekly", sa_type=_STR32)
+    crisis_report: bool = False
+
+
+class HouseholdPrivateCreate(HouseholdPrivateBase):
+    pass
+
+
+class HouseholdPrivateUpdate(SQLModel):
+    label: str | None = Field(default=None, max_length=200)
+    contact: str | None = Field(default=None, max_length=200)
+    address: str | None = Field(default=None, max_length=300)
+    health_notes: str | None = Field(default=None, max_length=4000)
+    age_band: AgeBand | None = None
+    sex: Sex | None = None
+    basic_livelihood: bool | None = None
+    chronic_illness: bool | None = None
+    alcohol: bool | None = None
+    disability: bool | None = None
+    housing: Housing | None = None
+    social_contact: SocialContact | None = None
+    crisis_report: bool | None = None
+
+
+class HouseholdPrivate(HouseholdPrivateBase, table=True):
+    __tablename__ = "household_private"
+
+    household_id: str = Field(foreign_key="household.id", primary_key=True, max_length=40)
+    updated_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+
+
+class HouseholdPrivatePublic(HouseholdPrivateBase):
+    household_id: str
+    updated_at: dt.datetime
+
+
+RISK_FIELDS = (
+    "age_band", "sex", "basic_livelihood", "chronic_illness", "alcohol", "disability", "housing",
+    "social_contact", "crisis_report",
+)
+
+
+class HouseholdCreate(HouseholdBase):
+    private: HouseholdPrivateCreate | None = None
+
+
+class HouseholdUpdate(SQLModel):
+    ref: str | None = Field(default=None, max_length=128)
+    dong: str | None = Field(default=None, max_length=64)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    last_contact: dt.date | None = None
+    preferred_worker_id: str | None = Field(default=None, max_length=40)
+    languages: list[str] | None = None
+    availability: dict[str, list[list[str]]] | None = None
+    active: bool | None = None
+
+    @field_validator("availability")
+    @classmethod
+    def _availability(cls, v: dict[str, Any] | None) -> dict[str, list[list[str]]] | None:
+        return None if v is None else check_availability(v)
+
+
+class Household(HouseholdBase, table=True):
+    __table_args__ = (sa.UniqueConstraint("team_id", "ref", name="uq_household_team_ref"),)
+
+    id: str = Field(default_factory=lambda: new_id("hh"), primary_key=True, max_length=40)
+    team_id: str = Field(foreign_key="team.id", index=True, max_length=40)
+    risk_tier: str = Field(default="self_care", sa_type=_STR32)
+    created_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+
+
+class HouseholdPublic(HouseholdBase):
+    id: str
+    team_id: str
+    risk_tier: str = Field(description="urgent, intensive, regular or self_care (risk model)")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+# ---- visit requests and reports --------------------------------------------------------------
+
+
+class VisitRequestBase(SQLModel):
+    household_id: str = Field(foreign_key="household.id", index=True, max_length=40)
+    date: dt.date = Field(index=True)
+    kind: VisitKind = Field(default=VisitKind.ROUTINE, sa_type=_STR32)
+    duration_s: int | None = Field(default=None, ge=1, le=12 * 3600)
+    mandatory: bool = False
+    urgent: bool = False
+    time_windows: list[list[str]] = Field(default_factory=list, sa_type=sa.JSON)
+    required_skills: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    required_worker_id: str | None = Field(default=None, max_length=40)
+    forbidden_worker_ids: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    allowed_roles: list[WorkerRole] = Field(
+        default_factory=list, sa_type=sa.JSON, description="empty = any role"
+    )
+    load: int = Field(default=0, ge=0, description="units delivered (kits, food boxes)")
+
+    @field_validator("time_windows")
+    @classmethod
+    def _tw(cls, v: Any) -> list[list[str]]:
+        return _windows(v, "time_windows")
+
+
+class VisitRequestCreate(VisitRequestBase):
+    pass
+
+
+class VisitRequestUpdate(SQLModel):
+    kind: VisitKind | None = None
+    duration_s: int | None = Field(default=None, ge=1, le=12 * 3600)
+    mandatory: bool | None = None
+    urgent: bool | None = None
+    time_windows: list[list[str]] | None = None
+    required_skills: list[str] | None = None
+    required_worker_id: str | None = None
+    forbidden_worker_ids: list[str] | None = None
+    allowed_roles: list[WorkerRole] | None = None
+    load: int | None = Field(default=None, ge=0)
+    status: Literal["open", "cancelled"] | None = None
+
+    @field_validator("time_windows")
+    @classmethod
+    def _tw(cls, v: Any) -> list[list[str]] | None:
+        return None if v is None else _windows(v, "time_windows")
+
+
+class VisitRequest(VisitRequestBase, table=True):
+    __tablename__ = "visit_request"
+    __table_args__ = (sa.Index("ix_visit_request_team_date", "team_id", "date"),)
+
+    id: str = Field(default_factory=lambda: new_id("vr"), primary_key=True, max_length=40)
+    team_id: str = Field(foreign_key="team.id", max_length=40)
+    source: VisitSource = Field(default=VisitSource.MANUAL, sa_type=_STR32)
+    status: VisitStatus = Field(default=VisitStatus.OPEN, sa_type=_STR32)
+    parent_id: str | None = Field(default=None, max_length=40)
+    report_id: str | None = Field(default=None, max_length=40)
+    created_by: str | None = Field(default=None, max_length=40)
+    created_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+
+
+class VisitRequestPublic(VisitRequestBase):
+    id: str
+    team_id: str
+    source: VisitSource
+    status: VisitStatus
+    parent_id: str | None
+    report_id: str | None
+    created_at: dt.datetime
+
+
+class ReportBase(SQLModel):
+    household_id: str = Field(foreign_key="household.id", index=True, max_length=40)
+    reporter_kind: ReporterKind = Field(sa_type=_STR32)
+    summary: str = Field(default="", max_length=2000, description="what was noticed (kept private)")
+    date: dt.date | None = Field(
+        default=None, description="day of the urgent visit; default today (Asia/Seoul)"
+    )
+
+
+class ReportCreate(ReportBase):
+    pass
+
+
+class Report(ReportBase, table=True):
+    id: str = Field(default_factory=lambda: new_id("rp"), primary_key=True, max_length=40)
+    team_id: str = Field(foreign_key="team.id", index=True, max_length=40)
+    visit_request_id: str | None = Field(default=None, max_length=40)
+    created_by: str | None = Field(default=None, max_length=40)
+    received_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+
+
+class ReportPublic(ReportBase):
+    id: str
+    team_id: str
+    visit_request_id: str | None
+    received_at: dt.datetime
+
+
+# ---- plan jobs -----------------------------------------------------------------------------
+
+
+class PlanJobBase(SQLModel):
+    team_id: str = Field(foreign_key="team.id", max_length=40)
+    date: dt.date
+    time_limit_s: float = Field(default=10.0, gt=0, le=3600)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class PlanJobCreate(PlanJobBase):
+    pass
+
+
+class ReplanRequest(SQLModel):
+    now: dt.datetime | None = Field(
+        default=None, description="the moment to re-plan from (default: the current time)"
+    )
+    time_limit_s: float = Field(default=10.0, gt=0, le=3600)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    publish: bool = Field(default=True, description="publish the new version when the job succeeds")
+
+
+class PlanJob(PlanJobBase, table=True):
+    __tablename__ = "plan_job"
+    __table_args__ = (
+        sa.Index(
+            "uq_plan_job_active",
+            "team_id",
+            "date",
+            unique=True,
+            sqlite_where=sa.text("status IN ('queued', 'running')"),
+            postgresql_where=sa.text("status IN ('queued', 'running')"),
+        ),
+    )
+
+    id: str = Field(default_factory=lambda: new_id("pj"), primary_key=True, max_length=40)
+    kind: JobKind = Field(default=JobKind.PLAN, sa_type=_STR32)
+    status: JobStatus = Field(default=JobStatus.QUEUED, sa_type=_STR32)
+    progress: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    error: str | None = Field(default=None, max_length=1000)
+    plan_id: str | None = Field(default=None, max_length=40)
+    base_plan_id: str | None = Field(default=None, max_length=40)
+    publish_on_finish: bool = False
+    cancel_requested: bool = False
+    created_by: str | None = Field(default=None, max_length=40)
+    created_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    started_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+
+
+class JobProgress(BaseModel):
+    elapsed_s: float = 0.0
+    objective: float | None = None
+    visits_covered: int | None = None
+    visits_total: int | None = None
+    fraction: float = Field(default=0.0, description="elapsed share of the time limit, 0..1")
+
+
+class PlanJobPublic(PlanJobBase):
+    id: str
+    kind: JobKind
+    status: JobStatus
+    progress: JobProgress
+    error: str | None
+    plan_id: str | None
+    base_plan_id: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+# ---- plans -----------------------------------------------------------------------------------
+
+
+class PlanBase(SQLModel):
+    team_id: str = Field(foreign_key="team.id", max_length=40)
+    date: dt.date
+
+
+class Plan(PlanBase, table=True):
+    __table_args__ = (sa.UniqueConstraint("team_id", "date", "version", name="uq_plan_version"),)
+
+    id: str = Field(default_factory=lambda: new_id("pl"), primary_key=True, max_length=40)
+    version: int = Field(ge=1)
+    kind: PlanKind = Field(default=PlanKind.SOLVE, sa_type=_STR32)
+    published: bool = False
+    published_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    job_id: str | None = Field(default=None, max_length=40)
+    base_plan_id: str | None = Field(default=None, max_length=40)
+    stopped_early: bool = False
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    problem: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    kpis: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    created_by: str | None = Field(default=None, max_length=40)
+    created_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+
+
+class StopPublic(BaseModel):
+    visit_id: str
+    household_id: str
+    arrival: dt.datetime
+    start: dt.datetime
+    end: dt.datetime
+    travel_s: int
+    travel_m: int
+    status: str = Field(default="open", description="visit request status (done, in_progress, ...)")
+
+
+class BreakPublic(BaseModel):
+    start: dt.datetime
+    end: dt.datetime
+
+
+class RoutePublic(BaseModel):
+    worker_id: str
+    departure: dt.datetime
+    # "return" is a keyword, hence the alias.
+    return_: dt.datetime = Field(alias="return", serialization_alias="return")
+    travel_s: int
+    travel_m: int
+    break_: BreakPublic | None = Field(default=None, alias="break", serialization_alias="break")
+    stops: list[StopPublic]
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class UnassignedPublic(BaseModel):
+    visit_id: str
+    household_id: str
+    reason: str
+    detail: str
+    mandatory: bool
+    urgent: bool
+
+
+class PlanSummary(PlanBase):
+    id: str
+    version: int
+    kind: PlanKind
+    published: bool
+    published_at: dt.datetime | None
+    job_id: str | None
+    base_plan_id: str | None
+    stopped_early: bool
+    kpis: dict[str, Any]
+    created_at: dt.datetime
+
+
+class PlanPublic(PlanSummary):
+    routes: list[RoutePublic]
+    unassigned: list[UnassignedPublic]
+    meta: dict[str, Any]
+
+
+class ViolationPublic(BaseModel):
+    code: str
+    worker_id: str | None = None
+    visit_id: str | None = None
+    message: str
+
+
+class CheckResult(BaseModel):
+    ok: bool
+    violations: list[ViolationPublic]
+    kpis: dict[str, Any]
+
+
+class ScheduleStop(BaseModel):
+    """A stop on a field worker's own schedule (no personal data; see the household's page)."""
+
+    visit_id: str
+    household_id: str
+    dong: str
+    lat: float
+    lon: float
+    kind: str
+    arrival: dt.datetime
+    start: dt.datetime
+    end: dt.datetime
+    status: str
+
+
+class SchedulePublic(BaseModel):
+    worker_id: str
+    date: dt.date
+    plan_id: str | None
+    version: int | None
+    departure: dt.datetime | None
+    return_: dt.datetime | None = Field(default=None, serialization_alias="return")
+    break_: BreakPublic | None = Field(default=None, serialization_alias="break")
+    stops: list[ScheduleStop]
+
+
+# ---- outcomes --------------------------------------------------------------------------------
+
+
+class OutcomeBase(SQLModel):
+    kind: OutcomeKind = Field(sa_type=_STR32)
+    visit_id: str | None = Field(default=None, max_length=40, description="for visit outcomes")
+    worker_id: str | None = Field(
+        default=None, max_length=40, description="for worker_delayed and worker_off_sick"
+    )
+    at: dt.datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="when it happened (default: now)"
+    )
+    delay_s: int | None = Field(default=None, ge=0, le=12 * 3600, description="for worker_delayed")
+
+    @model_validator(mode="after")
+    def _target(self) -> Any:
+        if self.kind in VISIT_OUTCOMES and not self.visit_id:
+            raise ValueError(f"visit_id: required for a {self.kind.value} outcome")
+        if self.kind in WORKER_OUTCOMES and not self.worker_id:
+            raise ValueError(f"worker_id: required for a {self.kind.value} outcome")
+        if self.kind == OutcomeKind.WORKER_DELAYED and self.delay_s is None:
+            raise ValueError("delay_s: required for a worker_delayed outcome")
+        if self.at is not None and self.at.tzinfo is None:
+            raise ValueError("at: give an offset, e.g. 2026-11-24T14:05:00+09:00")
+        return self
+
+
+class OutcomeCreate(OutcomeBase):
+    pass
+
+
+class Outcome(OutcomeBase, table=True):
+    id: str = Field(default_factory=lambda: new_id("oc"), primary_key=True, max_length=40)
+    plan_id: str = Field(foreign_key="plan.id", index=True, max_length=40)
+    team_id: str = Field(foreign_key="team.id", max_length=40)
+    date: dt.date
+    follow_up_request_id: str | None = Field(default=None, max_length=40)
+    recorded_by: str | None = Field(default=None, max_length=40)
+    created_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+
+
+class OutcomePublic(OutcomeBase):
+    id: str
+    plan_id: str
+    team_id: str
+    date: dt.date
+    follow_up_request_id: str | None
+    created_at: dt.datetime
+
+
+# ---- audit -------------------------------------------------------------------------------------
+
+
+class AuditLog(SQLModel, table=True):
+    """Append-only: rows are inserted, never updated or deleted (enforced by triggers too)."""
+
+    __tablename__ = "audit_log"
+
+    id: str = Field(default_factory=lambda: new_id("au"), primary_key=True, max_length=40)
+    at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime, index=True)
+    actor_id: str | None = Field(default=None, max_length=40, index=True)
+    actor_role: str = Field(default="", max_length=32)
+    action: str = Field(max_length=32)
+    resource: str = Field(max_length=32)
+    resource_id: str | None = Field(default=None, max_length=40)
+    team_id: str | None = Field(default=None, max_length=40)
+    detail: str = Field(default="", max_length=500, description="ids and counts only")
+
+
+class AuditPublic(SQLModel):
+    id: str
+    at: dt.datetime
+    actor_id: str | None
+    actor_role: str
+    action: str
+    resource: str
+    resource_id: str | None
+    team_id: str | None
+    detail: str
+
+
+class ImportResult(BaseModel):
+    created: int
+    updated: int
+    ids: list[str]
+
+
+class TeamLoadResult(BaseModel):
+    team: TeamPublic
+    workers: int
+    households: int
+    visit_requests: int

@@ -1,0 +1,31 @@
+"""The append-only audit log of who read or changed household data (managers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from .. import crud, services
+from ..deps import PrincipalDep, SessionDep
+from ..errors import problem_responses
+from ..mappers import audit_public
+from ..models import AuditPublic, Page
+
+router = APIRouter(tags=["audit"], responses=problem_responses(401, 403, 422))
+
+
+@router.get("/audit", response_model=Page[AuditPublic], summary="Audit entries, newest first")
+def list_audit(
+    session: SessionDep, p: PrincipalDep, actor_id: str | None = None,
+    resource: str | None = None, resource_id: str | None = None, team_id: str | None = None,
+    since: dt.datetime | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[AuditPublic]:
+    services.require_manager(p)
+    rows, total = crud.list_audit(
+        session, actor_id=actor_id, resource=resource, resource_id=resource_id, team_id=team_id,
+        since=since, limit=limit, offset=offset,
+    )
+    return Page(data=[audit_public(r) for r in rows], count=total)

@@ -1,0 +1,153 @@
+"""Households: the planning part for everyone who plans, the private part for those who visit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, UploadFile, status
+from fastapi.responses import Response
+
+from .. import crud, csvimport, services
+from ..deps import PrincipalDep, RiskDep, SessionDep, SettingsDep
+from ..errors import problem_responses
+from ..mappers import household_public, private_public
+from ..models import (
+    HouseholdCreate,
+    HouseholdPrivate,
+    HouseholdPrivatePublic,
+    HouseholdPrivateUpdate,
+    HouseholdPublic,
+    HouseholdUpdate,
+    ImportResult,
+    Page,
+)
+from .workers import read_csv_upload
+
+router = APIRouter(tags=["households"], responses=problem_responses(401, 403, 422))
+
+
+@router.get(
+    "/teams/{team_id}/households", response_model=Page[HouseholdPublic],
+    summary="A team's households (planning data only); field workers see those on their route",
+    responses=problem_responses(404),
+)
+def list_households(
+    team_id: str, session: SessionDep, p: PrincipalDep, active: bool | None = None,
+    dong: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[HouseholdPublic]:
+    services.get_team(session, team_id)
+    services.require_team_read(p, team_id)
+    if p.is_field_worker:
+        mine = services.field_worker_households(session, p)
+        rows = [h for h in crud.households_by_ids(session, mine).values()
+                if active is None or h.active == active]
+        total = len(rows)
+        rows = sorted(rows, key=lambda h: h.id)[offset: offset + limit]
+    else:
+        rows, total = crud.list_households(
+            session, team_id, active=active, dong=dong, limit=limit, offset=offset
+        )
+    services.audit(session, p, "list", "household", None, team_id=team_id, detail=f"rows={len(rows)}")
+    return Page(data=[household_public(h) for h in rows], count=total)
+
+
+@router.post(
+    "/teams/{team_id}/households", response_model=HouseholdPublic,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a household (the optional `private` part is stored apart)",
+    responses=problem_responses(404, 409),
+)
+def create_household(
+    team_id: str, body: HouseholdCreate, session: SessionDep, p: PrincipalDep, risk: RiskDep
+) -> HouseholdPublic:
+    services.get_team(session, team_id)
+    services.require_team_write(p, team_id)
+    household, _private = services.create_household(session, p, team_id, body, risk)
+    return household_public(household)
+
+
+@router.post(
+    "/teams/{team_id}/households/import", response_model=ImportResult,
+    summary="Import households from CSV (all rows or none; matched by ref)",
+    description="Columns: " + ", ".join(csvimport.HOUSEHOLD_COLUMNS) + ". " + (csvimport.__doc__ or ""),
+    responses=problem_responses(404, 413),
+)
+async def import_households(
+    team_id: str, session: SessionDep, p: PrincipalDep, settings: SettingsDep, risk: RiskDep,
+    file: Annotated[UploadFile, File(description="CSV, UTF-8 or CP949")],
+) -> ImportResult:
+    services.get_team(session, team_id)
+    services.require_team_write(p, team_id)
+    raw = await read_csv_upload(file, settings.max_csv_bytes)
+    created, updated, ids = csvimport.import_households(
+        session, team_id, raw, refresh=lambda h, priv: services.refresh_tier(h, priv, risk)
+    )
+    services.audit(session, p, "import", "household", None, team_id=team_id,
+                   detail=f"created={created} updated={updated}")
+    return ImportResult(created=created, updated=updated, ids=ids)
+
+
+@router.get(
+    "/households/{household_id}", response_model=HouseholdPublic,
+    summary="One household's planning data", responses=problem_responses(404),
+)
+def get_household(household_id: str, session: SessionDep, p: PrincipalDep) -> HouseholdPublic:
+    household = services.get_household(session, p, household_id)
+    services.audit(session, p, "read", "household", household.id, team_id=household.team_id)
+    return household_public(household)
+
+
+@router.patch(
+    "/households/{household_id}", response_model=HouseholdPublic,
+    summary="Change a household's planning data", responses=problem_responses(404, 409),
+)
+def update_household(
+    household_id: str, body: HouseholdUpdate, session: SessionDep, p: PrincipalDep, risk: RiskDep
+) -> HouseholdPublic:
+    household = services.get_household(session, p, household_id)
+    services.require_team_write(p, household.team_id)
+    return household_public(services.update_household(session, p, household, body, risk))
+
+
+@router.delete(
+    "/households/{household_id}", status_code=status.HTTP_204_NO_CONTENT,
+    summary="Deactivate a household (kept for past plans)", responses=problem_responses(404),
+)
+def delete_household(
+    household_id: str, session: SessionDep, p: PrincipalDep, risk: RiskDep
+) -> Response:
+    household = services.get_household(session, p, household_id)
+    services.require_team_write(p, household.team_id)
+    services.update_household(session, p, household, HouseholdUpdate(active=False), risk)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/households/{household_id}/private", response_model=HouseholdPrivatePublic,
+    summary="Label, contact, health notes and risk factors (the team's dispatchers and the "
+    "worker whose published route includes the household)",
+    responses=problem_responses(404),
+)
+def get_private(household_id: str, session: SessionDep, p: PrincipalDep) -> HouseholdPrivatePublic:
+    household = services.get_household(session, p, household_id)
+    services.require_private_read(session, p, household)
+    private = crud.get(session, HouseholdPrivate, household.id) or HouseholdPrivate(
+        household_id=household.id
+    )
+    services.audit(session, p, "read", "household_private", household.id, team_id=household.team_id)
+    return private_public(private)
+
+
+@router.patch(
+    "/households/{household_id}/private", response_model=HouseholdPrivatePublic,
+    summary="Change a household's personal data or risk factors (dispatchers)",
+    responses=problem_responses(404),
+)
+def update_private(
+    household_id: str, body: HouseholdPrivateUpdate, session: SessionDep, p: PrincipalDep,
+    risk: RiskDep,
+) -> HouseholdPrivatePublic:
+    household = services.get_household(session, p, household_id)
+    services.require_team_write(p, household.team_id)
+    return private_public(services.update_private(session, p, household, body, risk))

@@ -1,0 +1,175 @@
+"""Plans: versions, publishing, GeoJSON, checks of hand-edited plans, outcomes and re-planning."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from .. import crud, services
+from ..deps import EventsDep, PrincipalDep, RunnerDep, SessionDep, SettingsDep
+from ..errors import problem_responses
+from ..mappers import job_public, outcome_public, plan_geojson, plan_public, plan_summary
+from ..models import (
+    CheckResult,
+    OutcomeCreate,
+    OutcomePublic,
+    Page,
+    PlanJobPublic,
+    PlanPublic,
+    PlanSummary,
+    ReplanRequest,
+    ViolationPublic,
+)
+
+router = APIRouter(tags=["plans"], responses=problem_responses(401, 403, 422))
+
+
+class EditedPlan(BaseModel):
+    plan: PlanSummary
+    check: CheckResult
+
+
+def _check_result(ev: Any) -> CheckResult:
+    return CheckResult(
+        ok=bool(ev.ok),
+        violations=[
+            ViolationPublic(
+                code=str(v.code), worker_id=v.worker_id, visit_id=v.visit_id, message=v.message
+            )
+            for v in ev.violations
+        ],
+        kpis=dict(ev.kpis),
+    )
+
+
+@router.get(
+    "/teams/{team_id}/plans", response_model=Page[PlanSummary],
+    summary="A team's plan versions (newest first)", responses=problem_responses(404),
+)
+def list_plans(
+    team_id: str, session: SessionDep, p: PrincipalDep, date: dt.date | None = None,
+    published: bool | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[PlanSummary]:
+    services.get_team(session, team_id)
+    services.require_not_field_worker(p, "whole plans")
+    services.require_team_read(p, team_id)
+    rows, total = crud.list_plans(
+        session, team_id, date=date, published=published, limit=limit, offset=offset
+    )
+    return Page(data=[plan_summary(r) for r in rows], count=total)
+
+
+@router.get(
+    "/plans/{plan_id}", response_model=PlanPublic, response_model_by_alias=True,
+    summary="Routes, unassigned visits with reasons, KPIs", responses=problem_responses(404),
+)
+def get_plan(plan_id: str, session: SessionDep, p: PrincipalDep) -> PlanPublic:
+    plan = services.get_plan(session, p, plan_id)
+    return plan_public(plan, services.visit_statuses(session, plan))
+
+
+@router.get(
+    "/plans/{plan_id}/geojson", summary="Routes as GeoJSON (straight lines between stops)",
+    responses={**problem_responses(404), 200: {
+        "content": {"application/geo+json": {"schema": {"type": "object"}}},
+        "description": "a FeatureCollection of route LineStrings and stop Points"}},
+)
+def get_geojson(plan_id: str, session: SessionDep, p: PrincipalDep) -> JSONResponse:
+    plan = services.get_plan(session, p, plan_id)
+    return JSONResponse(plan_geojson(plan), media_type="application/geo+json")
+
+
+@router.post(
+    "/plans/{plan_id}/publish", response_model=PlanSummary,
+    summary="Publish this version (earlier versions of the day are unpublished)",
+    responses=problem_responses(404),
+)
+def publish(plan_id: str, session: SessionDep, p: PrincipalDep) -> PlanSummary:
+    plan = services.get_plan(session, p, plan_id)
+    services.require_team_write(p, plan.team_id)
+    services.publish_plan(session, plan)
+    services.audit(session, p, "publish", "plan", plan.id, team_id=plan.team_id,
+                   detail=f"version={plan.version}")
+    return plan_summary(plan)
+
+
+@router.post(
+    "/plans/{plan_id}/check", response_model=CheckResult,
+    summary="Check this plan, or a hand-edited copy of it (the body), with the evaluator",
+    responses=problem_responses(404),
+)
+def check(
+    plan_id: str, session: SessionDep, p: PrincipalDep,
+    edited: Annotated[dict[str, Any] | None, Body(
+        description="a plan as returned by GET /v1/plans/{id}, edited; omit to check the stored one"
+    )] = None,
+) -> CheckResult:
+    plan = services.get_plan(session, p, plan_id)
+    return _check_result(services.check_plan(plan, edited))
+
+
+@router.post(
+    "/plans/{plan_id}/versions", response_model=EditedPlan, status_code=status.HTTP_201_CREATED,
+    summary="Save a hand-edited copy as a new (unpublished) version, with its check",
+    responses=problem_responses(404),
+)
+def save_edit(
+    plan_id: str, session: SessionDep, p: PrincipalDep,
+    edited: Annotated[dict[str, Any], Body(description="the edited plan")],
+) -> EditedPlan:
+    base = services.get_plan(session, p, plan_id)
+    plan, ev = services.save_edited_plan(session, p, base, edited)
+    services.audit(session, p, "create", "plan", plan.id, team_id=plan.team_id,
+                   detail=f"edit of {base.id} version={plan.version}")
+    return EditedPlan(plan=plan_summary(plan), check=_check_result(ev))
+
+
+@router.get(
+    "/plans/{plan_id}/outcomes", response_model=Page[OutcomePublic],
+    summary="Outcomes recorded against this plan's day", responses=problem_responses(404),
+)
+def list_outcomes(plan_id: str, session: SessionDep, p: PrincipalDep) -> Page[OutcomePublic]:
+    plan = services.get_plan(session, p, plan_id)
+    rows = crud.list_outcomes(session, team_id=plan.team_id, date=plan.date)
+    return Page(data=[outcome_public(o) for o in rows], count=len(rows))
+
+
+@router.post(
+    "/plans/{plan_id}/outcomes", response_model=OutcomePublic,
+    status_code=status.HTTP_201_CREATED,
+    summary="Record an outcome: done, in_progress, no_answer (creates a next-day follow-up), "
+    "refused, worker_delayed, worker_off_sick",
+    responses=problem_responses(404, 409),
+)
+def record_outcome(
+    plan_id: str, body: OutcomeCreate, session: SessionDep, p: PrincipalDep
+) -> OutcomePublic:
+    plan = crud.get(session, services.Plan, plan_id)
+    if plan is None:
+        raise services.not_found("plan", plan_id)
+    return outcome_public(services.record_outcome(session, p, plan, body))
+
+
+@router.post(
+    "/plans/{plan_id}/replan", status_code=status.HTTP_202_ACCEPTED, response_model=PlanJobPublic,
+    summary="Re-plan the rest of the day (done and in-progress visits frozen, few changes); "
+    "the job's plan is a new version, published by default",
+    responses=problem_responses(404, 409),
+)
+def replan(
+    plan_id: str, session: SessionDep, p: PrincipalDep, runner: RunnerDep, events: EventsDep,
+    settings: SettingsDep, body: ReplanRequest | None = None,
+) -> JSONResponse:
+    plan = services.get_plan(session, p, plan_id)
+    job = services.create_replan_job(
+        session, p, plan, body or ReplanRequest(), runner=runner, events=events, settings=settings
+    )
+    return JSONResponse(
+        job_public(job).model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED,
+        headers={"Location": f"/v1/plan-jobs/{job.id}"},
+    )

@@ -1,0 +1,129 @@
+"""Visit requests (cadence-generated, manual, follow-ups) and reports that become urgent visits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from .. import crud, services
+from ..deps import PrincipalDep, RiskDep, SessionDep
+from ..errors import not_found, problem_responses
+from ..mappers import report_public, visit_request_public
+from ..models import (
+    Page,
+    ReportCreate,
+    ReportPublic,
+    VisitRequest,
+    VisitRequestCreate,
+    VisitRequestPublic,
+    VisitRequestUpdate,
+    VisitStatus,
+)
+
+router = APIRouter(tags=["visits"], responses=problem_responses(401, 403, 422))
+
+
+def _visit(session: SessionDep, p: PrincipalDep, visit_id: str) -> VisitRequest:
+    row = crud.get(session, VisitRequest, visit_id)
+    if row is None:
+        raise not_found("visit request", visit_id)
+    services.require_not_field_worker(p, "visit requests")
+    services.require_team_read(p, row.team_id)
+    return row
+
+
+@router.get(
+    "/teams/{team_id}/visit-requests", response_model=Page[VisitRequestPublic],
+    summary="A team's visit requests", responses=problem_responses(404),
+)
+def list_visit_requests(
+    team_id: str, session: SessionDep, p: PrincipalDep, date: dt.date | None = None,
+    status_: Annotated[list[VisitStatus] | None, Query(alias="status")] = None,
+    household_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500, offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[VisitRequestPublic]:
+    services.get_team(session, team_id)
+    services.require_not_field_worker(p, "visit requests")
+    services.require_team_read(p, team_id)
+    rows, total = crud.list_visit_requests(
+        session, team_id, date=date, statuses=[s.value for s in status_ or []],
+        household_id=household_id, limit=limit, offset=offset,
+    )
+    return Page(data=[visit_request_public(v) for v in rows], count=total)
+
+
+@router.post(
+    "/teams/{team_id}/visit-requests", response_model=VisitRequestPublic,
+    status_code=status.HTTP_201_CREATED, summary="Add a visit request by hand",
+    responses=problem_responses(404),
+)
+def create_visit_request(
+    team_id: str, body: VisitRequestCreate, session: SessionDep, p: PrincipalDep
+) -> VisitRequestPublic:
+    services.get_team(session, team_id)
+    services.require_team_write(p, team_id)
+    return visit_request_public(services.create_visit_request(session, p, team_id, body))
+
+
+@router.post(
+    "/teams/{team_id}/visit-requests/generate", response_model=Page[VisitRequestPublic],
+    status_code=status.HTTP_201_CREATED,
+    summary="Generate the day's candidate visits from the risk model's cadences (idempotent)",
+    responses=problem_responses(404),
+)
+def generate_visit_requests(
+    team_id: str, date: dt.date, session: SessionDep, p: PrincipalDep, risk: RiskDep,
+    lookahead_days: Annotated[int, Query(ge=0, le=60)] = 0,
+) -> Page[VisitRequestPublic]:
+    services.get_team(session, team_id)
+    services.require_team_write(p, team_id)
+    rows = services.generate_visits(session, p, team_id, date, risk, lookahead_days=lookahead_days)
+    return Page(data=[visit_request_public(v) for v in rows], count=len(rows))
+
+
+@router.get(
+    "/visit-requests/{visit_id}", response_model=VisitRequestPublic, summary="One visit request",
+    responses=problem_responses(404),
+)
+def get_visit_request(visit_id: str, session: SessionDep, p: PrincipalDep) -> VisitRequestPublic:
+    return visit_request_public(_visit(session, p, visit_id))
+
+
+@router.patch(
+    "/visit-requests/{visit_id}", response_model=VisitRequestPublic,
+    summary="Change or cancel a visit request", responses=problem_responses(404, 409),
+)
+def update_visit_request(
+    visit_id: str, body: VisitRequestUpdate, session: SessionDep, p: PrincipalDep
+) -> VisitRequestPublic:
+    row = _visit(session, p, visit_id)
+    services.require_team_write(p, row.team_id)
+    return visit_request_public(services.update_visit_request(session, p, row, body))
+
+
+@router.post(
+    "/reports", response_model=ReportPublic, status_code=status.HTTP_201_CREATED,
+    summary="A report from a utility worker, landlord, neighbour... becomes an urgent visit",
+    responses=problem_responses(404),
+)
+def create_report(
+    body: ReportCreate, session: SessionDep, p: PrincipalDep, risk: RiskDep
+) -> ReportPublic:
+    return report_public(services.create_report(session, p, body, risk))
+
+
+@router.get(
+    "/teams/{team_id}/reports", response_model=Page[ReportPublic],
+    summary="A team's reports (dispatchers)", responses=problem_responses(404),
+)
+def list_reports(
+    team_id: str, session: SessionDep, p: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[ReportPublic]:
+    services.get_team(session, team_id)
+    services.require_team_write(p, team_id)
+    rows, total = crud.list_reports(session, team_id, limit=limit, offset=offset)
+    services.audit(session, p, "list", "report", None, team_id=team_id, detail=f"rows={len(rows)}")
+    return Page(data=[report_public(r) for r in rows], count=total)

@@ -1,0 +1,163 @@
+"""Workers (nurses, case managers, counsellors, mobile units), their CSV import and schedules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, UploadFile, status
+from fastapi.responses import Response
+
+from .. import crud, csvimport, services
+from ..deps import PrincipalDep, SessionDep, SettingsDep
+from ..errors import ApiError, not_found, problem_responses
+from ..mappers import seoul, today_seoul, worker_public
+from ..models import (
+    BreakPublic,
+    ImportResult,
+    Page,
+    SchedulePublic,
+    ScheduleStop,
+    Worker,
+    WorkerCreate,
+    WorkerPublic,
+    WorkerUpdate,
+)
+
+router = APIRouter(tags=["workers"], responses=problem_responses(401, 403, 422))
+
+
+def _worker(session: SessionDep, worker_id: str) -> Worker:
+    worker = crud.get(session, Worker, worker_id)
+    if worker is None:
+        raise not_found("worker", worker_id)
+    return worker
+
+
+async def read_csv_upload(file: UploadFile, limit: int) -> bytes:
+    raw = await file.read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(413, f"the CSV file exceeds the limit of {limit} bytes")
+    return raw
+
+
+@router.get(
+    "/teams/{team_id}/workers", response_model=Page[WorkerPublic], summary="A team's workers",
+    responses=problem_responses(404),
+)
+def list_workers(
+    team_id: str, session: SessionDep, p: PrincipalDep, active: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[WorkerPublic]:
+    services.get_team(session, team_id)
+    services.require_team_read(p, team_id)
+    rows, total = crud.list_workers(session, team_id, active=active, limit=limit, offset=offset)
+    return Page(data=[worker_public(w) for w in rows], count=total)
+
+
+@router.post(
+    "/teams/{team_id}/workers", response_model=WorkerPublic, status_code=status.HTTP_201_CREATED,
+    summary="Add a worker", responses=problem_responses(404, 409),
+)
+def create_worker(
+    team_id: str, body: WorkerCreate, session: SessionDep, p: PrincipalDep
+) -> WorkerPublic:
+    services.get_team(session, team_id)
+    services.require_team_write(p, team_id)
+    worker = services.create_worker(session, team_id, body)
+    services.audit(session, p, "create", "worker", worker.id, team_id=team_id)
+    return worker_public(worker)
+
+
+@router.post(
+    "/teams/{team_id}/workers/import", response_model=ImportResult,
+    summary="Import workers from CSV (all rows or none; matched by ref)",
+    description="Columns: " + ", ".join(csvimport.WORKER_COLUMNS) + ". " + (csvimport.__doc__ or ""),
+    responses=problem_responses(404, 413),
+)
+async def import_workers(
+    team_id: str, session: SessionDep, p: PrincipalDep, settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="CSV, UTF-8 or CP949")],
+) -> ImportResult:
+    services.get_team(session, team_id)
+    services.require_team_write(p, team_id)
+    raw = await read_csv_upload(file, settings.max_csv_bytes)
+    created, updated, ids = csvimport.import_workers(session, team_id, raw)
+    services.audit(session, p, "import", "worker", None, team_id=team_id,
+                   detail=f"created={created} updated={updated}")
+    return ImportResult(created=created, updated=updated, ids=ids)
+
+
+@router.get(
+    "/workers/{worker_id}", response_model=WorkerPublic, summary="One worker",
+    responses=problem_responses(404),
+)
+def get_worker(worker_id: str, session: SessionDep, p: PrincipalDep) -> WorkerPublic:
+    worker = _worker(session, worker_id)
+    if p.is_field_worker and p.worker_id != worker.id:
+        services.require_team_read(p, worker.team_id)
+    services.require_team_read(p, worker.team_id)
+    return worker_public(worker)
+
+
+@router.patch(
+    "/workers/{worker_id}", response_model=WorkerPublic, summary="Change a worker",
+    responses=problem_responses(404, 409),
+)
+def update_worker(
+    worker_id: str, body: WorkerUpdate, session: SessionDep, p: PrincipalDep
+) -> WorkerPublic:
+    worker = _worker(session, worker_id)
+    services.require_team_write(p, worker.team_id)
+    worker = services.update_worker(session, worker, body)
+    services.audit(session, p, "update", "worker", worker.id, team_id=worker.team_id)
+    return worker_public(worker)
+
+
+@router.delete(
+    "/workers/{worker_id}", status_code=status.HTTP_204_NO_CONTENT,
+    summary="Deactivate a worker (kept for past plans)", responses=problem_responses(404),
+)
+def delete_worker(worker_id: str, session: SessionDep, p: PrincipalDep) -> Response:
+    worker = _worker(session, worker_id)
+    services.require_team_write(p, worker.team_id)
+    services.update_worker(session, worker, WorkerUpdate(active=False))
+    services.audit(session, p, "delete", "worker", worker.id, team_id=worker.team_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/workers/{worker_id}/schedule", response_model=SchedulePublic,
+    summary="A worker's stops in the published plan of a day (field workers: their own only)",
+    responses=problem_responses(404),
+)
+def schedule(
+    worker_id: str, session: SessionDep, p: PrincipalDep, date: dt.date | None = None
+) -> SchedulePublic:
+    day = date or today_seoul()
+    worker, plan, route = services.worker_schedule(session, p, worker_id, day)
+    stops: list[ScheduleStop] = []
+    brk = None
+    if plan is not None and route is not None:
+        places = crud.households_by_ids(session, {s["household_id"] for s in route["stops"]})
+        visits = crud.visit_requests_by_ids(session, {s["visit_id"] for s in route["stops"]})
+        for s in route["stops"]:
+            h = places.get(s["household_id"])
+            v = visits.get(s["visit_id"])
+            stops.append(
+                ScheduleStop(
+                    visit_id=s["visit_id"], household_id=s["household_id"],
+                    dong=h.dong if h else "", lat=h.lat if h else 0.0, lon=h.lon if h else 0.0,
+                    kind=str(v.kind) if v else "routine", arrival=s["arrival"], start=s["start"],
+                    end=s["end"], status=str(v.status) if v else "open",
+                )
+            )
+        if route.get("break"):
+            brk = BreakPublic(start=route["break"]["start"], end=route["break"]["end"])
+    return SchedulePublic(
+        worker_id=worker.id, date=day, plan_id=plan.id if plan else None,
+        version=plan.version if plan else None,
+        departure=seoul(dt.datetime.fromisoformat(route["departure"])) if route else None,
+        return_=seoul(dt.datetime.fromisoformat(route["return"])) if route else None,
+        break_=brk, stops=stops,
+    )

@@ -1,0 +1,1061 @@
+"""Use cases: access rules, auditing, problem building, jobs, plans, outcomes and re-planning."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from . import crud
+from .config import Settings
+from .db import session_scope
+from .errors import ApiError, conflict, forbidden, not_found
+from .mappers import (
+    household_json,
+    seconds_of_day,
+    today_seoul,
+    visit_json,
+    worker_json,
+)
+from .models import (
+    RISK_FIELDS,
+    ApiKey,
+    AuditLog,
+    ErrorItem,
+    Household,
+    HouseholdCreate,
+    HouseholdPrivate,
+    HouseholdPrivateCreate,
+    HouseholdPrivateUpdate,
+    HouseholdUpdate,
+    JobKind,
+    JobStatus,
+    Outcome,
+    OutcomeCreate,
+    OutcomeKind,
+    Plan,
+    PlanJob,
+    PlanJobCreate,
+    PlanKind,
+    ReplanRequest,
+    Report,
+    ReportCreate,
+    Team,
+    TeamCreate,
+    User,
+    UserCreate,
+    UserRole,
+    VisitKind,
+    VisitRequest,
+    VisitRequestCreate,
+    VisitRequestUpdate,
+    VisitSource,
+    VisitStatus,
+    Worker,
+    WorkerCreate,
+    WorkerUpdate,
+    check_worker_times,
+    now_utc,
+)
+from .runner import JobRunner
+from .security import Principal, hash_api_key, hash_password, new_api_key, verify_password
+
+_log = logging.getLogger("salpimi.services")
+
+FINISHED_VISIT = (VisitStatus.DONE.value, VisitStatus.NO_ANSWER.value, VisitStatus.REFUSED.value)
+NOT_CANCELLED = tuple(s.value for s in VisitStatus if s != VisitStatus.CANCELLED)
+
+# ---- access rules ------------------------------------------------------------------------------
+
+
+def require_team_read(p: Principal, team_id: str) -> None:
+    """Managers read every team; everyone else only their own."""
+    if not (p.is_manager or p.team_id == team_id):
+        raise forbidden(f"team {team_id} is not your team")
+
+
+def require_team_write(p: Principal, team_id: str) -> None:
+    """Only the team's dispatchers change its data."""
+    if not p.is_dispatcher:
+        raise forbidden(f"role {p.role} cannot change team data; a dispatcher of the team can")
+    if p.team_id != team_id:
+        raise forbidden(f"team {team_id} is not your team")
+
+
+def require_planner(p: Principal, team_id: str) -> None:
+    """Dispatchers plan their team; managers may run scenarios for any team."""
+    if p.is_manager:
+        return
+    require_team_write(p, team_id)
+
+
+def require_manager(p: Principal) -> None:
+    if not p.is_manager:
+        raise forbidden("only managers may do this")
+
+
+def require_not_field_worker(p: Principal, what: str) -> None:
+    if p.is_field_worker:
+        raise forbidden(f"field workers cannot read {what}; use /v1/workers/{{id}}/schedule")
+
+
+def get_team(session: Session, team_id: str) -> Team:
+    team = crud.get(session, Team, team_id)
+    if team is None:
+        raise not_found("team", team_id)
+    return team
+
+
+def field_worker_households(session: Session, p: Principal) -> set[str]:
+    """Households on the caller's route in any currently published plan of her team."""
+    if not (p.is_field_worker and p.team_id and p.worker_id):
+        return set()
+    out: set[str] = set()
+    for plan in crud.published_plans(session, p.team_id):
+        for route in (plan.data or {}).get("routes", []):
+            if route.get("worker_id") == p.worker_id:
+                out.update(stop["household_id"] for stop in route.get("stops", []))
+    return out
+
+
+def require_household_read(session: Session, p: Principal, household: Household) -> None:
+    if p.is_field_worker:
+        if p.team_id != household.team_id or household.id not in field_worker_households(session, p):
+            raise forbidden(f"household {household.id} is not on your route")
+        return
+    require_team_read(p, household.team_id)
+
+
+def require_private_read(session: Session, p: Principal, household: Household) -> None:
+    """Personal and health data: the team's dispatchers and the worker who visits."""
+    if p.is_manager:
+        raise forbidden("managers do not read households' personal data")
+    require_household_read(session, p, household)
+
+
+# ---- audit ---------------------------------------------------------------------------------------
+
+
+def audit(
+    session: Session, p: Principal | None, action: str, resource: str, resource_id: str | None,
+    *, team_id: str | None = None, detail: str = "",
+) -> None:
+    """Append one entry (ids and counts only, never personal data)."""
+    crud.insert_audit(
+        session,
+        AuditLog(
+            actor_id=p.user_id if p else None,
+            actor_role=p.role if p else "system",
+            action=action,
+            resource=resource,
+            resource_id=resource_id,
+            team_id=team_id,
+            detail=detail[:500],
+        ),
+    )
+
+
+# ---- users and keys ------------------------------------------------------------------------------
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    user = crud.user_by_username(session, username)
+    if user is None or not user.active:
+        verify_password(password, "scrypt$AAAAAAAAAAAAAAAAAAAAAA==$AAAA")  # same cost either way
+        return None
+    return user if verify_password(password, user.password_hash) else None
+
+
+def principal_of(user: User, *, via: str = "token") -> Principal:
+    return Principal(
+        user_id=user.id, role=str(user.role), team_id=user.team_id, worker_id=user.worker_id,
+        via=via,
+    )
+
+
+def principal_from_api_key(session: Session, key: str) -> Principal | None:
+    row = crud.api_key_by_hash(session, hash_api_key(key))
+    if row is None or row.revoked:
+        return None
+    user = crud.get(session, User, row.user_id)
+    if user is None or not user.active:
+        return None
+    return principal_of(user, via="api_key")
+
+
+def create_user(session: Session, body: UserCreate) -> User:
+    if crud.user_by_username(session, body.username) is not None:
+        raise conflict(f"username {body.username!r} is taken")
+    if body.team_id is not None:
+        get_team(session, body.team_id)
+    if body.worker_id is not None:
+        worker = crud.get(session, Worker, body.worker_id)
+        if worker is None or worker.team_id != body.team_id:
+            raise ApiError(
+                422, f"worker_id: {body.worker_id} is not a worker of team {body.team_id}",
+                errors=[ErrorItem(field="worker_id", message="not a worker of the team")],
+            )
+    user = User(
+        username=body.username, role=body.role, team_id=body.team_id, worker_id=body.worker_id,
+        password_hash=hash_password(body.password),
+    )
+    return crud.add(session, user)
+
+
+def create_api_key(session: Session, user: User, name: str) -> tuple[ApiKey, str]:
+    key = new_api_key()
+    row = crud.add(session, ApiKey(user_id=user.id, name=name, key_hash=hash_api_key(key)))
+    return row, key
+
+
+def ensure_user(
+    session: Session, *, username: str, role: UserRole, password: str, team_id: str | None = None,
+    worker_id: str | None = None,
+) -> tuple[User, bool]:
+    """Create the user unless it exists; returns ``(user, created)``."""
+    existing = crud.user_by_username(session, username)
+    if existing is not None:
+        return existing, False
+    body = UserCreate(
+        username=username, role=role, password=password, team_id=team_id, worker_id=worker_id
+    )
+    return create_user(session, body), True
+
+
+# ---- teams ------------------------------------------------------------------------------------------
+
+
+def create_team(session: Session, body: TeamCreate) -> Team:
+    return crud.add(session, Team.model_validate(body))
+
+
+def visible_teams(session: Session, p: Principal) -> list[Team]:
+    if p.is_manager:
+        return crud.list_teams(session)
+    return crud.list_teams(session, ids=[p.team_id] if p.team_id else [])
+
+
+# ---- risk ------------------------------------------------------------------------------------------
+
+
+def assess_households(
+    rows: Sequence[tuple[Household, HouseholdPrivate | None]], on: dt.date, risk_model: Any
+) -> dict[str, Any]:
+    """Risk assessments (planner.RiskModel) of households on ``on``, keyed by household id."""
+    if not rows:
+        return {}
+    from planner import problem_from_json
+
+    households = []
+    for h, priv in rows:
+        data = household_json(h, priv)
+        data["preferred_worker_id"] = None  # workers are not part of this mini-problem
+        households.append(data)
+    problem = problem_from_json(
+        {"date": on.isoformat(), "households": households, "workers": [], "visits": []}
+    )
+    return {h.id: risk_model.assess(h, on) for h in problem.households}
+
+
+def refresh_tier(household: Household, private: HouseholdPrivate | None, risk_model: Any) -> None:
+    household.risk_tier = assess_households([(household, private)], today_seoul(), risk_model)[
+        household.id
+    ].tier
+
+
+# ---- workers -----------------------------------------------------------------------------------------
+
+
+def _check_worker_ref(session: Session, team_id: str, worker_id: str | None, field: str) -> None:
+    if worker_id is None:
+        return
+    worker = crud.get(session, Worker, worker_id)
+    if worker is None or worker.team_id != team_id:
+        raise ApiError(
+            422, f"{field}: {worker_id} is not a worker of this team",
+            errors=[ErrorItem(field=field, message="not a worker of this team")],
+        )
+
+
+def create_worker(session: Session, team_id: str, body: WorkerCreate) -> Worker:
+    worker = Worker.model_validate(body, update={"team_id": team_id})
+    try:
+        with session.begin_nested():
+            crud.add(session, worker)
+    except IntegrityError:
+        raise conflict(f"a worker with ref {body.ref!r} already exists in this team") from None
+    return worker
+
+
+def update_worker(session: Session, worker: Worker, body: WorkerUpdate) -> Worker:
+    changes = body.model_dump(exclude_unset=True)
+    merged = {**worker.model_dump(), **changes}
+    try:
+        check_worker_times(
+            merged["shift_start"], merged["shift_end"], merged["break_start"], merged["break_end"],
+            merged["break_s"], merged["end_lat"], merged["end_lon"],
+        )
+    except ValueError as exc:
+        field, _, message = str(exc).partition(": ")
+        raise ApiError(422, str(exc), errors=[ErrorItem(field=field, message=message)]) from None
+    for key, value in changes.items():
+        setattr(worker, key, value)
+    worker.updated_at = now_utc()
+    try:
+        with session.begin_nested():
+            session.add(worker)
+            session.flush()
+    except IntegrityError:
+        raise conflict(f"a worker with ref {worker.ref!r} already exists in this team") from None
+    return worker
+
+
+# ---- households -----------------------------------------------------------------------------------
+
+
+def create_household(
+    session: Session, p: Principal, team_id: str, body: HouseholdCreate, risk_model: Any
+) -> tuple[Household, HouseholdPrivate]:
+    _check_worker_ref(session, team_id, body.preferred_worker_id, "preferred_worker_id")
+    household = Household.model_validate(body.model_dump(exclude={"private"}), update={"team_id": team_id})
+    private = HouseholdPrivate.model_validate(
+        (body.private or HouseholdPrivateCreate()).model_dump(), update={"household_id": household.id}
+    )
+    refresh_tier(household, private, risk_model)
+    try:
+        with session.begin_nested():
+            crud.add(session, household)
+            crud.add(session, private)
+    except IntegrityError:
+        raise conflict(f"a household with ref {body.ref!r} already exists in this team") from None
+    audit(session, p, "create", "household", household.id, team_id=team_id)
+    return household, private
+
+
+def update_household(
+    session: Session, p: Principal, household: Household, body: HouseholdUpdate, risk_model: Any
+) -> Household:
+    changes = body.model_dump(exclude_unset=True)
+    if "preferred_worker_id" in changes:
+        _check_worker_ref(session, household.team_id, changes["preferred_worker_id"], "preferred_worker_id")
+    for key, value in changes.items():
+        if key in ("lat", "lon", "active", "languages", "availability", "dong") and value is None:
+            raise ApiError(
+                422, f"{key}: must not be null", errors=[ErrorItem(field=key, message="must not be null")]
+            )
+        setattr(household, key, value)
+    household.updated_at = now_utc()
+    refresh_tier(household, crud.get(session, HouseholdPrivate, household.id), risk_model)
+    try:
+        with session.begin_nested():
+            session.add(household)
+            session.flush()
+    except IntegrityError:
+        raise conflict(f"a household with ref {household.ref!r} already exists in this team") from None
+    audit(session, p, "update", "household", household.id, team_id=household.team_id,
+          detail="fields=" + ",".join(sorted(changes)))
+    return household
+
+
+def update_private(
+    session: Session, p: Principal, household: Household, body: HouseholdPrivateUpdate, risk_model: Any
+) -> HouseholdPrivate:
+    private = crud.get(session, HouseholdPrivate, household.id)
+    if private is None:
+        private = HouseholdPrivate(household_id=household.id)
+    changes = body.model_dump(exclude_unset=True)
+    for key, value in changes.items():
+        if value is None:
+            raise ApiError(
+                422, f"{key}: must not be null", errors=[ErrorItem(field=key, message="must not be null")]
+            )
+        setattr(private, key, value)
+    private.updated_at = now_utc()
+    session.add(private)
+    if set(changes) & set(RISK_FIELDS):
+        refresh_tier(household, private, risk_model)
+        household.updated_at = now_utc()
+        session.add(household)
+    session.flush()
+    audit(session, p, "update", "household_private", household.id, team_id=household.team_id,
+          detail="fields=" + ",".join(sorted(changes)))
+    return private
+
+
+def get_household(session: Session, p: Principal, household_id: str) -> Household:
+    household = crud.get(session, Household, household_id)
+    if household is None:
+        raise not_found("household", household_id)
+    require_household_read(session, p, household)
+    return household
+
+
+# ---- visit requests ----------------------------------------------------------------------------------
+
+
+def _household_of_team(session: Session, team_id: str, household_id: str, field: str) -> Household:
+    household = crud.get(session, Household, household_id)
+    if household is None or household.team_id != team_id:
+        raise ApiError(
+            422, f"{field}: {household_id} is not a household of this team",
+            errors=[ErrorItem(field=field, message="not a household of this team")],
+        )
+    return household
+
+
+def create_visit_request(
+    session: Session, p: Principal, team_id: str, body: VisitRequestCreate,
+    *, source: VisitSource = VisitSource.MANUAL,
+) -> VisitRequest:
+    _household_of_team(session, team_id, body.household_id, "household_id")
+    _check_worker_ref(session, team_id, body.required_worker_id, "required_worker_id")
+    for wid in body.forbidden_worker_ids:
+        _check_worker_ref(session, team_id, wid, "forbidden_worker_ids")
+    row = VisitRequest.model_validate(
+        body, update={"team_id": team_id, "source": source, "created_by": p.user_id}
+    )
+    crud.add(session, row)
+    audit(session, p, "create", "visit_request", row.id, team_id=team_id,
+          detail=f"household={row.household_id} date={row.date.isoformat()}")
+    return row
+
+
+def update_visit_request(
+    session: Session, p: Principal, row: VisitRequest, body: VisitRequestUpdate
+) -> VisitRequest:
+    changes = body.model_dump(exclude_unset=True)
+    if "required_worker_id" in changes:
+        _check_worker_ref(session, row.team_id, changes["required_worker_id"], "required_worker_id")
+    status = changes.pop("status", None)
+    if status is not None:
+        if row.status in FINISHED_VISIT and status == VisitStatus.OPEN.value:
+            raise conflict(f"visit request {row.id} is already {row.status}")
+        row.status = VisitStatus(status)
+    for key, value in changes.items():
+        if value is None and key not in ("duration_s", "required_worker_id"):
+            raise ApiError(
+                422, f"{key}: must not be null", errors=[ErrorItem(field=key, message="must not be null")]
+            )
+        setattr(row, key, value)
+    row.updated_at = now_utc()
+    session.add(row)
+    session.flush()
+    audit(session, p, "update", "visit_request", row.id, team_id=row.team_id,
+          detail="fields=" + ",".join(sorted(body.model_dump(exclude_unset=True))))
+    return row
+
+
+def generate_visits(
+    session: Session, p: Principal, team_id: str, date: dt.date, risk_model: Any,
+    *, lookahead_days: int = 0,
+) -> list[VisitRequest]:
+    """Candidate visits for households due (by the risk model's cadence) on ``date``.
+
+    A household is due when it was never contacted or its days since contact reach its
+    cadence minus ``lookahead_days``.  Crisis-reported households get an urgent, mandatory
+    crisis visit.  Households that already have a visit request that day are skipped, so the
+    call is idempotent.
+    """
+    households, _ = crud.list_households(session, team_id, active=True)
+    privates = crud.privates_by_ids(session, [h.id for h in households])
+    taken = crud.households_with_request_on(session, team_id, date, statuses=NOT_CANCELLED)
+    assessments = assess_households([(h, privates.get(h.id)) for h in households], date, risk_model)
+    created = []
+    for h in households:
+        a = assessments[h.id]
+        if h.risk_tier != a.tier:
+            h.risk_tier = a.tier
+            session.add(h)
+        if h.id in taken:
+            continue
+        due = a.days_since_contact is None or a.days_since_contact + lookahead_days >= a.cadence_days
+        if not due:
+            continue
+        if a.tier == "urgent":
+            kind, urgent, mandatory = VisitKind.CRISIS, True, True
+        elif h.last_contact is None:
+            kind, urgent, mandatory = VisitKind.ASSESSMENT, False, False
+        else:
+            kind, urgent, mandatory = VisitKind.ROUTINE, False, False
+        row = VisitRequest(
+            team_id=team_id, household_id=h.id, date=date, kind=kind, urgent=urgent,
+            mandatory=mandatory, source=VisitSource.CADENCE, created_by=p.user_id,
+        )
+        session.add(row)
+        created.append(row)
+    session.flush()
+    audit(session, p, "generate", "visit_request", None, team_id=team_id,
+          detail=f"date={date.isoformat()} created={len(created)} households={len(households)}")
+    return created
+
+
+def create_report(session: Session, p: Principal, body: ReportCreate, risk_model: Any) -> Report:
+    """A report (utility worker, landlord, neighbour...) becomes an urgent visit request."""
+    household = crud.get(session, Household, body.household_id)
+    if household is None:
+        raise not_found("household", body.household_id)
+    if p.is_field_worker:
+        require_household_read(session, p, household)
+    else:
+        require_team_write(p, household.team_id)
+    date = body.date or today_seoul()
+    report = Report.model_validate(
+        body, update={"team_id": household.team_id, "date": date, "created_by": p.user_id}
+    )
+    visit = VisitRequest(
+        team_id=household.team_id, household_id=household.id, date=date, kind=VisitKind.CRISIS,
+        urgent=True, mandatory=True, source=VisitSource.REPORT, report_id=report.id,
+        created_by=p.user_id,
+    )
+    report.visit_request_id = visit.id
+    private = crud.get(session, HouseholdPrivate, household.id) or HouseholdPrivate(
+        household_id=household.id
+    )
+    private.crisis_report = True
+    private.updated_at = now_utc()
+    refresh_tier(household, private, risk_model)
+    household.updated_at = now_utc()
+    for row in (report, visit, private, household):
+        session.add(row)
+    session.flush()
+    audit(session, p, "report", "household", household.id, team_id=household.team_id,
+          detail=f"report={report.id} visit_request={visit.id} reporter={body.reporter_kind}")
+    return report
+
+
+# ---- problems ---------------------------------------------------------------------------------------
+
+
+def build_problem(
+    session: Session, team: Team, date: dt.date, *, statuses: Collection[str]
+) -> dict[str, Any]:
+    """The planner's problem JSON for ``team`` on ``date`` (no names, contacts or notes)."""
+    workers, _ = crud.list_workers(session, team.id, active=True)
+    worker_ids = {w.id for w in workers}
+    visits, _ = crud.list_visit_requests(session, team.id, date=date, statuses=statuses)
+    households = crud.households_by_ids(session, {v.household_id for v in visits})
+    households = {k: h for k, h in households.items() if h.active}
+    privates = crud.privates_by_ids(session, list(households))
+    visits = [v for v in visits if v.household_id in households]
+    household_rows = []
+    for h in sorted(households.values(), key=lambda h: h.id):
+        data = household_json(h, privates.get(h.id))
+        if data["preferred_worker_id"] not in worker_ids:
+            data["preferred_worker_id"] = None
+        household_rows.append(data)
+    visit_rows = []
+    for v in visits:
+        visit_rows.append(visit_json(v, known_workers=worker_ids))
+    return {
+        "name": team.name,
+        "date": date.isoformat(),
+        "timezone": "Asia/Seoul",
+        "households": household_rows,
+        "workers": [worker_json(w) for w in workers],
+        "visits": visit_rows,
+    }
+
+
+def validate_problem(problem: dict[str, Any]) -> None:
+    from planner import problem_from_json
+
+    try:
+        problem_from_json(problem)
+    except (ValueError, TypeError) as exc:
+        raise ApiError(422, f"the team's data do not form a valid problem: {exc}") from None
+
+
+# ---- plan jobs -------------------------------------------------------------------------------------
+
+
+class JobEvents:
+    """Receives runner events (in the runner's monitor thread) and records them in the database."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._problems: dict[str, dict[str, Any]] = {}
+
+    def remember(self, job_id: str, problem: dict[str, Any]) -> None:
+        with self._lock:
+            self._problems[job_id] = problem
+
+    def _take(self, job_id: str) -> dict[str, Any]:
+        with self._lock:
+            return self._problems.pop(job_id, {})
+
+    def __call__(self, job_id: str, kind: str, data: dict[str, Any]) -> None:
+        with session_scope(self._engine) as session:
+            job = crud.get(session, PlanJob, job_id)
+            if job is None:
+                return
+            now = now_utc()
+            if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+                if kind in ("result", "error", "died"):
+                    self._take(job_id)
+                return
+            if kind == "started":
+                job.status = JobStatus.RUNNING
+                job.started_at = now
+            elif kind == "progress":
+                job.progress = {**data}
+            elif kind == "result":
+                problem = self._take(job_id)
+                plan = store_plan(
+                    session, team_id=job.team_id, date=job.date, plan_json=data["plan"],
+                    problem=problem,
+                    kind=PlanKind.REPLAN if job.kind == JobKind.REPLAN else PlanKind.SOLVE,
+                    job_id=job.id, base_plan_id=job.base_plan_id,
+                    stopped_early=bool(data.get("stopped_early")), created_by=job.created_by,
+                    publish=job.publish_on_finish,
+                )
+                job.plan_id = plan.id
+                job.status = JobStatus.CANCELLED if job.cancel_requested else JobStatus.SUCCEEDED
+                job.finished_at = now
+                progress = dict(job.progress or {})
+                progress.setdefault("elapsed_s", (now - (job.started_at or now)).total_seconds())
+                job.progress = progress
+            elif kind in ("error", "died"):
+                self._take(job_id)
+                job.status = JobStatus.FAILED
+                job.error = str(data.get("message") or data.get("reason") or "failed")[:1000]
+                job.finished_at = now
+            job.updated_at = now
+            session.add(job)
+        if kind in ("result", "error", "died"):
+            _log.info("job %s finished: %s", job_id, kind)
+
+
+def _job_payload(job: PlanJob, problem: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"problem": problem, "time_limit_s": job.time_limit_s, "seed": job.seed, **extra}
+
+
+def _insert_job(session: Session, job: PlanJob) -> None:
+    if crud.active_job(session, job.team_id, job.date) is not None:
+        raise conflict(
+            f"a plan job for team {job.team_id} on {job.date.isoformat()} is already running",
+            slug="job-running",
+        )
+    try:
+        with session.begin_nested():
+            crud.add(session, job)
+    except IntegrityError:
+        raise conflict(
+            f"a plan job for team {job.team_id} on {job.date.isoformat()} is already running",
+            slug="job-running",
+        ) from None
+
+
+def create_plan_job(
+    session: Session, p: Principal, body: PlanJobCreate, *, runner: JobRunner, events: JobEvents,
+    settings: Settings,
+) -> PlanJob:
+    team = get_team(session, body.team_id)
+    require_planner(p, team.id)
+    if body.time_limit_s > settings.max_time_limit_s:
+        raise ApiError(
+            422, f"time_limit_s: at most {settings.max_time_limit_s} s on this server",
+            errors=[ErrorItem(field="body.time_limit_s", message=f"at most {settings.max_time_limit_s}")],
+        )
+    problem = build_problem(session, team, body.date, statuses=(VisitStatus.OPEN.value,))
+    if not problem["workers"]:
+        raise ApiError(422, f"team {team.id} has no active workers to plan", slug="nothing-to-plan")
+    if not problem["visits"]:
+        raise ApiError(
+            422, f"team {team.id} has no open visit requests on {body.date.isoformat()}; "
+            "generate them first (POST /v1/teams/{team_id}/visit-requests/generate)",
+            slug="nothing-to-plan",
+        )
+    validate_problem(problem)
+    job = PlanJob.model_validate(body, update={"kind": JobKind.PLAN, "created_by": p.user_id})
+    _insert_job(session, job)
+    session.commit()
+    events.remember(job.id, problem)
+    runner.submit(job.id, _job_payload(job, problem))
+    return job
+
+
+def get_job(session: Session, p: Principal, job_id: str) -> PlanJob:
+    job = crud.get(session, PlanJob, job_id)
+    if job is None:
+        raise not_found("plan job", job_id)
+    require_not_field_worker(p, "plan jobs")
+    require_team_read(p, job.team_id)
+    return job
+
+
+def cancel_job(session: Session, p: Principal, job: PlanJob, *, runner: JobRunner) -> PlanJob:
+    require_planner(p, job.team_id)
+    if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+        raise conflict(f"plan job {job.id} already {job.status}", slug="job-finished")
+    job.cancel_requested = True
+    job.updated_at = now_utc()
+    session.add(job)
+    session.commit()
+    outcome = runner.cancel(job.id)
+    if outcome in ("dequeued", "unknown"):
+        session.refresh(job)
+        if job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+            job.status = JobStatus.CANCELLED
+            job.finished_at = now_utc()
+            job.error = None if outcome == "dequeued" else "no worker process was running the job"
+            session.add(job)
+            session.commit()
+    return job
+
+
+def fail_orphaned_jobs(session: Session) -> int:
+    """Jobs left queued or running by a previous server process can never finish."""
+    jobs = crud.active_jobs(session)
+    for job in jobs:
+        job.status = JobStatus.FAILED
+        job.error = "the server restarted before the job finished"
+        job.finished_at = now_utc()
+        job.updated_at = now_utc()
+        session.add(job)
+    return len(jobs)
+
+
+# ---- plans ------------------------------------------------------------------------------------------
+
+
+def store_plan(
+    session: Session, *, team_id: str, date: dt.date, plan_json: dict[str, Any],
+    problem: dict[str, Any], kind: PlanKind, job_id: str | None, base_plan_id: str | None,
+    stopped_early: bool, created_by: str | None, publish: bool,
+) -> Plan:
+    """Save a new version (1, 2, 3 ... per team and day), optionally published."""
+    for _attempt in range(5):
+        version = crud.max_plan_version(session, team_id, date) + 1
+        plan = Plan(
+            team_id=team_id, date=date, version=version, kind=kind, job_id=job_id,
+            base_plan_id=base_plan_id, stopped_early=stopped_early, data=plan_json,
+            problem=problem, kpis=dict(plan_json.get("kpis") or {}), created_by=created_by,
+        )
+        try:
+            with session.begin_nested():
+                crud.add(session, plan)
+        except IntegrityError:
+            continue
+        if publish:
+            publish_plan(session, plan)
+        return plan
+    raise conflict("could not allocate a plan version; try again")
+
+
+def get_plan(session: Session, p: Principal, plan_id: str) -> Plan:
+    plan = crud.get(session, Plan, plan_id)
+    if plan is None:
+        raise not_found("plan", plan_id)
+    require_not_field_worker(p, "whole plans")
+    require_team_read(p, plan.team_id)
+    return plan
+
+
+def visit_statuses(session: Session, plan: Plan) -> dict[str, str]:
+    ids = {s["visit_id"] for r in (plan.data or {}).get("routes", []) for s in r.get("stops", [])}
+    return {vid: str(v.status) for vid, v in crud.visit_requests_by_ids(session, ids).items()}
+
+
+def publish_plan(session: Session, plan: Plan) -> Plan:
+    """Publish ``plan``; earlier versions of the team's day stay stored but unpublished."""
+    crud.unpublish_others(session, plan)
+    plan.published = True
+    plan.published_at = now_utc()
+    session.add(plan)
+    session.flush()
+    return plan
+
+
+def check_plan(plan: Plan, edited: dict[str, Any] | None) -> Any:
+    """Evaluate the stored (or an edited) plan against the problem it was made for."""
+    from planner import HaversineProvider, evaluate, problem_from_json
+    from planner import Plan as PlannerPlan
+
+    problem = problem_from_json(plan.problem)
+    data = dict(edited) if edited is not None else dict(plan.data)
+    data.setdefault("date", plan.date.isoformat())
+    try:
+        candidate = PlannerPlan.from_json(data)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ApiError(422, f"not a readable plan: {exc}",
+                       errors=[ErrorItem(field="body", message=str(exc))]) from None
+    if candidate.date != plan.date:
+        raise ApiError(422, f"plan.date: {candidate.date} differs from the plan's {plan.date}")
+    return evaluate(problem, candidate, HaversineProvider())
+
+
+def save_edited_plan(
+    session: Session, p: Principal, base: Plan, edited: dict[str, Any]
+) -> tuple[Plan, Any]:
+    """Store a dispatcher's hand-edited plan as a new (unpublished) version, with its check."""
+    require_team_write(p, base.team_id)
+    ev = check_plan(base, edited)
+    from planner import Plan as PlannerPlan
+
+    data = dict(edited)
+    data.setdefault("date", base.date.isoformat())
+    normalised = PlannerPlan.from_json(data).to_json()
+    normalised["kpis"] = dict(ev.kpis)
+    plan = store_plan(
+        session, team_id=base.team_id, date=base.date, plan_json=normalised, problem=base.problem,
+        kind=PlanKind.EDIT, job_id=None, base_plan_id=base.id, stopped_early=False,
+        created_by=p.user_id, publish=False,
+    )
+    return plan, ev
+
+
+# ---- schedules -----------------------------------------------------------------------------------
+
+
+def worker_schedule(
+    session: Session, p: Principal, worker_id: str, date: dt.date
+) -> tuple[Worker, Plan | None, dict[str, Any] | None]:
+    worker = crud.get(session, Worker, worker_id)
+    if worker is None:
+        raise not_found("worker", worker_id)
+    if p.is_field_worker:
+        if p.worker_id != worker.id:
+            raise forbidden("field workers read only their own schedule")
+    else:
+        require_team_read(p, worker.team_id)
+    plan = crud.published_plan(session, worker.team_id, date)
+    route = None
+    if plan is not None:
+        route = next(
+            (r for r in (plan.data or {}).get("routes", []) if r["worker_id"] == worker.id), None
+        )
+    audit(session, p, "read", "schedule", worker.id, team_id=worker.team_id,
+          detail=f"date={date.isoformat()} stops={len(route['stops']) if route else 0}")
+    return worker, plan, route
+
+
+# ---- outcomes -------------------------------------------------------------------------------------
+
+
+def _route_of_visit(plan: Plan, visit_id: str) -> str | None:
+    for route in (plan.data or {}).get("routes", []):
+        if any(s["visit_id"] == visit_id for s in route.get("stops", [])):
+            return str(route["worker_id"])
+    return None
+
+
+def record_outcome(session: Session, p: Principal, plan: Plan, body: OutcomeCreate) -> Outcome:
+    """Record what happened; a no-answer creates a mandatory, urgent follow-up the next day."""
+    at = body.at or now_utc()
+    visit: VisitRequest | None = None
+    worker_ids = {w["id"] for w in (plan.problem or {}).get("workers", [])}
+    if body.visit_id is not None:
+        visit = crud.get(session, VisitRequest, body.visit_id)
+        if visit is None or visit.team_id != plan.team_id or visit.date != plan.date:
+            raise ApiError(422, f"visit_id: {body.visit_id} is not a visit of this plan's day",
+                           errors=[ErrorItem(field="visit_id", message="not a visit of this day")])
+    if body.worker_id is not None and body.worker_id not in worker_ids:
+        raise ApiError(422, f"worker_id: {body.worker_id} is not a worker of this plan",
+                       errors=[ErrorItem(field="worker_id", message="not a worker of this plan")])
+    if p.is_field_worker:
+        if p.team_id != plan.team_id:
+            raise forbidden(f"plan {plan.id} is not your team's")
+        if visit is not None and _route_of_visit(plan, visit.id) != p.worker_id:
+            raise forbidden(f"visit {visit.id} is not on your route")
+        if body.worker_id is not None and body.worker_id != p.worker_id:
+            raise forbidden("field workers report only about themselves")
+    else:
+        require_team_write(p, plan.team_id)
+    outcome = Outcome.model_validate(
+        body, update={"plan_id": plan.id, "team_id": plan.team_id, "date": plan.date, "at": at,
+                      "recorded_by": p.user_id},
+    )
+    if visit is not None:
+        if visit.status in FINISHED_VISIT or visit.status == VisitStatus.CANCELLED:
+            raise conflict(f"visit {visit.id} is already {visit.status}")
+        visit.status = VisitStatus(body.kind.value)
+        visit.updated_at = now_utc()
+        session.add(visit)
+        household = crud.get(session, Household, visit.household_id)
+        if household is not None and body.kind in (OutcomeKind.DONE, OutcomeKind.REFUSED):
+            household.last_contact = plan.date
+            household.updated_at = now_utc()
+            session.add(household)
+        if body.kind == OutcomeKind.NO_ANSWER:
+            follow = VisitRequest(
+                team_id=visit.team_id, household_id=visit.household_id,
+                date=plan.date + dt.timedelta(days=1), kind=VisitKind.FOLLOW_UP, mandatory=True,
+                urgent=True, source=VisitSource.FOLLOW_UP, parent_id=visit.id,
+                created_by=p.user_id, required_skills=list(visit.required_skills or []),
+                allowed_roles=list(visit.allowed_roles or []),
+            )
+            session.add(follow)
+            outcome.follow_up_request_id = follow.id
+        audit(session, p, "outcome", "household", visit.household_id, team_id=plan.team_id,
+              detail=f"visit={visit.id} outcome={body.kind.value}")
+    session.add(outcome)
+    session.flush()
+    return outcome
+
+
+# ---- re-planning ------------------------------------------------------------------------------------
+
+
+def replan_args(session: Session, plan: Plan, now: dt.datetime) -> dict[str, Any]:
+    """What has happened so far today, in the planner's seconds (see planner.replan.freeze)."""
+    now_s = seconds_of_day(now, plan.date)
+    visits, _ = crud.list_visit_requests(session, plan.team_id, date=plan.date)
+    outcomes = crud.list_outcomes(session, team_id=plan.team_id, date=plan.date)
+    done = sorted(v.id for v in visits if v.status in FINISHED_VISIT)
+    in_progress: dict[str, int] = {}
+    off_sick: set[str] = set()
+    delay_until: dict[str, int] = {}
+    for o in outcomes:
+        at_s = seconds_of_day(o.at or o.created_at, plan.date)
+        if o.kind == OutcomeKind.IN_PROGRESS and o.visit_id:
+            in_progress[o.visit_id] = at_s
+        elif o.kind == OutcomeKind.WORKER_OFF_SICK and o.worker_id:
+            off_sick.add(o.worker_id)
+        elif o.kind == OutcomeKind.WORKER_DELAYED and o.worker_id:
+            until = at_s + int(o.delay_s or 0)
+            delay_until[o.worker_id] = max(delay_until.get(o.worker_id, 0), until)
+    still = {v.id for v in visits if v.status == VisitStatus.IN_PROGRESS}
+    in_progress = {k: v for k, v in in_progress.items() if k in still}
+    delayed = {w: until - now_s for w, until in delay_until.items() if until > now_s}
+    return {
+        "now_s": now_s, "done": done, "in_progress": in_progress, "off_sick": sorted(off_sick),
+        "delayed_s": delayed,
+    }
+
+
+def create_replan_job(
+    session: Session, p: Principal, plan: Plan, body: ReplanRequest, *, runner: JobRunner,
+    events: JobEvents, settings: Settings,
+) -> PlanJob:
+    """Re-plan the rest of ``plan``'s day from ``now``: a job whose result is a new version."""
+    require_team_write(p, plan.team_id)
+    if body.time_limit_s > settings.max_time_limit_s:
+        raise ApiError(422, f"time_limit_s: at most {settings.max_time_limit_s} s on this server")
+    now = body.now or now_utc()
+    if now.tzinfo is None:
+        raise ApiError(422, "now: give an offset, e.g. 2026-11-24T13:30:00+09:00")
+    team = get_team(session, plan.team_id)
+    problem = build_problem(session, team, plan.date, statuses=NOT_CANCELLED)
+    if not problem["workers"]:
+        raise ApiError(422, f"team {team.id} has no active workers to plan", slug="nothing-to-plan")
+    validate_problem(problem)
+    args = replan_args(session, plan, now)
+    job = PlanJob(
+        team_id=plan.team_id, date=plan.date, time_limit_s=body.time_limit_s, seed=body.seed,
+        kind=JobKind.REPLAN, base_plan_id=plan.id, publish_on_finish=body.publish,
+        created_by=p.user_id,
+    )
+    _insert_job(session, job)
+    session.commit()
+    events.remember(job.id, problem)
+    previous = dict(plan.data)
+    runner.submit(job.id, _job_payload(job, problem, previous=previous, replan=args))
+    return job
+
+
+# ---- loading a problem file (fixtures, scenarios) -------------------------------------------------
+
+
+def load_problem_data(
+    session: Session, data: dict[str, Any], *, risk_model: Any, team_name: str | None = None,
+    district: str | None = None, actor: Principal | None = None,
+) -> tuple[Team, int, int, int]:
+    """Create a team from a planner problem JSON: workers, households (private part apart), visits.
+
+    Fixture ids become ``ref``; the database gives every row a fresh opaque id.
+    Raises ``ValueError`` (one line) when the data are not a valid problem.
+    """
+    from planner import problem_from_json, problem_to_json
+
+    problem = problem_from_json(data)
+    canon = problem_to_json(problem)
+    labels = {
+        h.get("id"): str(h.get("label", ""))
+        for h in data.get("households", []) if isinstance(h, dict)
+    }
+    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+    team = Team(
+        name=team_name or canon.get("name") or "district",
+        district=district if district is not None else str(meta.get("district", "")),
+    )
+    session.add(team)
+    session.flush()
+    worker_ids: dict[str, str] = {}
+    for w in canon["workers"]:
+        brk = w.get("break")
+        row = Worker(
+            team_id=team.id, ref=w["id"], name=w.get("name", ""), role=w["role"],
+            skills=list(w.get("skills", [])), languages=list(w.get("languages", ["ko"])),
+            start_lat=w["start"]["lat"], start_lon=w["start"]["lon"],
+            end_lat=w["end"]["lat"], end_lon=w["end"]["lon"],
+            shift_start=w["shift"][0], shift_end=w["shift"][1],
+            break_start=brk["window"][0] if brk else None,
+            break_end=brk["window"][1] if brk else None,
+            break_s=int(brk["duration_s"]) if brk else 0,
+            max_visits=w.get("max_visits"), max_work_s=w.get("max_work_s"),
+            travel_mode=w.get("travel_mode", "walk"), speed_factor=float(w.get("speed_factor", 1.0)),
+            capacity=w.get("capacity"),
+        )
+        worker_ids[w["id"]] = row.id
+        session.add(row)
+    session.flush()
+    household_ids: dict[str, str] = {}
+    pairs = []
+    for h in canon["households"]:
+        row = Household(
+            team_id=team.id, ref=h["id"], dong=h.get("dong", ""), lat=h["location"]["lat"],
+            lon=h["location"]["lon"],
+            last_contact=dt.date.fromisoformat(h["last_contact"]) if h.get("last_contact") else None,
+            preferred_worker_id=worker_ids.get(h.get("preferred_worker_id") or ""),
+            languages=list(h.get("languages", ["ko"])), availability=dict(h.get("availability", {})),
+        )
+        private = HouseholdPrivate(
+            household_id=row.id, label=labels.get(h["id"], "")[:200],
+            **{k: v for k, v in (h.get("risk") or {}).items() if k in RISK_FIELDS},
+        )
+        household_ids[h["id"]] = row.id
+        pairs.append((row, private))
+    tiers = assess_households(pairs, problem.date, risk_model)
+    for row, _private in pairs:
+        row.risk_tier = tiers[row.id].tier
+        session.add(row)
+    session.flush()
+    for _row, private in pairs:
+        session.add(private)
+    n_visits = 0
+    for v in canon["visits"]:
+        session.add(
+            VisitRequest(
+                team_id=team.id, household_id=household_ids[v["household_id"]], date=problem.date,
+                kind=v.get("kind", "routine"), duration_s=v.get("duration_s"),
+                mandatory=bool(v.get("mandatory")), urgent=bool(v.get("urgent")),
+                time_windows=[list(w) for w in v.get("time_windows", [])],
+                required_skills=list(v.get("required_skills", [])),
+                required_worker_id=worker_ids.get(v.get("required_worker_id") or ""),
+                forbidden_worker_ids=[worker_ids[w] for w in v.get("forbidden_worker_ids", [])],
+                allowed_roles=list(v.get("allowed_roles", [])), load=int(v.get("load", 0) or 0),
+                source=VisitSource.FIXTURE,
+            )
+        )
+        n_visits += 1
+    session.flush()
+    audit(session, actor, "import", "team", team.id, team_id=team.id,
+          detail=f"workers={len(worker_ids)} households={len(household_ids)} visits={n_visits}")
+    return team, len(worker_ids), len(household_ids), n_visits
+
+
+def first_field_worker(session: Session, team_id: str) -> Worker | None:
+    workers, _ = crud.list_workers(session, team_id, active=True)
+    nurses = [w for w in workers if w.role == "visiting_nurse"]
+    return (nurses or workers or [None])[0]
+
+
+def ids(rows: Iterable[Any]) -> list[str]:
+    return [r.id for r in rows]
