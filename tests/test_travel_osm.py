@@ -179,7 +179,20 @@ def test_matrix_matches_networkx_dijkstra(provider: OsmProvider) -> None:
     assert asym > 0
 
 
-def test_graphs_and_matrices_are_cached_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_packed_weights_and_predecessor_tree_agree(provider: OsmProvider) -> None:
+    for mode in ("drive", "walk"):
+        g = provider.graph(mode)
+        fast, tree = osm_module._Router.of(g), osm_module._Router.of(g, packed=False)
+        assert fast.packed_csr is not None and tree.packed_csr is None
+        sources = np.arange(g.n_nodes)
+        (t1, d1), (t2, d2) = fast.rows(sources), tree.rows(sources)
+        assert np.allclose(t1, t2, atol=0.01) and np.allclose(d1, d2, atol=0.05)  # ms, cm rounding
+        assert np.array_equal(fast.rows(sources[:3], sources[::2])[0], t1[:3, ::2])
+
+
+def test_graphs_and_matrices_are_cached_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = {"build": 0, "matrix": 0}
     build, compute = osm_module._road_graph, OsmProvider._compute_matrix
 
@@ -313,7 +326,9 @@ def data_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_network_import_info_and_provider_for(data_dirs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_network_import_info_and_provider_for(
+    data_dirs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _run("network", "import", str(TINY), "--name", "tiny") == 0
     assert "imported network 'tiny'" in capsys.readouterr().out
     assert _run("network", "info", "tiny") == 0
@@ -328,7 +343,9 @@ def test_network_import_info_and_provider_for(data_dirs: Path, capsys: pytest.Ca
     assert "already exists" in capsys.readouterr().err
 
 
-def test_unknown_network_lists_the_known_ones(data_dirs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_network_lists_the_known_ones(
+    data_dirs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _run("network", "import", str(TINY), "--name", "gwanak-test")
     capsys.readouterr()
     with pytest.raises(UnknownNetworkError, match="known networks: gwanak-test"):
@@ -338,7 +355,9 @@ def test_unknown_network_lists_the_known_ones(data_dirs: Path, capsys: pytest.Ca
     assert err.count("\n") == 1 and "gwanak-test" in err
 
 
-def test_network_import_rejects_bad_input_in_one_line(data_dirs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_network_import_rejects_bad_input_in_one_line(
+    data_dirs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _run("network", "import", str(data_dirs / "nope.osm"), "--name", "x") == 2
     assert _run("network", "import", str(TINY), "--name", "bad name!") == 2
     text = data_dirs / "notes.txt"

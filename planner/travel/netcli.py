@@ -66,7 +66,9 @@ def known_networks(*, data_dir: Path | None = None) -> list[str]:
 
 def _check_name(name: str) -> str:
     if not _NAME.fullmatch(name or ""):
-        raise NetworkCommandError(f"network name {name!r}: use 1-64 letters, digits, '.', '_' or '-'")
+        raise NetworkCommandError(
+            f"network name {name!r}: use 1-64 letters, digits, '.', '_' or '-'"
+        )
     return name
 
 
@@ -103,9 +105,13 @@ def provider_for(
     folder = networks_dir(data_dir) / name
     if not _NAME.fullmatch(name or "") or not (folder / _META).is_file():
         known = known_networks(data_dir=data_dir)
-        listing = ", ".join(known) if known else "none yet; use `salpimi network import FILE --name NAME`"
+        listing = (
+            ", ".join(known) if known else "none yet; use `salpimi network import FILE --name NAME`"
+        )
         raise UnknownNetworkError(f"unknown network {name!r}; known networks: {listing}")
-    return OsmProvider(path=_source_file(folder), name=name, config=config or NetworkConfig(), cache_dir=cache_dir)
+    return OsmProvider(
+        path=_source_file(folder), name=name, config=config or NetworkConfig(), cache_dir=cache_dir
+    )
 
 
 def _describe(provider: OsmProvider) -> dict[str, Any]:
@@ -135,7 +141,9 @@ def _install(source: Path, name: str, *, force: bool, origin: str) -> dict[str, 
     if folder.exists() and not force:
         raise NetworkCommandError(f"network {name!r} already exists (add --force to replace it)")
     lower = source.name.lower()
-    suffix = next((s for s in (".osm.pbf", ".graphml", ".osm", ".xml", ".pbf") if lower.endswith(s)), "")
+    suffix = next(
+        (s for s in (".osm.pbf", ".graphml", ".osm", ".xml", ".pbf") if lower.endswith(s)), ""
+    )
     if not suffix:
         raise NetworkCommandError(f"{source.name}: expected an .osm, .osm.pbf or .graphml file")
     staging = root / f".{name}.importing"

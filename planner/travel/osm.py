@@ -114,7 +114,9 @@ class NetworkConfig:
         Dijkstra origins per batch; bounds memory to about ``chunk x nodes x 40`` bytes.
     """
 
-    drive_speeds_kph: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_DRIVE_SPEEDS_KPH))
+    drive_speeds_kph: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_DRIVE_SPEEDS_KPH)
+    )
     drive_default_kph: float = 30.0
     honour_maxspeed: bool = True
     walk_kph: float = 4.0
@@ -392,7 +394,9 @@ def _write_mode_xml(ways: Iterator[_Way], mode: str, target: Path) -> int:
                 synthetic -= 1
             first = False
     with target.open("w", encoding="utf-8") as fh:
-        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="salpimi">\n')
+        fh.write(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="salpimi">\n'
+        )
         for ref, (lat, lon) in nodes.items():
             fh.write(f'<node id="{ref}" lat="{lat!r}" lon="{lon!r}"/>\n')
         for way_id, piece, tags in kept:
@@ -598,25 +602,99 @@ def _haversine_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-def _rows(graph: RoadGraph, csr: csr_matrix, keys: np.ndarray, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Time-shortest times (s) and their lengths (m) from ``sources`` to every node.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Router:
+    """Shortest paths by time on a :class:`RoadGraph`, reporting the metres of those paths.
 
-    Lengths follow the predecessor tree by pointer jumping: ``O(k n log depth)``, vectorised.
+    Fast path: edge weights pack integer milliseconds and centimetres into one float,
+    ``ms * scale + cm`` (exact below 2**53), so one Dijkstra pass minimises time and then
+    length, and both come back by integer division.  If the sums could exceed 2**53,
+    lengths follow the predecessor tree instead (pointer jumping, vectorised).
     """
-    times, pred = dijkstra(csr, directed=True, indices=sources, return_predecessors=True)
-    n = graph.n_nodes
-    cols = np.arange(n, dtype=np.int64)
-    has = pred >= 0
-    edge = np.searchsorted(keys, np.where(has, pred.astype(np.int64) * n + cols, 0))
-    dist = np.where(has, graph.length_m[np.minimum(edge, len(keys) - 1)], 0.0)
-    anc = np.where(has, pred, cols).astype(np.intp)
-    while True:
-        nxt = np.take_along_axis(anc, anc, axis=1)
-        dist += np.take_along_axis(dist, anc, axis=1)
-        if np.array_equal(nxt, anc):
-            break
-        anc = nxt
-    return times, dist
+
+    graph: RoadGraph
+    time_csr: csr_matrix
+    keys: np.ndarray
+    packed_csr: csr_matrix | None
+    scale: int
+
+    @classmethod
+    def of(cls, graph: RoadGraph, *, packed: bool = True) -> _Router:
+        n = graph.n_nodes
+        t_ms = np.maximum(np.rint(graph.time_s * 1000.0), 1.0)
+        l_cm = np.rint(graph.length_m * 100.0)
+        ms_csr = csr_matrix((t_ms, graph.indices, graph.indptr), shape=(n, n))
+        # any shortest time <= time(s -> 0) + time(0 -> t); its length <= time x max(cm/ms)
+        t_bound = float(dijkstra(ms_csr, indices=0).max() + dijkstra(ms_csr.T, indices=0).max())
+        l_bound = t_bound * float((l_cm / t_ms).max(initial=0.0))
+        scale = 10 ** len(str(int(l_bound) + 1))
+        weights = t_ms * scale + l_cm
+        fits = t_bound * scale + l_bound + float(weights.max(initial=0.0)) < 2.0**52
+        packed_csr = None
+        if packed and fits:
+            packed_csr = csr_matrix((weights, graph.indices, graph.indptr), shape=(n, n))
+        return cls(
+            graph=graph,
+            time_csr=graph.time_csr(),
+            keys=graph.edge_keys(),
+            packed_csr=packed_csr,
+            scale=scale,
+        )
+
+    def rows(
+        self, sources: np.ndarray, targets: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return seconds and metres of the time-shortest paths from ``sources``.
+
+        Columns are ``targets`` (node indices) or all nodes; no path gives ``inf``.
+        """
+        if self.packed_csr is not None:
+            w = dijkstra(self.packed_csr, directed=True, indices=sources)
+            if targets is not None:
+                w = w[:, targets]
+            # exact: w = ms * scale + cm with cm < scale and w < 2**52 (see ``of``)
+            q = np.floor(w / self.scale)
+            r = w - q * self.scale
+            if not np.isfinite(q).all():
+                r[~np.isfinite(q)] = np.inf
+            q /= 1000.0
+            r /= 100.0
+            return q, r
+        times, pred = dijkstra(
+            self.time_csr, directed=True, indices=sources, return_predecessors=True
+        )
+        k, n = pred.shape
+        has = pred >= 0
+        cols = np.arange(n, dtype=np.int64)
+        edge = np.searchsorted(self.keys, np.where(has, pred.astype(np.int64) * n + cols, 0))
+        dist = np.where(has, self.graph.length_m[np.minimum(edge, len(self.keys) - 1)], 0.0)
+        offset = (np.arange(k, dtype=np.int64) * n)[:, None]
+        anc = (np.where(has, pred, cols) + offset).ravel()
+        flat = dist.ravel()
+        while True:
+            nxt = anc[anc]
+            flat += flat[anc]
+            if np.array_equal(nxt, anc):
+                break
+            anc = nxt
+        dist = flat.reshape(k, n)
+        dist[~np.isfinite(times)] = np.inf
+        if targets is not None:
+            return times[:, targets], dist[:, targets]
+        return times, dist
+
+    def path(self, a: int, b: int) -> list[int]:
+        """Return the node indices of the time-shortest path from ``a`` to ``b``."""
+        csr = self.packed_csr if self.packed_csr is not None else self.time_csr
+        _, pred = dijkstra(csr, directed=True, indices=a, return_predecessors=True)
+        nodes = [b]
+        while nodes[-1] != a:
+            step = int(pred[nodes[-1]])
+            if step < 0:
+                raise UnreachableLegError(f"no path from node {a} to node {b}")
+            nodes.append(step)
+        nodes.reverse()
+        return nodes
 
 
 # --------------------------------------------------------------------------- provider
@@ -656,7 +734,9 @@ class OsmProvider:
         if not path.is_file():
             raise NetworkError(f"{path}: no such network file")
         if _suffix(path) not in SUPPORTED_SUFFIXES:
-            raise NetworkError(f"{path.name}: unsupported network file; expected {', '.join(SUPPORTED_SUFFIXES)}")
+            raise NetworkError(
+                f"{path.name}: unsupported network file; expected {', '.join(SUPPORTED_SUFFIXES)}"
+            )
         if not self.name:
             object.__setattr__(self, "name", path.name.split(".")[0])
 
@@ -716,11 +796,20 @@ class OsmProvider:
                 raise
             raise NetworkError(f"{self.path.name}: {exc}") from exc
 
+    def _router(self, mode: str) -> _Router:
+        memo_key = f"router:{mode}"
+        if memo_key not in self._memo:
+            self._memo[memo_key] = _Router.of(self.graph(mode))
+        router: _Router = self._memo[memo_key]
+        return router
+
     def _tree(self, mode: str) -> BallTree:
         memo_key = f"tree:{mode}"
         if memo_key not in self._memo:
             g = self.graph(mode)
-            self._memo[memo_key] = BallTree(np.radians(np.column_stack([g.lat, g.lon])), metric="haversine")
+            self._memo[memo_key] = BallTree(
+                np.radians(np.column_stack([g.lat, g.lon])), metric="haversine"
+            )
         tree: BallTree = self._memo[memo_key]
         return tree
 
@@ -782,7 +871,9 @@ class OsmProvider:
             coords.tobytes(),
         )
         if self.cache_matrices and (hit := self.cache.load("matrix", key)) is not None:
-            reasons = {int(i): str(t) for i, t in zip(hit["reason_index"], hit["reason_text"], strict=True)}
+            reasons = {
+                int(i): str(t) for i, t in zip(hit["reason_index"], hit["reason_text"], strict=True)
+            }
             return TravelMatrix(
                 duration_s=hit["duration_s"],
                 distance_m=hit["distance_m"],
@@ -835,19 +926,21 @@ class OsmProvider:
         lat, lon = coords[loc, 0], coords[loc, 1]
         order = np.argsort(inv, kind="stable")
         starts = np.searchsorted(inv[order], np.arange(len(uniq) + 1))
-        csr, keys = graph.time_csr(), graph.edge_keys()
+        router = self._router(mode)
+        everyone = loc.size == n  # then loc is arange(n): plain row assignment
         chunk = max(1, min(self.config.chunk, int(64e6 // max(1, graph.n_nodes * 40))))
         for a in range(0, len(uniq), chunk):
             b = min(a + chunk, len(uniq))
-            t_nodes, d_nodes = _rows(graph, csr, keys, uniq[a:b])
-            t_u, d_u = t_nodes[:, uniq], d_nodes[:, uniq]
-            del t_nodes, d_nodes
+            t_u, d_u = router.rows(uniq[a:b], uniq)
             rows_all = order[starts[a] : starts[b]]
             for r in range(0, len(rows_all), chunk):
                 rows = rows_all[r : r + chunk]
-                local = inv[rows] - a
-                bt = t_u[local][:, inv] + leg_s[rows, None] + leg_s[None, :]
-                bd = d_u[local][:, inv] + leg_m[rows, None] + leg_m[None, :]
+                grid = np.ix_(inv[rows] - a, inv)
+                bt, bd = t_u[grid], d_u[grid]
+                bt += leg_s[rows, None]
+                bt += leg_s[None, :]
+                bd += leg_m[rows, None]
+                bd += leg_m[None, :]
                 same = inv[rows][:, None] == inv[None, :]
                 if same.any():  # both snap to one node: walk straight across instead
                     ri, cj = np.nonzero(same)
@@ -855,13 +948,18 @@ class OsmProvider:
                     bd[ri, cj] = direct
                     bt[ri, cj] = direct / walk_ms
                 bad = ~np.isfinite(bt)
-                dur_block = np.rint(np.where(bad, 0, bt)).astype(np.int64)
-                dist_block = np.rint(np.where(bad, 0, bd)).astype(np.int64)
-                dur_block[bad] = UNREACHABLE
-                dist_block[bad] = UNREACHABLE
-                grid = np.ix_(loc[rows], loc)
-                duration[grid] = dur_block
-                distance[grid] = dist_block
+                if bad.any():  # cannot happen inside one strong component; stay safe
+                    bt[bad] = UNREACHABLE
+                    bd[bad] = UNREACHABLE
+                np.rint(bt, out=bt)
+                np.rint(bd, out=bd)
+                if everyone:
+                    duration[rows] = bt
+                    distance[rows] = bd
+                else:
+                    out = np.ix_(loc[rows], loc)
+                    duration[out] = bt
+                    distance[out] = bd
         np.fill_diagonal(duration, 0)
         np.fill_diagonal(distance, 0)
         return duration, distance, reasons
@@ -875,18 +973,17 @@ class OsmProvider:
         limit = self.config.max_snap_m
         for where, metres in ((a, ma), (b, mb)):
             if metres > limit:
-                raise UnreachableLegError(f"({where.lat:.6f}, {where.lon:.6f}) is {self._reason(float(metres), mode)}")
+                raise UnreachableLegError(
+                    f"({where.lat:.6f}, {where.lon:.6f}) is {self._reason(float(metres), mode)}"
+                )
         walk_ms = self.config.walk_kph / 3.6
         start, end = [round(a.lon, 7), round(a.lat, 7)], [round(b.lon, 7), round(b.lat, 7)]
         if na == nb:
             direct = float(_haversine_m(*(np.array(v) for v in (a.lat, a.lon, b.lat, b.lon))))
             return [start, end], direct / walk_ms, direct
-        _, pred = dijkstra(graph.time_csr(), directed=True, indices=int(na), return_predecessors=True)
-        path = [int(nb)]
-        while path[-1] != na:
-            path.append(int(pred[path[-1]]))
-        path.reverse()
-        keys = graph.edge_keys()
+        router = self._router(mode)
+        path = router.path(int(na), int(nb))
+        keys = router.keys
         coords = [start]
         seconds, metres = float(ma + mb) / walk_ms, float(ma + mb)
 
