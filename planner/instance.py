@@ -42,6 +42,7 @@ class Instance:
     penalty: np.ndarray  # int64 solver penalty per visit
     preferred: np.ndarray  # worker index or -1
     matrices: dict[str, TravelMatrix]
+    tables: tuple[np.ndarray, ...]  # per worker: travel seconds with its speed factor (shared per class)
 
     @property
     def n_visits(self) -> int:
@@ -59,24 +60,14 @@ class Instance:
 
     def travel(self, w: int, a: int, b: int) -> tuple[int, int]:
         """(seconds, metres) for worker ``w`` between location indices ``a`` and ``b``."""
-        worker = self.problem.workers[w]
-        m = self.matrices[worker.travel_mode.value]
-        secs = int(m.duration_s[a, b])
+        secs = int(self.tables[w][a, b])
         if secs >= UNREACHABLE:
             return UNREACHABLE, UNREACHABLE
-        if worker.speed_factor != 1.0:
-            secs = round(secs / worker.speed_factor)
-        return secs, int(m.distance_m[a, b])
+        return secs, int(self.matrices[self.problem.workers[w].travel_mode.value].distance_m[a, b])
 
     def travel_table(self, w: int) -> np.ndarray:
         """Worker ``w``'s travel seconds between all locations (speed factor applied)."""
-        worker = self.problem.workers[w]
-        d = self.matrices[worker.travel_mode.value].duration_s
-        if worker.speed_factor == 1.0:
-            return d
-        out = np.rint(d / worker.speed_factor).astype(np.int64)
-        out[d >= UNREACHABLE] = UNREACHABLE
-        return out
+        return self.tables[w]
 
 
 def _merge(windows: list[Window]) -> tuple[Window, ...]:
@@ -188,6 +179,17 @@ def compile_instance(
         ],
         dtype=np.int64,
     )
+    tables: dict[tuple[str, float], np.ndarray] = {}
+    for worker in problem.workers:
+        key = (worker.travel_mode.value, float(worker.speed_factor))
+        if key not in tables:
+            d = matrices[key[0]].duration_s
+            if key[1] == 1.0:
+                tables[key] = d
+            else:
+                scaled = np.rint(d / key[1]).astype(np.int64)
+                scaled[d >= UNREACHABLE] = UNREACHABLE
+                tables[key] = scaled
     return Instance(
         problem=problem,
         clock=clock,
@@ -204,4 +206,5 @@ def compile_instance(
         penalty=penalty,
         preferred=preferred,
         matrices=matrices,
+        tables=tuple(tables[(w.travel_mode.value, float(w.speed_factor))] for w in problem.workers),
     )

@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from .domain import Problem
 from .evaluate import compute_kpis
 from .instance import Instance, compile_instance
@@ -94,26 +96,96 @@ def _travel_of(timing: Timing) -> int:
     return sum(s for s, _ in timing.legs)
 
 
+def _first_start(windows: tuple[tuple[int, int], ...], earliest: int) -> int | None:
+    return next((max(s, earliest) for s, e in windows if e >= earliest), None)
+
+
+def _last_start(windows: tuple[tuple[int, int], ...], latest: int) -> int | None:
+    return max((min(e, latest) for s, e in windows if s <= latest), default=None)
+
+
+@dataclass(slots=True)
+class _Bounds:
+    """Break-free earliest ends and latest starts of a route: O(1) necessary insertion checks."""
+
+    locs: list[int]
+    earliest_end: list[int]
+    latest_start: list[float]
+
+
+def _bounds(inst: Instance, w: int, order: tuple[int, ...], tt: np.ndarray) -> _Bounds:
+    worker = inst.worker(w)
+    locs = [int(inst.visit_loc[v]) for v in order]
+    ends: list[int] = []
+    t, prev = worker.shift.start_s, int(inst.start_loc[w])
+    for v, loc in zip(order, locs, strict=True):
+        s = _first_start(inst.windows[v], t + int(tt[prev, loc]))
+        t = (s if s is not None else 10**9) + int(inst.service_s[v, w])
+        ends.append(t)
+        prev = loc
+    latest: list[float] = [0.0] * len(order)
+    bound, nxt = float(worker.shift.end_s), int(inst.end_loc[w])
+    for k in range(len(order) - 1, -1, -1):
+        v = order[k]
+        ls = _last_start(inst.windows[v], int(bound - int(tt[locs[k], nxt]) - int(inst.service_s[v, w])))
+        latest[k] = float("-inf") if ls is None else float(ls)
+        bound, nxt = latest[k], locs[k]
+    return _Bounds(locs=locs, earliest_end=ends, latest_start=latest)
+
+
+def _insertions(inst: Instance, w: int, order: tuple[int, ...], v: int, b: _Bounds, tt: np.ndarray,
+                *, relax: bool = False) -> list[tuple[int, int]]:
+    """(detour seconds, position) of insertions that pass the break-free check, cheapest first."""
+    worker = inst.worker(w)
+    vl = int(inst.visit_loc[v])
+    out = []
+    for pos in range(len(order) + 1):
+        prev_loc = b.locs[pos - 1] if pos else int(inst.start_loc[w])
+        next_loc = b.locs[pos] if pos < len(order) else int(inst.end_loc[w])
+        detour = int(tt[prev_loc, vl]) + int(tt[vl, next_loc]) - int(tt[prev_loc, next_loc])
+        if not relax:
+            prev_end = b.earliest_end[pos - 1] if pos else worker.shift.start_s
+            s = _first_start(inst.windows[v], prev_end + int(tt[prev_loc, vl]))
+            if s is None:
+                continue
+            arrive_next = s + int(inst.service_s[v, w]) + int(tt[vl, next_loc])
+            limit = b.latest_start[pos] if pos < len(order) else worker.shift.end_s
+            if arrive_next > limit:
+                continue
+        out.append((detour, pos))
+    out.sort()
+    return out
+
+
 def _repair(inst: Instance, routes: list[tuple[int, ...]], timings: list[Timing]) -> None:
     """Insert any dropped visit that still fits somewhere (cheapest feasible insertion)."""
     served = {v for r in routes for v in r}
     dropped = sorted((v for v in range(inst.n_visits) if v not in served and inst.allowed[v] and inst.windows[v]),
                      key=lambda v: -int(inst.penalty[v]))
+    tables = [inst.travel_table(w) for w in range(inst.n_workers)]
+    bounds = [_bounds(inst, w, routes[w], tables[w]) for w in range(inst.n_workers)]
     for v in dropped:
-        best: tuple[int, int, tuple[int, ...], Timing] | None = None
+        tries: list[tuple[int, int, int]] = []
         for w in sorted(inst.allowed[v]):
             order = routes[w]
-            if not _capacity_ok(inst, w, (*order, v)):
-                continue
-            base = _travel_of(timings[w]) if order else 0
-            for pos in range(len(order) + 1):
-                cand = (*order[:pos], v, *order[pos:])
-                t = schedule_route(inst, w, cand)
-                if t.ok and (best is None or _travel_of(t) - base < best[0]):
-                    best = (_travel_of(t) - base, w, cand, t)
-        if best is not None:
-            _, w, cand, t = best
-            routes[w], timings[w] = cand, t
+            if _capacity_ok(inst, w, (*order, v)):
+                tries += [(d, w, pos) for d, pos in _insertions(inst, w, order, v, bounds[w], tables[w])]
+        # Travel does not depend on timing: the first insertion that times out feasibly is the cheapest.
+        for _, w, pos in sorted(tries)[:_REPAIR_TRIES]:
+            cand = (*routes[w][:pos], v, *routes[w][pos:])
+            t = schedule_route(inst, w, cand)
+            if t.ok:
+                routes[w], timings[w] = cand, t
+                bounds[w] = _bounds(inst, w, cand, tables[w])
+                break
+
+
+_EXPLAIN_TRIES = 12
+_REPAIR_TRIES = 40
+
+
+def _single(inst: Instance, w: int, v: int) -> Timing:
+    return schedule_route(inst, w, (v,))
 
 
 def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int) -> tuple[Reason, str]:
@@ -129,7 +201,7 @@ def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int) ->
             "plan it on another day or widen the windows.",
         )
     qualified = sorted(inst.allowed[v])
-    singles = {w: schedule_route(inst, w, (v,)) for w in qualified}
+    singles = {w: _single(inst, w, v) for w in qualified}
     if all(t.failure == "unreachable" for t in singles.values()):
         loc = int(inst.visit_loc[v])
         why = next(
@@ -156,15 +228,20 @@ def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int) ->
     # Feasible alone: the day is full.  Say what it would take to fit.
     best: tuple[int, str] | None = None
     at_limit = []
+    tries: list[tuple[int, int, int]] = []
     for w in qualified:
         order = routes[w]
         if not _capacity_ok(inst, w, (*order, v)):
             at_limit.append(inst.worker(w).id)
             continue
-        for pos in range(len(order) + 1):
-            t = schedule_route(inst, w, (*order[:pos], v, *order[pos:]), relax=True)
-            if t.ok and (best is None or t.overtime_s < best[0]):
-                best = (t.overtime_s, inst.worker(w).id)
+        tt = inst.travel_table(w)
+        tries += [(d, w, pos) for d, pos in _insertions(inst, w, order, v, _bounds(inst, w, order, tt), tt,
+                                                          relax=True)[:3]]
+    for _, w, pos in sorted(tries)[:_EXPLAIN_TRIES]:
+        order = routes[w]
+        t = schedule_route(inst, w, (*order[:pos], v, *order[pos:]), relax=True)
+        if t.ok and (best is None or t.overtime_s < best[0]):
+            best = (t.overtime_s, inst.worker(w).id)
     parts = [f"All {len(qualified)} qualified worker(s) are fully booked with higher-priority visits."]
     if best is not None:
         parts.append(f"It would fit if {best[1]} had {max(1, -(-best[0] // 60))} more minutes")
