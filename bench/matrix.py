@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--nx-sample",
         type=int,
-        default=200,
+        default=500,
         help="networkx origins timed at sizes above this (then extrapolated); 0 = all",
     )
     parser.add_argument(

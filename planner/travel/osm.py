@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
@@ -43,23 +44,25 @@ SUPPORTED_SUFFIXES = (".osm", ".xml", ".osm.pbf", ".pbf", ".graphml")
 #: Free-flow speeds by OSM ``highway`` class, following Seoul's "safe speed 5030" policy:
 #: 50 km/h on arterials, 30 km/h on residential streets; urban expressways 80 km/h.
 #: Korean OSM rarely tags ``maxspeed``; where it is tagged, it wins (see ``NetworkConfig``).
-DEFAULT_DRIVE_SPEEDS_KPH: Mapping[str, float] = {
-    "motorway": 80.0,
-    "motorway_link": 50.0,
-    "trunk": 60.0,
-    "trunk_link": 50.0,
-    "primary": 50.0,
-    "primary_link": 50.0,
-    "secondary": 50.0,
-    "secondary_link": 50.0,
-    "tertiary": 50.0,
-    "tertiary_link": 50.0,
-    "unclassified": 30.0,
-    "residential": 30.0,
-    "road": 30.0,
-    "living_street": 20.0,
-    "service": 20.0,
-}
+DEFAULT_DRIVE_SPEEDS_KPH: Mapping[str, float] = MappingProxyType(
+    {
+        "motorway": 80.0,
+        "motorway_link": 50.0,
+        "trunk": 60.0,
+        "trunk_link": 50.0,
+        "primary": 50.0,
+        "primary_link": 50.0,
+        "secondary": 50.0,
+        "secondary_link": 50.0,
+        "tertiary": 50.0,
+        "tertiary_link": 50.0,
+        "unclassified": 30.0,
+        "residential": 30.0,
+        "road": 30.0,
+        "living_street": 20.0,
+        "service": 20.0,
+    }
+)
 EARTH_RADIUS_M = 6_371_009.0  # the radius osmnx uses for edge lengths
 _FORMAT_VERSION = "osm-graph-v1"
 _DRIVE_CLASSES = frozenset(DEFAULT_DRIVE_SPEEDS_KPH)
