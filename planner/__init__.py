@@ -15,6 +15,7 @@ from .domain import Worker as Worker
 from .evaluate import Evaluation as Evaluation
 from .evaluate import Violation as Violation
 from .evaluate import evaluate as evaluate
+from .geo import plan_geojson as plan_geojson
 from .instance import Instance as Instance
 from .instance import compile_instance as compile_instance
 from .io import ProblemFileError as ProblemFileError

@@ -66,3 +66,22 @@ def test_plan_without_network_says_it_uses_straight_lines(tmp_path: Path, capsys
     _problem(problem)
     assert main(["plan", str(problem), "--time-limit", "1", "--quiet"]) == 0
     assert "straight-line estimates" in capsys.readouterr().err
+
+
+def test_plan_geojson_follows_streets_on_a_network_and_is_straight_otherwise(tmp_path: Path) -> None:
+    from planner import HaversineProvider, SolveParams, load_problem, plan_geojson, solve
+    from planner.travel.osm import OsmProvider
+
+    path = tmp_path / "p.json"
+    _problem(path)
+    problem = load_problem(path)
+    osm = OsmProvider(path=TINY_OSM, name="tiny", cache_dir=tmp_path / "cache")
+    plan = solve(problem, osm, SolveParams(time_limit_s=1)).plan
+    fc = plan_geojson(problem, plan, osm)
+    legs = [f for f in fc["features"] if f["properties"]["kind"] == "leg"]
+    assert legs and all(f["properties"]["along_streets"] for f in legs)
+    assert max(len(f["geometry"]["coordinates"]) for f in legs) > 2
+    stops = [f for f in fc["features"] if f["properties"]["kind"] == "stop"]
+    assert len(stops) == 2 and all("household" not in k for f in stops for k in f["properties"])
+    flat = plan_geojson(problem, plan, HaversineProvider())
+    assert all(len(f["geometry"]["coordinates"]) == 2 for f in flat["features"] if f["properties"]["kind"] == "leg")
