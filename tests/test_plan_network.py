@@ -33,7 +33,7 @@ def _problem(path: Path) -> None:
     }), encoding="utf-8")
 
 
-def test_plan_on_an_imported_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001
+def test_plan_on_an_imported_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setenv("SALPIMI_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("SALPIMI_CACHE_DIR", str(tmp_path / "cache"))
     assert main(["network", "import", str(TINY_OSM), "--name", "tiny"]) == 0
@@ -52,7 +52,7 @@ def test_plan_on_an_imported_network(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert main(["check", str(problem), str(out), "--network", "tiny"]) == 0
 
 
-def test_unknown_network_is_one_line_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001
+def test_unknown_network_is_one_line_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setenv("SALPIMI_DATA_DIR", str(tmp_path / "data"))
     problem = tmp_path / "p.json"
     _problem(problem)
@@ -61,7 +61,7 @@ def test_unknown_network_is_one_line_exit_2(tmp_path: Path, monkeypatch: pytest.
     assert len(err) == 1 and "nowhere" in err[0]
 
 
-def test_plan_without_network_says_it_uses_straight_lines(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_plan_without_network_says_it_uses_straight_lines(tmp_path: Path, capsys) -> None:
     problem = tmp_path / "p.json"
     _problem(problem)
     assert main(["plan", str(problem), "--time-limit", "1", "--quiet"]) == 0
