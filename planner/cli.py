@@ -58,10 +58,8 @@ def _seed(text: str) -> int:
 def _travel(args: argparse.Namespace) -> TravelTimeProvider:
     name = getattr(args, "network", None)
     if name:
-        try:
-            from .travel import netcli
-        except ImportError as exc:  # pragma: no cover - shipped with the package
-            raise UsageError(f"road networks are unavailable: {exc}") from None
+        from .travel import netcli
+
         try:
             return netcli.provider_for(name)
         except (ValueError, OSError) as exc:
@@ -209,12 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schema", help="print the JSON Schema of the problem file")
     s.set_defaults(func=_cmd_schema)
 
-    try:
-        from .travel import netcli
-    except ImportError:
-        netcli = None  # type: ignore[assignment]
-    if netcli is not None:
-        netcli.register(sub)
+    from .travel import netcli
+
+    netcli.register(sub)
     try:
         import importlib
 
