@@ -1,0 +1,302 @@
+"""PyVRP on the relaxation it can express, then OR-Tools on the full model from PyVRP's routes."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..instance import Instance
+from ..params import SolveParams
+from ..schedule import schedule_route
+from ..travel.base import UNREACHABLE
+from .base import Progress, RawSolution
+
+__all__ = ["PyVrpHybridSolver", "RelaxedModel", "build_relaxation"]
+
+#: Travel (s) standing for "impossible" inside PyVRP: far beyond any shift, still safe to add up.
+_BLOCKED = 10**9
+#: Bytes of PyVRP matrices we accept before leaving the instance to OR-Tools alone.
+_MAX_MATRIX_BYTES = 600 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RelaxedModel:
+    """A PyVRP ``ProblemData`` for an :class:`Instance` and the maps back to its indices.
+
+    ``exact`` is true when the relaxation drops no rule of the full model (no breaks, no soft
+    continuity): then PyVRP's feasible routes are the final answer once re-checked.
+    """
+
+    data: Any  # pyvrp.ProblemData
+    client_visit: tuple[int, ...]  # pyvrp client index -> visit index
+    type_workers: tuple[tuple[int, ...], ...]  # pyvrp vehicle type -> worker indices
+    exact: bool
+
+
+def _singly_feasible(inst: Instance, v: int) -> bool:
+    return any(schedule_route(inst, w, (v,)).ok and _fits_alone(inst, w, v) for w in inst.allowed[v])
+
+
+def _fits_alone(inst: Instance, w: int, v: int) -> bool:
+    worker = inst.worker(w)
+    if worker.max_visits is not None and worker.max_visits < 1:
+        return False
+    return worker.capacity is None or inst.visit(v).load <= worker.capacity
+
+
+def build_relaxation(inst: Instance, *, previous_worker: Sequence[int] | None = None) -> RelaxedModel | None:
+    """Translate ``inst`` into PyVRP's model, or ``None`` when it would not pay off.
+
+    Kept exactly: time windows (several per visit become a mutually exclusive client group),
+    per-worker shifts, working-time limit, depots, travel class and speed, role-dependent
+    service (folded into each profile's duration matrix), qualified workers (blocked arcs in
+    the profile), visit limit and load (capacity dimensions), mandatory/urgent visits
+    (required) and the risk penalty of optional ones (prize).  Relaxed: the lunch break only
+    shortens the working time, and continuity of care is left to the OR-Tools polish.
+    """
+    import pyvrp
+
+    n_v, n_w = inst.n_visits, inst.n_workers
+    servable = [v for v in range(n_v) if inst.allowed[v] and inst.windows[v]]
+    if not servable or n_w == 0:
+        return None
+
+    # PyVRP locations: one per depot place, then one per servable visit (service folds into its row).
+    depot_phys = sorted({int(x) for x in inst.start_loc} | {int(x) for x in inst.end_loc})
+    depot_of = {p: i for i, p in enumerate(depot_phys)}
+    n_d = len(depot_phys)
+    vloc = {v: n_d + k for k, v in enumerate(servable)}
+    phys = np.array(depot_phys + [int(inst.visit_loc[v]) for v in servable], dtype=np.int64)
+    n_loc = len(phys)
+
+    # Profiles: travel table x role service x who may not come.
+    prof_key: dict[tuple[int, bytes, tuple[int, ...]], int] = {}
+    worker_prof: list[int] = []
+    prof_src: list[tuple[int, np.ndarray, tuple[int, ...]]] = []
+    for w in range(n_w):
+        svc = inst.service_s[servable, w].astype(np.int64)
+        blocked = tuple(v for v in servable if w not in inst.allowed[v])
+        key = (id(inst.tables[w]), svc.tobytes(), blocked)
+        if key not in prof_key:
+            prof_key[key] = len(prof_src)
+            prof_src.append((w, svc, blocked))
+        worker_prof.append(prof_key[key])
+    if 2 * len(prof_src) * n_loc * n_loc * 8 > _MAX_MATRIX_BYTES:
+        return None
+    dist_mats, dur_mats = [], []
+    for w, svc, blocked in prof_src:
+        travel = inst.travel_table(w)[np.ix_(phys, phys)].astype(np.int64)
+        unreachable = travel >= UNREACHABLE
+        dist = travel.copy()
+        dur = travel.copy()
+        dur[n_d:, :] += svc[:, None]
+        if blocked:
+            cols = [vloc[v] for v in blocked]
+            dist[:, cols] = _BLOCKED
+            dur[:, cols] = _BLOCKED
+        dist[unreachable] = _BLOCKED
+        dur[unreachable] = _BLOCKED
+        np.fill_diagonal(dist, 0)
+        np.fill_diagonal(dur, 0)
+        dist_mats.append(dist)
+        dur_mats.append(dur)
+
+    loads = np.array([inst.visit(v).load for v in range(n_v)], dtype=np.int64)
+    use_load = bool(loads.any()) and any(inst.worker(w).capacity is not None for w in range(n_w))
+    use_count = any(inst.worker(w).max_visits is not None for w in range(n_w))
+
+    def amounts(v: int) -> list[int]:
+        return ([int(loads[v])] if use_load else []) + ([1] if use_count else [])
+
+    clients: list[Any] = []
+    groups: list[Any] = []
+    client_visit: list[int] = []
+    for v in servable:
+        visit = inst.visit(v)
+        must = (visit.mandatory or visit.urgent) and _singly_feasible(inst, v)
+        prize = 0 if must else int(inst.penalty[v])
+        wins = inst.windows[v]
+        group = None
+        if len(wins) > 1:
+            group = len(groups)
+            groups.append(pyvrp.ClientGroup(clients=list(range(len(clients), len(clients) + len(wins))),
+                                            required=must))
+        for s, e in wins:
+            clients.append(pyvrp.Client(
+                location=vloc[v], delivery=amounts(v), service_duration=0, tw_early=int(s), tw_late=int(e),
+                prize=prize,
+                required=must and group is None, group=group, name=inst.visit(v).id,
+            ))
+            client_visit.append(v)
+
+    # Vehicle types: identical workers share one (PyVRP handles symmetric fleets better).
+    type_key: dict[tuple[Any, ...], int] = {}
+    type_workers: list[list[int]] = []
+    vtypes_args: list[dict[str, Any]] = []
+    for w in range(n_w):
+        worker = inst.worker(w)
+        span = worker.shift.length_s - worker.break_s
+        if worker.max_work_s is not None:
+            span = min(span, worker.max_work_s)
+        cap = ([worker.capacity if worker.capacity is not None else int(loads.sum())] if use_load else [])
+        cap += [worker.max_visits if worker.max_visits is not None else n_v] if use_count else []
+        args = dict(
+            capacity=cap,
+            start_depot=depot_of[int(inst.start_loc[w])],
+            end_depot=depot_of[int(inst.end_loc[w])],
+            tw_early=worker.shift.start_s,
+            tw_late=worker.shift.end_s,
+            shift_duration=max(0, span),
+            profile=worker_prof[w],
+        )
+        key = tuple((k, tuple(a) if isinstance(a, list) else a) for k, a in sorted(args.items()))
+        if key not in type_key:
+            type_key[key] = len(vtypes_args)
+            vtypes_args.append(args)
+            type_workers.append([])
+        type_workers[type_key[key]].append(w)
+    vtypes = [pyvrp.VehicleType(num_available=len(ws), name=inst.worker(ws[0]).id, **args)
+              for ws, args in zip(type_workers, vtypes_args, strict=True)]
+    depots = [pyvrp.Depot(location=i) for i in range(n_d)]
+    locations = [pyvrp.Location(x=float(inst.locations[p].lon), y=float(inst.locations[p].lat)) for p in phys]
+    data = pyvrp.ProblemData(locations, clients, depots, vtypes, dist_mats, dur_mats, groups=groups)
+    keep = np.asarray(previous_worker) if previous_worker is not None else np.full(n_v, -1)
+    exact = (
+        all(inst.worker(w).break_s == 0 for w in range(n_w))
+        and not (inst.preferred >= 0).any()
+        and not (keep >= 0).any()
+    )
+    return RelaxedModel(data=data, client_visit=tuple(client_visit),
+                        type_workers=tuple(tuple(ws) for ws in type_workers), exact=exact)
+
+
+class _Stop:
+    """PyVRP stopping criterion: clock or iteration budget, cancellation and progress."""
+
+    def __init__(self, *, seconds: float, iterations: int | None, should_stop: Callable[[], bool] | None,
+                 progress: Callable[[Progress], None] | None, n_visits: int, t0: float) -> None:
+        self.deadline = time.perf_counter() + seconds
+        self.iterations = iterations
+        self.count = 0
+        self.should_stop = should_stop
+        self.progress = progress
+        self.n_visits = n_visits
+        self.t0 = t0
+        self.last = 0.0
+        self.stopped = False
+
+    def __call__(self, best_cost: float) -> bool:
+        self.count += 1
+        if self.iterations is not None and self.count > self.iterations:
+            return True
+        now = time.perf_counter()
+        if self.count % 64 == 0 and self.should_stop is not None and self.should_stop():
+            self.stopped = True
+            return True
+        if self.progress is not None and now - self.last >= 0.5 and best_cost < float("inf"):
+            self.last = now
+            self.progress(Progress(elapsed_s=now - self.t0, objective=int(min(best_cost, 2**62)),
+                                   visits_covered=-1, visits_total=self.n_visits))
+        return now >= self.deadline
+
+
+def _routes_from(model: RelaxedModel, solution: Any, n_w: int) -> list[list[int]]:
+    routes: list[list[int]] = [[] for _ in range(n_w)]
+    free = [list(ws) for ws in model.type_workers]
+    for route in solution.routes():
+        visits = [model.client_visit[a.idx] for a in route if a.is_client()]
+        if visits:
+            routes[free[route.vehicle_type()].pop(0)] = visits
+    return routes
+
+
+def _feasible_prefix(inst: Instance, w: int, order: Sequence[int]) -> list[int]:
+    """Keep the visits of ``order`` that still time out feasibly (greedy, in order)."""
+    worker = inst.worker(w)
+    kept: list[int] = []
+    load = 0
+    for v in order:
+        if w not in inst.allowed[v]:
+            continue
+        if worker.max_visits is not None and len(kept) >= worker.max_visits:
+            continue
+        if worker.capacity is not None and load + inst.visit(v).load > worker.capacity:
+            continue
+        if schedule_route(inst, w, (*kept, v)).ok:
+            kept.append(v)
+            load += inst.visit(v).load
+    if kept and not schedule_route(inst, w, kept).ok:  # cannot happen with earliest starts; stay safe
+        return []
+    return kept
+
+
+class PyVrpHybridSolver:
+    """PyVRP's iterated local search on the relaxation, OR-Tools on the full model from its routes.
+
+    Parameters
+    ----------
+    pyvrp_share
+        Share of the time budget given to PyVRP when the relaxation drops a rule (breaks,
+        continuity); the rest polishes the full model in OR-Tools, started from PyVRP's routes.
+        When the relaxation is exact, PyVRP gets the whole budget and its routes are re-checked.
+    iterations_per_solution
+        PyVRP iterations per unit of ``params.solution_limit`` in the deterministic mode.
+    """
+
+    name = "pyvrp+ortools"
+
+    def __init__(self, *, pyvrp_share: float = 0.6, iterations_per_solution: int = 10) -> None:
+        if not 0.0 < pyvrp_share <= 1.0:
+            raise ValueError(f"pyvrp_share: must lie in (0, 1], got {pyvrp_share!r}")
+        self.pyvrp_share = pyvrp_share
+        self.iterations_per_solution = iterations_per_solution
+
+    def solve(
+        self,
+        inst: Instance,
+        params: SolveParams,
+        *,
+        initial: Sequence[Sequence[int]] | None = None,
+        previous_worker: Sequence[int] | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> RawSolution:
+        from .ortools_routing import OrToolsSolver
+
+        t0 = time.perf_counter()
+        ortools = OrToolsSolver()
+        # Mid-day re-planning keeps the previous plan as the hint: stability beats a fresh search.
+        model = None if initial is not None else build_relaxation(inst, previous_worker=previous_worker)
+        if model is None:
+            raw = ortools.solve(inst, params, initial=initial, previous_worker=previous_worker,
+                                progress=progress, should_stop=should_stop)
+            return dataclasses.replace(raw, solver=self.name if initial is None else raw.solver)
+
+        import pyvrp
+
+        budget = params.time_limit_s - (time.perf_counter() - t0)
+        share = 1.0 if model.exact else self.pyvrp_share
+        iters = params.solution_limit * self.iterations_per_solution if params.deterministic else None
+        stop = _Stop(seconds=max(0.05, budget * share), iterations=iters, should_stop=should_stop,
+                     progress=progress, n_visits=inst.n_visits, t0=t0)
+        result = pyvrp.solve(model.data, stop, seed=params.seed, collect_stats=False, display=False)
+        best = result.best
+        routes = _routes_from(model, best, inst.n_workers)
+        checked = [_feasible_prefix(inst, w, r) for w, r in enumerate(routes)]
+        if stop.stopped or (model.exact and best.is_feasible() and checked == routes):
+            return RawSolution(routes=tuple(tuple(r) for r in checked), objective=int(best.distance_cost()),
+                               stopped_early=stop.stopped, solver=self.name)
+        # Polish on the full model (breaks, continuity) from PyVRP's routes, for the rest of the budget.
+        rest = params.time_limit_s - (time.perf_counter() - t0)
+        hint = checked
+        polish = dataclasses.replace(params, time_limit_s=max(0.2, rest))
+        raw = ortools.solve(inst, polish, initial=hint, previous_worker=previous_worker,
+                            progress=progress, should_stop=should_stop)
+        if raw.status != "ok":
+            return RawSolution(routes=tuple(tuple(r) for r in hint), solver=self.name, status="pyvrp_only")
+        return dataclasses.replace(raw, solver=self.name)
