@@ -12,10 +12,6 @@ from .errors import PROBLEM_JSON, TYPE_BASE
 __all__ = ["BodyLimitMiddleware"]
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimitMiddleware:
     """Refuse bodies over ``max_bytes`` (``import_max_bytes`` on ``.../import`` routes)."""
 
@@ -44,27 +40,36 @@ class BodyLimitMiddleware:
                 return
         received = 0
         started = False
+        replied = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, replied
+            if replied:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge
+                if received > limit and not started:
+                    # Answer now and tell the app the client went away; whatever it
+                    # tries to send afterwards is dropped.
+                    replied = True
+                    await self._reply(scope, send, limit)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if replied:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._reply(scope, send, limit)
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not replied:
+                raise
 
     @staticmethod
     async def _reply(scope: Scope, send: Send, limit: int) -> None:
