@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from apisupport import DAY, World, assert_problem, make_settings
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-
-from apisupport import DAY, World, assert_problem, make_settings
 
 
 def test_unknown_route_is_problem_json(client: TestClient) -> None:
