@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import _instances as I  # noqa: E402
+import _instances as I
 
 ALL = ("salpimi", "pyvrp", "vroom", "ortools")
 

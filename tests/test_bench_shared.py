@@ -10,7 +10,7 @@ from conftest import REPO, SHARED
 pytest.importorskip("pyvrp")
 sys.path.insert(0, str(REPO / "bench"))
 
-import _instances as bench  # noqa: E402
+import _instances as bench
 
 SOLOMON = SHARED / "benchmarks" / "solomon" / "vrplib"
 

@@ -7,12 +7,12 @@ from conftest import hm, household, problem, window, worker
 from hypothesis import HealthCheck, given, settings
 from test_solve import small_problems
 
-from planner import HaversineProvider, Role, SolveParams, Visit, compile_instance, evaluate, solve
+from planner import HaversineProvider, SolveParams, TravelModeName, Visit, compile_instance, evaluate, solve
 
 pytest.importorskip("pyvrp")
 
-from planner.solvers.pyvrp_hybrid import PyVrpHybridSolver, build_relaxation  # noqa: E402
-from planner.solvers.race import RaceSolver, full_objective  # noqa: E402
+from planner.solvers.pyvrp_hybrid import PyVrpHybridSolver, build_relaxation
+from planner.solvers.race import RaceSolver, full_objective
 
 TRAVEL = HaversineProvider()
 
@@ -58,7 +58,7 @@ def test_relaxation_groups_identical_workers_and_marks_exactness() -> None:
     assert model is not None and model.exact
     assert model.type_workers == ((0, 1),)
     assert sum(c.required for c in model.data.clients()) == 1
-    inst = compile_instance(problem(hs, [worker(0), worker(1, role=Role.CASE_MANAGER)], vs), TRAVEL)
+    inst = compile_instance(problem(hs, [worker(0), worker(1, travel_mode=TravelModeName.DRIVE)], vs), TRAVEL)
     model = build_relaxation(inst)
     assert model is not None and not model.exact and len(model.type_workers) == 2
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -154,17 +155,18 @@ def build_relaxation(inst: Instance, *, previous_worker: Sequence[int] | None = 
             shift_duration=max(0, span),
             profile=worker_prof[w],
         )
-        key = tuple((k, tuple(a) if isinstance(a, list) else a) for k, a in sorted(args.items()))
-        if key not in type_key:
-            type_key[key] = len(vtypes_args)
+        tkey = tuple((k, tuple(a) if isinstance(a, list) else a) for k, a in sorted(args.items()))
+        if tkey not in type_key:
+            type_key[tkey] = len(vtypes_args)
             vtypes_args.append(args)
             type_workers.append([])
-        type_workers[type_key[key]].append(w)
+        type_workers[type_key[tkey]].append(w)
     vtypes = [pyvrp.VehicleType(num_available=len(ws), name=inst.worker(ws[0]).id, **args)
               for ws, args in zip(type_workers, vtypes_args, strict=True)]
     depots = [pyvrp.Depot(location=i) for i in range(n_d)]
     locations = [pyvrp.Location(x=float(inst.locations[p].lon), y=float(inst.locations[p].lat)) for p in phys]
-    data = pyvrp.ProblemData(locations, clients, depots, vtypes, dist_mats, dur_mats, groups=groups)
+    data = pyvrp.ProblemData(locations, clients, depots, vtypes, dist_mats, dur_mats,  # type: ignore[arg-type]
+                             groups=groups)
     keep = np.asarray(previous_worker) if previous_worker is not None else np.full(n_v, -1)
     exact = (
         all(inst.worker(w).break_s == 0 for w in range(n_w))
@@ -284,7 +286,9 @@ class PyVrpHybridSolver:
         iters = params.solution_limit * self.iterations_per_solution if params.deterministic else None
         stop = _Stop(seconds=max(0.05, budget * share), iterations=iters, should_stop=should_stop,
                      progress=progress, n_visits=inst.n_visits, t0=t0)
-        result = pyvrp.solve(model.data, stop, seed=params.seed, collect_stats=False, display=False)
+        with warnings.catch_warnings():  # PyVRP warns when a penalty saturates; the checks below decide
+            warnings.simplefilter("ignore")
+            result = pyvrp.solve(model.data, stop, seed=params.seed, collect_stats=False, display=False)
         best = result.best
         routes = _routes_from(model, best, inst.n_workers)
         checked = [_feasible_prefix(inst, w, r) for w, r in enumerate(routes)]

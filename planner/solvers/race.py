@@ -60,7 +60,7 @@ def _child(inst: Instance, params: SolveParams, deadline: float, stop: Any, conn
     try:
         raw = PyVrpHybridSolver().solve(inst, mine, should_stop=stop.is_set)
         conn.send(raw)
-    except BaseException as exc:  # noqa: BLE001 - report, the parent keeps its own plan
+    except BaseException as exc:
         conn.send(repr(exc))
     finally:
         conn.close()
