@@ -1,4 +1,4 @@
-"""API test support: the app on SQLite (temp dir) and on PostgreSQL (a fresh database per run).
+"""API test support and fixtures: the app on SQLite (temp dir) and PostgreSQL (fresh database per run).
 
 PostgreSQL comes from ``$SALPIMI_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:5432/test``);
 a database ``salpimi_test_<random>`` is created for the run and dropped afterwards.  When the

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import apisupport
 import pytest
 from apisupport import DAY, World, assert_problem, plan_day
+
+# Fixtures (apisupport.py; no conftest.py here, which would shadow tests/conftest.py).
+backend, client, world = apisupport.backend, apisupport.client, apisupport.world
 
 
 def _route_of(plan: dict[str, Any], worker_id: str) -> list[dict[str, Any]]:

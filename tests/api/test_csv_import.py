@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import apisupport
 from apisupport import World, assert_problem
+
+# Fixtures (apisupport.py; no conftest.py here, which would shadow tests/conftest.py).
+backend, client, world = apisupport.backend, apisupport.client, apisupport.world
 
 
 def _upload(world: World, what: str, text: str, *, encoding: str = "utf-8", who: str = "dispatcher_a") -> Any:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import apisupport
 from apisupport import DAY, World, assert_problem, make_settings
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+
+# Fixtures (apisupport.py; no conftest.py here, which would shadow tests/conftest.py).
+backend, client, world = apisupport.backend, apisupport.client, apisupport.world
 
 
 def test_unknown_route_is_problem_json(client: TestClient) -> None:

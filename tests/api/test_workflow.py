@@ -9,7 +9,11 @@ import signal
 import time
 from typing import Any
 
+import apisupport
 from apisupport import DAY, World, assert_problem, plan_day, wait_for_job
+
+# Fixtures (apisupport.py; no conftest.py here, which would shadow tests/conftest.py).
+backend, client, world = apisupport.backend, apisupport.client, apisupport.world
 
 
 def _route(plan: dict[str, Any], worker_id: str) -> dict[str, Any]:
