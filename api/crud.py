@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -289,7 +289,3 @@ def list_audit(
         stmt = stmt.where(col(AuditLog.at) >= since)
     stmt = stmt.order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
     return _page(session, stmt, limit=limit, offset=offset)
-
-
-def rows(items: Sequence[M]) -> list[M]:
-    return list(items)

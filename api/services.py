@@ -591,6 +591,22 @@ class JobEvents:
             return self._problems.pop(job_id, {})
 
     def __call__(self, job_id: str, kind: str, data: dict[str, Any]) -> None:
+        try:
+            self._record(job_id, kind, data)
+        except Exception as exc:
+            if kind not in ("result", "error", "died"):
+                raise
+            # A finished job whose plan cannot be stored must not stay "running" forever.
+            _log.error("job %s: could not record %s (%s)", job_id, kind, type(exc).__name__)
+            with session_scope(self._engine) as session:
+                job = crud.get(session, PlanJob, job_id)
+                if job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+                    job.status = JobStatus.FAILED
+                    job.error = f"the result could not be stored ({type(exc).__name__})"
+                    job.finished_at = job.updated_at = now_utc()
+                    session.add(job)
+
+    def _record(self, job_id: str, kind: str, data: dict[str, Any]) -> None:
         with session_scope(self._engine) as session:
             job = crud.get(session, PlanJob, job_id)
             if job is None:
@@ -755,6 +771,14 @@ def get_plan(session: Session, p: Principal, plan_id: str) -> Plan:
         raise not_found("plan", plan_id)
     require_not_field_worker(p, "whole plans")
     require_team_read(p, plan.team_id)
+    return plan
+
+
+def plan_for_outcomes(session: Session, plan_id: str) -> Plan:
+    """The plan outcomes are recorded against (access is checked per outcome)."""
+    plan = crud.get(session, Plan, plan_id)
+    if plan is None:
+        raise not_found("plan", plan_id)
     return plan
 
 

@@ -341,9 +341,12 @@ def replan(
     )
     stopped_early = False
     if rest.workers and rest.visits:
+        run: Callable[..., Any]
         if solve_fn is None:
-            from .solve import solve as solve_fn
-        result = solve_fn(
+            from .solve import solve as run
+        else:
+            run = solve_fn
+        result = run(
             rest, travel, params or SolveParams(), previous=_trim(plan, rest), progress=progress,
             should_stop=should_stop,
         )

@@ -149,9 +149,7 @@ def list_outcomes(plan_id: str, session: SessionDep, p: PrincipalDep) -> Page[Ou
 def record_outcome(
     plan_id: str, body: OutcomeCreate, session: SessionDep, p: PrincipalDep
 ) -> OutcomePublic:
-    plan = crud.get(session, services.Plan, plan_id)
-    if plan is None:
-        raise services.not_found("plan", plan_id)
+    plan = services.plan_for_outcomes(session, plan_id)
     return outcome_public(services.record_outcome(session, p, plan, body))
 
 

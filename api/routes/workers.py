@@ -94,8 +94,6 @@ async def import_workers(
 )
 def get_worker(worker_id: str, session: SessionDep, p: PrincipalDep) -> WorkerPublic:
     worker = _worker(session, worker_id)
-    if p.is_field_worker and p.worker_id != worker.id:
-        services.require_team_read(p, worker.team_id)
     services.require_team_read(p, worker.team_id)
     return worker_public(worker)
 

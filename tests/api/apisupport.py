@@ -77,7 +77,10 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL} ({first}); set SALPIMI_TEST_PG")
+        reason = f"PostgreSQL not reachable at {PG_ADMIN_URL} ({first}); set SALPIMI_TEST_PG"
+        if os.environ.get("SALPIMI_REQUIRE_PG") == "1":
+            pytest.fail(reason + " (SALPIMI_REQUIRE_PG=1)")
+        pytest.skip(reason)
     name = f"salpimi_test_{secrets.token_hex(4)}"
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
