@@ -22,7 +22,7 @@ plan-demo: $(STAMP)
 demo: plan-demo
 
 test: $(STAMP)
-	$(BIN)/ruff check planner tests
+	$(BIN)/ruff check planner api tests bench fixtures
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q

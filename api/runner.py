@@ -52,7 +52,7 @@ def run_payload(
     previous = Plan.from_json(payload["previous"]) if payload.get("previous") else None
     replan_args = payload.get("replan")
     if replan_args:
-        from planner.replan import replan
+        from planner import replan
 
         if previous is None:
             raise ValueError("re-planning needs the current plan")

@@ -42,3 +42,8 @@ from .travel.base import TravelTimeProvider as TravelTimeProvider
 from .travel.haversine import HaversineProvider as HaversineProvider
 
 __version__ = "0.1.0"
+from .replan import Replanned as Replanned
+from .replan import changes as changes
+from .replan import freeze as freeze
+from .replan import merge as merge
+from .replan import replan as replan

@@ -80,8 +80,11 @@ def _pass(inst: Instance, w: int, order: Sequence[int], gap: int | None, relax: 
         first_leg = legs[0][0]
         if gap == 0 and brk is not None:
             depart = max(shift.start_s, min(brk, starts[0] - first_leg - worker.break_s))
+            reach = depart + first_leg
+            arrivals[0] = min(starts[0], reach if reach <= brk else reach + worker.break_s)
         else:
             depart = max(shift.start_s, starts[0] - first_leg)
+            arrivals[0] = min(starts[0], depart + first_leg)
     work = ret - depart - (worker.break_s if brk is not None else 0)
     overtime = max(0, ret - shift.end_s)
     if worker.max_work_s is not None:

@@ -323,3 +323,18 @@ def test_load_capacity_is_a_hard_rule() -> None:
     r = solve(p, TRAVEL, FAST)
     _ok(p, r)
     assert r.plan.kpis["visits_assigned"] == 2
+
+
+def test_departure_never_comes_after_the_first_arrival() -> None:
+    hs = [household(0, dlat=0.001), household(1, dlat=0.002)]
+    vs = [Visit(id="v0", household_id="h0", time_windows=(window("13:00", "13:30"),)),
+          Visit(id="v1", household_id="h1", time_windows=(window("15:00", "15:30"),))]
+    p = problem(hs, [worker(0, break_window=window("12:00", "13:00"))], vs)
+    r = solve(p, TRAVEL, FAST)
+    _ok(p, r)
+    for rt in r.plan.routes:
+        first = rt.stops[0]
+        assert rt.depart_s + first.travel_s <= first.arrival_s + (3600 if rt.break_start_s is not None else 0)
+        assert rt.depart_s <= first.arrival_s <= first.start_s
+        for s in rt.stops:
+            assert s.arrival_s <= s.start_s
