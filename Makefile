@@ -4,8 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATE ?= 2026-11-24
+PORT ?= 8000
 
-.PHONY: demo test lint bench clean fixtures plan-demo
+.PHONY: demo test lint bench clean fixtures plan-demo serve venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +20,9 @@ plan-demo: $(STAMP)
 	$(BIN)/salpimi plan fixtures/problems/gwanak.json --date $(DATE) --time-limit 20 --out plan-gwanak.json
 	$(BIN)/salpimi check fixtures/problems/gwanak.json plan-gwanak.json
 
+# Plan the day on the command line, then serve the API with the Gwanak fixture loaded (Ctrl-C stops it).
 demo: plan-demo
+	$(BIN)/salpimi serve --demo --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/ruff check planner api tests bench fixtures

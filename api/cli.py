@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = ["main", "register"]
 
-DEMO_FIXTURE = Path("fixtures/problems/gwanak.json")
+DEMO_FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "problems" / "gwanak.json"
 
 
 class _BadInput(Exception):
