@@ -197,7 +197,7 @@ def render(compare: list[dict], scaling: list[dict], seconds: float) -> str:
     lines = ["# District benchmark: the Gwanak fixture day", "",
              f"`python bench/district.py` on this machine (2 cores), {time.strftime('%Y-%m-%d')}. Travel: great-circle "
              "estimate (`HaversineProvider`). Every plan is checked by Salpimi's evaluator; VROOM's routes are re-timed "
-             "by Salpimi's scheduler (a route it cannot time is rejected and counted). `race` = the engine's default "
+             "by Salpimi's scheduler (a route it cannot time is rejected and counted). `race` = `RaceSolver` (not the default: `planner.solve` still defaults to plain OR-Tools) "
              "(`RaceSolver`: PyVRP hybrid in a forked process vs plain OR-Tools here, better full-model objective "
              "wins); `hybrid` = `PyVrpHybridSolver` alone (one core); `ortools` = plain OR-Tools (PCI + GLS).", "",
              f"## Same day, same inputs, {seconds:g} s", "",
@@ -211,7 +211,7 @@ def render(compare: list[dict], scaling: list[dict], seconds: float) -> str:
     if scaling:
         lines += ["", "## Scaling (synthetic days drawn from the Gwanak fixture, workers in the same ratio)", "",
                   "Time to first feasible plan: model building plus OR-Tools' first solution (every OR-Tools solution "
-                  "satisfies the full model). Peak memory: resident set of a fresh process running that size.", "",
+                  "satisfies the full model; — means OR-Tools found none within the budget and the plan came from the PyVRP side). Peak memory: resident set of the solving process (the forked PyVRP child not included).", "",
                   "| visits | workers | solver | budget | first feasible | coverage | planned | travel (h) | "
                   "violations | wall | peak memory |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in scaling:
