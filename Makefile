@@ -34,9 +34,9 @@ fixtures: $(STAMP)
 	$(BIN)/python -m fixtures.generate
 
 bench: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/matrix.py
 	$(BIN)/python bench/solomon.py --time-limit 5
+	$(BIN)/python bench/solomon.py --time-limit 30 --instances first
 	$(BIN)/python bench/district.py
 
 clean:
