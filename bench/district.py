@@ -54,8 +54,10 @@ def engines() -> dict[str, object]:
     from planner.solvers.ortools_routing import OrToolsSolver
     from planner.solvers.pyvrp_hybrid import PyVrpHybridSolver
     from planner.solvers.race import RaceSolver
+    from planner.solvers.vroom_hybrid import VroomHybridSolver
 
-    return {"race": RaceSolver(), "hybrid": PyVrpHybridSolver(), "ortools": OrToolsSolver()}
+    return {"race": RaceSolver(), "hybrid": PyVrpHybridSolver(), "ortools": OrToolsSolver(),
+            "vroom+ortools": VroomHybridSolver()}
 
 
 # ---- VROOM on the same inputs -----------------------------------------------------------------

@@ -38,6 +38,10 @@ class OrToolsSolver:
 
     name = "ortools"
 
+    def __init__(self, *, gls_lambda: float | None = None, metaheuristic: str | None = None) -> None:
+        self.gls_lambda = gls_lambda
+        self.metaheuristic = metaheuristic
+
     def solve(
         self,
         inst: Instance,
@@ -163,7 +167,9 @@ class OrToolsSolver:
 
         search = pywrapcp.DefaultRoutingSearchParameters()
         search.first_solution_strategy = _FIRST[params.first_solution]
-        search.local_search_metaheuristic = _META[params.metaheuristic]
+        search.local_search_metaheuristic = _META[self.metaheuristic or params.metaheuristic]
+        if self.gls_lambda is not None:
+            search.guided_local_search_lambda_coefficient = self.gls_lambda
         search.time_limit.FromMilliseconds(max(1, int(params.time_limit_s * 1000)))
         if params.deterministic:
             search.solution_limit = params.solution_limit

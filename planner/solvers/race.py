@@ -1,4 +1,4 @@
-"""Race the PyVRP hybrid (in a child process) against plain OR-Tools (here) and keep the better plan."""
+"""Race a hybrid (VROOM or PyVRP, in a child process) against plain OR-Tools (here) and keep the better plan."""
 
 from __future__ import annotations
 
@@ -52,13 +52,22 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _child(inst: Instance, params: SolveParams, deadline: float, stop: Any, conn: Any) -> None:
+def _challenger(name: str) -> Any:
+    if name == "vroom":
+        from .vroom_hybrid import VroomHybridSolver
+
+        return VroomHybridSolver()
     from .pyvrp_hybrid import PyVrpHybridSolver
 
+    return PyVrpHybridSolver()
+
+
+def _child(inst: Instance, params: SolveParams, deadline: float, stop: Any, conn: Any, challenger: str,
+           previous_worker: Sequence[int] | None) -> None:
     left = max(0.1, deadline - time.time())
     mine = SolveParams(**{f: getattr(params, f) for f in params.__dataclass_fields__} | {"time_limit_s": left})
     try:
-        raw = PyVrpHybridSolver().solve(inst, mine, should_stop=stop.is_set)
+        raw = _challenger(challenger).solve(inst, mine, previous_worker=previous_worker, should_stop=stop.is_set)
         conn.send(raw)
     except BaseException as exc:
         conn.send(repr(exc))
@@ -69,18 +78,23 @@ def _child(inst: Instance, params: SolveParams, deadline: float, stop: Any, conn
 class RaceSolver:
     """Two strategies on two cores, the better full-model objective wins.
 
-    The PyVRP hybrid runs in a forked child process, plain OR-Tools in this one (so progress
+    The challenger (``"vroom"``: :class:`VroomHybridSolver`, the default; ``"pyvrp"``:
+    :class:`PyVrpHybridSolver`) runs in a forked child process, plain OR-Tools in this one (so progress
     reports and cancellation behave as before); both get the same wall-clock budget and seed,
     so the deterministic mode stays deterministic.  With one core, without fork, or in a daemonic process
-    (which may not start children), only one strategy runs: the hybrid when PyVRP's relaxation
-    is exact (no breaks, no continuity), OR-Tools otherwise.  Mid-day re-planning (a previous
+    (which may not start children), only one strategy runs: the VROOM hybrid (which ends with
+    OR-Tools on the full model from VROOM's routes); for the PyVRP challenger, the hybrid when
+    PyVRP's relaxation is exact (no breaks, no continuity), OR-Tools otherwise.  Mid-day re-planning (a previous
     plan as hint) always goes to OR-Tools, which starts from that plan.
     """
 
     name = "race"
 
-    def __init__(self, *, processes: int | None = None) -> None:
+    def __init__(self, *, processes: int | None = None, challenger: str = "vroom") -> None:
+        if challenger not in ("vroom", "pyvrp"):
+            raise ValueError(f"challenger: must be 'vroom' or 'pyvrp', got {challenger!r}")
         self.processes = processes
+        self.challenger = challenger
 
     def solve(
         self,
@@ -93,7 +107,6 @@ class RaceSolver:
         should_stop: Callable[[], bool] | None = None,
     ) -> RawSolution:
         from .ortools_routing import OrToolsSolver
-        from .pyvrp_hybrid import PyVrpHybridSolver
 
         if initial is not None or inst.n_visits == 0 or inst.n_workers == 0:
             return OrToolsSolver().solve(inst, params, initial=initial, previous_worker=previous_worker,
@@ -101,6 +114,12 @@ class RaceSolver:
         cores = self.processes if self.processes is not None else _cores()
         # Fork (not spawn): the child must not re-import the caller's main module.
         if cores < 2 or mp.current_process().daemon or "fork" not in mp.get_all_start_methods():
+            if self.challenger == "vroom":
+                solo: Any = _challenger("vroom")
+                return solo.solve(inst, params, previous_worker=previous_worker, progress=progress,
+                                  should_stop=should_stop)
+            from .pyvrp_hybrid import PyVrpHybridSolver
+
             exact = (all(inst.worker(w).break_s == 0 for w in range(inst.n_workers))
                      and not (inst.preferred >= 0).any()
                      and not (previous_worker is not None and any(x >= 0 for x in previous_worker)))
@@ -112,7 +131,8 @@ class RaceSolver:
         stop = ctx.Event()
         recv, send = ctx.Pipe(duplex=False)
         deadline = time.time() + params.time_limit_s
-        child = ctx.Process(target=_child, args=(inst, params, deadline, stop, send), name="salpimi-race")
+        child = ctx.Process(target=_child, args=(inst, params, deadline, stop, send, self.challenger, previous_worker),
+                            name="salpimi-race")
         child.start()
         send.close()
 

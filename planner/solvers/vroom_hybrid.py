@@ -1,0 +1,193 @@
+"""VROOM on what it can express, then OR-Tools on the full model from VROOM's routes (the only vroom importer)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import vroom
+
+from ..instance import Instance
+from ..params import SolveParams
+from ..travel.base import UNREACHABLE
+from .base import Progress, RawSolution
+from .pyvrp_hybrid import _feasible_prefix
+
+__all__ = ["VroomHybridSolver", "VroomModel", "build_vroom_input", "vroom_routes"]
+
+#: Travel (s) standing for "impossible" inside VROOM (its matrices are 32-bit).
+_BLOCKED = 10**7
+#: VROOM's priorities are integers in 0..100; mandatory and urgent visits take the top one.
+_TOP_PRIORITY = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VroomModel:
+    """A ``vroom.Input`` for an :class:`Instance`; job id ``v + 1`` is visit ``v``, vehicle ``w + 1`` worker ``w``."""
+
+    input: Any  # vroom.Input
+    jobs: int
+
+
+def _priorities(inst: Instance) -> dict[int, int]:
+    """Rank-wise priorities 1..99 of the optional visits by risk skip penalty (ties share a rank); 100 for
+    mandatory and urgent visits."""
+    optional = sorted({float(inst.weight[v]) for v in range(inst.n_visits)
+                       if not (inst.visit(v).mandatory or inst.visit(v).urgent)})
+    rank = {x: k for k, x in enumerate(optional)}
+    top = max(1, len(optional) - 1)
+    out = {}
+    for v in range(inst.n_visits):
+        visit = inst.visit(v)
+        if visit.mandatory or visit.urgent:
+            out[v] = _TOP_PRIORITY
+        else:
+            out[v] = 1 + round(98 * rank[float(inst.weight[v])] / top)
+    return out
+
+
+def build_vroom_input(inst: Instance) -> VroomModel:
+    """Translate ``inst`` into VROOM's model.
+
+    Kept: per-worker travel tables (one profile per travel class), qualified workers (one skill per
+    distinct set of qualified workers), every time window of a visit, role-dependent service
+    (vehicle type = role), shifts, lunch breaks (start window ``[start, end - break]``), visit
+    limits (``max_tasks``), load and capacity, priorities by risk rank.  Dropped: the working-time
+    limit, exact risk penalties and soft continuity; OR-Tools restores them when polishing.
+    """
+    inp = vroom.Input()
+    prof_of: dict[int, str] = {}
+    for w in range(inst.n_workers):
+        key = id(inst.tables[w])
+        if key not in prof_of:
+            prof_of[key] = f"p{len(prof_of)}"
+            table = inst.tables[w]
+            m = np.minimum(table, _BLOCKED).astype(np.uint32)
+            m[table >= UNREACHABLE] = _BLOCKED
+            inp.set_durations_matrix(profile=prof_of[key], matrix_input=m)
+    skill_of: dict[frozenset[int], int] = {}
+    for v in range(inst.n_visits):
+        if inst.allowed[v]:
+            skill_of.setdefault(inst.allowed[v], len(skill_of) + 1)
+    use_load = any(inst.visit(v).load for v in range(inst.n_visits)) and any(
+        inst.worker(w).capacity is not None for w in range(inst.n_workers))
+    vehicles = []
+    for w in range(inst.n_workers):
+        wk = inst.worker(w)
+        kw: dict[str, Any] = dict(
+            start=int(inst.start_loc[w]), end=int(inst.end_loc[w]), profile=prof_of[id(inst.tables[w])],
+            time_window=vroom.TimeWindow(wk.shift.start_s, wk.shift.end_s),
+            skills={k for s, k in skill_of.items() if w in s}, type=wk.role.value)
+        if wk.break_s and wk.break_window is not None:
+            bw = wk.break_window
+            kw["breaks"] = [vroom.Break(w + 1, time_windows=[vroom.TimeWindow(bw.start_s, bw.end_s - wk.break_s)],
+                                        service=wk.break_s)]
+        if wk.max_visits is not None:
+            kw["max_tasks"] = wk.max_visits
+        if use_load:
+            kw["capacity"] = [wk.capacity if wk.capacity is not None else 10**9]
+        vehicles.append(vroom.Vehicle(w + 1, **kw))
+    inp.add_vehicle(vehicles)
+    prio = _priorities(inst)
+    role_worker = {inst.worker(w).role.value: w for w in range(inst.n_workers)}
+    jobs = []
+    for v in range(inst.n_visits):
+        if not inst.allowed[v] or not inst.windows[v]:
+            continue
+        jkw: dict[str, Any] = dict(
+            location=int(inst.visit_loc[v]), skills={skill_of[inst.allowed[v]]}, priority=prio[v],
+            time_windows=[vroom.TimeWindow(s, e) for s, e in inst.windows[v]],
+            default_service=int(inst.service_s[v, min(inst.allowed[v])]),
+            service_per_type={r: int(inst.service_s[v, w]) for r, w in role_worker.items()})
+        if use_load:
+            jkw["delivery"] = [inst.visit(v).load]
+        jobs.append(vroom.Job(v + 1, **jkw))
+    if jobs:
+        inp.add_job(jobs)
+    return VroomModel(input=inp, jobs=len(jobs))
+
+
+def vroom_routes(inst: Instance, *, seconds: float | None, exploration_level: int = 5,
+                 threads: int = 1) -> list[list[int]]:
+    """VROOM's routes (visit indices per worker); ``seconds=None`` runs to completion (deterministic)."""
+    model = build_vroom_input(inst)
+    routes: list[list[int]] = [[] for _ in range(inst.n_workers)]
+    if model.jobs == 0 or inst.n_workers == 0:
+        return routes
+    timeout = None if seconds is None else dt.timedelta(seconds=max(0.05, seconds))
+    sol = model.input.solve(exploration_level=exploration_level, nb_threads=threads, timeout=timeout)
+    df = sol.routes
+    for vid, typ, jid in zip(df["vehicle_id"], df["type"], df["id"], strict=True):
+        if typ == "job":
+            routes[int(vid) - 1].append(int(jid) - 1)
+    return routes
+
+
+class VroomHybridSolver:
+    """VROOM's construction and local search on what it can express, OR-Tools polishing the full model.
+
+    Parameters
+    ----------
+    vroom_share
+        Upper bound on the share of the time budget given to VROOM (it usually finishes earlier);
+        the rest goes to OR-Tools, started from VROOM's routes (re-checked first).
+    exploration_level
+        VROOM's search depth (0-5).
+    threads
+        VROOM's threads.
+    """
+
+    name = "vroom+ortools"
+
+    def __init__(self, *, vroom_share: float = 0.5, exploration_level: int = 5, threads: int = 1) -> None:
+        if not 0.0 < vroom_share <= 1.0:
+            raise ValueError(f"vroom_share: must lie in (0, 1], got {vroom_share!r}")
+        self.vroom_share = vroom_share
+        self.exploration_level = exploration_level
+        self.threads = threads
+
+    def solve(
+        self,
+        inst: Instance,
+        params: SolveParams,
+        *,
+        initial: Sequence[Sequence[int]] | None = None,
+        previous_worker: Sequence[int] | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> RawSolution:
+        from .ortools_routing import OrToolsSolver
+        from .race import full_objective
+
+        t0 = time.perf_counter()
+        ortools = OrToolsSolver()
+        if initial is not None or inst.n_visits == 0 or inst.n_workers == 0:
+            raw = ortools.solve(inst, params, initial=initial, previous_worker=previous_worker,
+                                progress=progress, should_stop=should_stop)
+            return dataclasses.replace(raw, solver=raw.solver if initial is not None else self.name)
+        # The deterministic mode runs VROOM to completion (its timeout is the only clock in it).
+        seconds = None if params.deterministic else params.time_limit_s * self.vroom_share
+        try:
+            found = vroom_routes(inst, seconds=seconds, exploration_level=self.exploration_level,
+                                 threads=self.threads)
+        except Exception:  # an input VROOM rejects: the full model alone
+            raw = ortools.solve(inst, params, previous_worker=previous_worker, progress=progress,
+                                should_stop=should_stop)
+            return dataclasses.replace(raw, solver=self.name)
+        hint = [_feasible_prefix(inst, w, r) for w, r in enumerate(found)]
+        if should_stop is not None and should_stop():
+            return RawSolution(routes=tuple(tuple(r) for r in hint), stopped_early=True, solver=self.name)
+        rest = params.time_limit_s - (time.perf_counter() - t0)
+        polish = dataclasses.replace(params, time_limit_s=max(0.2, rest))
+        raw = ortools.solve(inst, polish, initial=hint, previous_worker=previous_worker,
+                            progress=progress, should_stop=should_stop)
+        mine = full_objective(inst, hint, params, previous_worker)
+        if raw.status != "ok" or full_objective(inst, raw.routes, params, previous_worker) > mine:
+            return RawSolution(routes=tuple(tuple(r) for r in hint), objective=mine, solver=self.name,
+                               status="ok" if raw.status == "ok" else "vroom_only")
+        return dataclasses.replace(raw, solver=self.name)
