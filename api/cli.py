@@ -219,7 +219,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise _BadInput(f"--port: {args.port} is not a TCP port")
     if args.workers is not None and args.workers < 1:
         raise _BadInput(f"--workers: must be at least 1, got {args.workers}")
-    settings = _settings(args, max_workers=args.workers)
+    settings = _settings(args, max_workers=args.workers, network=args.network)
+    if settings.network:
+        from planner import road_network
+
+        try:
+            road_network(settings.network)
+        except ValueError as exc:
+            raise _BadInput(f"--network: {exc}") from None
+        print(f"travel: road network {settings.network}")
+    else:
+        print("travel: straight-line estimates (use --network NAME for streets)")
     engine = _engine(settings)
     revision = _migrate(engine)
     print(f"database {_describe(settings)} at revision {revision}")
@@ -264,6 +274,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=None, help="solver processes at once (default 2)")
+    serve.add_argument("--network", default=None,
+                       help="road network imported with `salpimi network import` (default $SALPIMI_NETWORK; "
+                            "none: straight-line estimates)")
     serve.add_argument("--demo", action="store_true",
                        help="load the Gwanak fixture if the database is empty, create demo users and keys")
     serve.add_argument("--fixture", help=f"problem file for --demo (default {DEMO_FIXTURE})")

@@ -45,6 +45,9 @@ class Settings:
         Run Alembic migrations to head when the app starts.
     max_time_limit_s
         Upper bound of a plan job's ``time_limit_s``.
+    network
+        Name of a road network imported with ``salpimi network import`` (``$SALPIMI_NETWORK``);
+        ``None`` plans with straight-line estimates.
     """
 
     data_dir: Path = Path("data")
@@ -59,6 +62,7 @@ class Settings:
     job_grace_s: float = 30.0
     risk_toml: Path | None = None
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    network: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_workers < 1:
@@ -81,6 +85,8 @@ class Settings:
             "secret_key": env.get("SALPIMI_SECRET_KEY") or None,
             "token_ttl_s": _int_env(env, "SALPIMI_TOKEN_TTL_S", 8 * 3600),
         }
+        if env.get("SALPIMI_NETWORK"):
+            values["network"] = env["SALPIMI_NETWORK"]
         if env.get("SALPIMI_RISK_TOML"):
             values["risk_toml"] = Path(env["SALPIMI_RISK_TOML"])
         values.update({k: v for k, v in overrides.items() if v is not None})

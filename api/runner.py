@@ -44,11 +44,11 @@ def run_payload(
     ``previous`` (a plan JSON to stay close to) and ``replan`` (what has happened so far:
     ``now_s``, ``done``, ``in_progress``, ``off_sick``, ``delayed_s``).
     """
-    from planner import HaversineProvider, Plan, SolveParams, problem_from_json, solve
+    from planner import HaversineProvider, Plan, SolveParams, problem_from_json, road_network, solve
 
     problem = problem_from_json(payload["problem"])
     params = SolveParams(time_limit_s=float(payload["time_limit_s"]), seed=int(payload["seed"]))
-    travel = HaversineProvider()
+    travel = road_network(payload["network"]) if payload.get("network") else HaversineProvider()
     previous = Plan.from_json(payload["previous"]) if payload.get("previous") else None
     replan_args = payload.get("replan")
     if replan_args:

@@ -693,7 +693,7 @@ def create_plan_job(
     _insert_job(session, job)
     session.commit()
     events.remember(job.id, problem)
-    runner.submit(job.id, _job_payload(job, problem))
+    runner.submit(job.id, _job_payload(job, problem, network=settings.network))
     return job
 
 
@@ -797,10 +797,22 @@ def publish_plan(session: Session, plan: Plan) -> Plan:
     return plan
 
 
-def check_plan(plan: Plan, edited: dict[str, Any] | None) -> Any:
+def travel_provider(network: str | None) -> Any:
+    """The travel-time provider of this server: a named road network, or straight lines."""
+    from planner import HaversineProvider, road_network
+
+    if not network:
+        return HaversineProvider()
+    try:
+        return road_network(network)
+    except ValueError as exc:
+        raise ApiError(503, f"road network unavailable: {exc}", slug="network-unavailable") from None
+
+
+def check_plan(plan: Plan, edited: dict[str, Any] | None, *, network: str | None = None) -> Any:
     """Evaluate the stored (or an edited) plan against the problem it was made for."""
-    from planner import HaversineProvider, evaluate, problem_from_json
     from planner import Plan as PlannerPlan
+    from planner import evaluate, problem_from_json
 
     problem = problem_from_json(plan.problem)
     data = dict(edited) if edited is not None else dict(plan.data)
@@ -812,7 +824,7 @@ def check_plan(plan: Plan, edited: dict[str, Any] | None) -> Any:
                        errors=[ErrorItem(field="body", message=str(exc))]) from None
     if candidate.date != plan.date:
         raise ApiError(422, f"plan.date: {candidate.date} differs from the plan's {plan.date}")
-    return evaluate(problem, candidate, HaversineProvider())
+    return evaluate(problem, candidate, travel_provider(network))
 
 
 def save_edited_plan(
@@ -980,7 +992,7 @@ def create_replan_job(
     session.commit()
     events.remember(job.id, problem)
     previous = dict(plan.data)
-    runner.submit(job.id, _job_payload(job, problem, previous=previous, replan=args))
+    runner.submit(job.id, _job_payload(job, problem, previous=previous, replan=args, network=settings.network))
     return job
 
 

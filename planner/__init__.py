@@ -29,6 +29,11 @@ from .plan import Reason as Reason
 from .plan import Route as Route
 from .plan import Stop as Stop
 from .plan import Unassigned as Unassigned
+from .replan import Replanned as Replanned
+from .replan import changes as changes
+from .replan import freeze as freeze
+from .replan import merge as merge
+from .replan import replan as replan
 from .risk import RiskAssessment as RiskAssessment
 from .risk import RiskModel as RiskModel
 from .solve import Result as Result
@@ -42,8 +47,14 @@ from .travel.base import TravelTimeProvider as TravelTimeProvider
 from .travel.haversine import HaversineProvider as HaversineProvider
 
 __version__ = "0.1.0"
-from .replan import Replanned as Replanned
-from .replan import changes as changes
-from .replan import freeze as freeze
-from .replan import merge as merge
-from .replan import replan as replan
+
+
+def road_network(name: str) -> TravelTimeProvider:
+    """The road network imported as ``name`` (``salpimi network import``), as a travel provider.
+
+    Imported lazily: osmnx loads only when a network is used.  Raises ``ValueError`` naming the
+    known networks when ``name`` is unknown.
+    """
+    from .travel.netcli import provider_for
+
+    return provider_for(name)

@@ -104,13 +104,13 @@ def publish(plan_id: str, session: SessionDep, p: PrincipalDep) -> PlanSummary:
     responses=problem_responses(404),
 )
 def check(
-    plan_id: str, session: SessionDep, p: PrincipalDep,
+    plan_id: str, session: SessionDep, p: PrincipalDep, settings: SettingsDep,
     edited: Annotated[dict[str, Any] | None, Body(
         description="a plan as returned by GET /v1/plans/{id}, edited; omit to check the stored one"
     )] = None,
 ) -> CheckResult:
     plan = services.get_plan(session, p, plan_id)
-    return _check_result(services.check_plan(plan, edited))
+    return _check_result(services.check_plan(plan, edited, network=settings.network))
 
 
 @router.post(
