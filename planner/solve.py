@@ -32,9 +32,11 @@ class Result:
 
 
 def _default_solver() -> RoutingSolver:
-    from .solvers.ortools_routing import OrToolsSolver
+    # VROOM + OR-Tools polish raced against plain OR-Tools (better full-model objective wins); in a
+    # process that cannot fork (the API's daemonic workers) the VROOM hybrid runs alone.
+    from .solvers.race import RaceSolver
 
-    return OrToolsSolver()
+    return RaceSolver(challenger="vroom")
 
 
 def _route_from(inst: Instance, w: int, order: tuple[int, ...], timing: Timing) -> Route:
