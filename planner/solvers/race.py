@@ -13,7 +13,7 @@ from ..params import SolveParams
 from ..schedule import schedule_route
 from .base import Progress, RawSolution
 
-__all__ = ["RaceSolver", "full_objective"]
+__all__ = ["RaceSolver", "full_objective", "settled_objective"]
 
 _GRACE_S = 2.0
 
@@ -43,6 +43,20 @@ def full_objective(inst: Instance, routes: Sequence[Sequence[int]], params: Solv
                 total += 3 * params.continuity_cost_s
     total += sum(int(inst.penalty[v]) for v in range(inst.n_visits) if v not in served)
     return total
+
+
+def settled_objective(inst: Instance, routes: Sequence[Sequence[int]], params: SolveParams,
+                      previous_worker: Sequence[int] | None = None) -> int:
+    """:func:`full_objective` of ``routes`` after the greedy repair :func:`planner.solve.solve` applies
+    to every solver's routes (dropped visits inserted where they still fit): what the plan will be."""
+    from ..solve import _repair
+
+    fixed = [tuple(r) for r in routes] + [() for _ in range(inst.n_workers - len(routes))]
+    timings = [schedule_route(inst, w, r) for w, r in enumerate(fixed)]
+    if not all(t.ok for t in timings):
+        return full_objective(inst, fixed, params, previous_worker)
+    _repair(inst, fixed, timings)
+    return full_objective(inst, fixed, params, previous_worker)
 
 
 def _cores() -> int:
@@ -116,8 +130,14 @@ class RaceSolver:
         if cores < 2 or mp.current_process().daemon or "fork" not in mp.get_all_start_methods():
             if self.challenger == "vroom":
                 solo: Any = _challenger("vroom")
-                return solo.solve(inst, params, previous_worker=previous_worker, progress=progress,
-                                  should_stop=should_stop)
+                raw = solo.solve(inst, params, previous_worker=previous_worker, progress=progress,
+                                 should_stop=should_stop)
+                # Never worse than the greedy plan the solve pipeline builds when a search finds nothing.
+                empty: tuple[tuple[int, ...], ...] = tuple(() for _ in range(inst.n_workers))
+                if settled_objective(inst, empty, params, previous_worker) < settled_objective(
+                        inst, raw.routes, params, previous_worker):
+                    return RawSolution(routes=empty, stopped_early=raw.stopped_early, solver="greedy")
+                return raw
             from .pyvrp_hybrid import PyVrpHybridSolver
 
             exact = (all(inst.worker(w).break_s == 0 for w in range(inst.n_workers))
@@ -163,7 +183,9 @@ class RaceSolver:
             child.join()
         if other is None or not other.routes:
             return own
-        mine = full_objective(inst, own.routes, params, previous_worker) if own.status == "ok" else 1 << 62
-        theirs = full_objective(inst, other.routes, params, previous_worker)
+        # Compared as the plans will be, after the pipeline's greedy repair (OR-Tools without a solution
+        # leaves empty routes, which the repair fills).
+        mine = settled_objective(inst, own.routes, params, previous_worker)
+        theirs = settled_objective(inst, other.routes, params, previous_worker)
         # Ties go to the hybrid (its search is the stronger one); the choice is deterministic.
         return other if theirs <= mine else own

@@ -24,6 +24,10 @@ __all__ = ["VroomHybridSolver", "VroomModel", "build_vroom_input", "vroom_routes
 _BLOCKED = 10**7
 #: VROOM's priorities are integers in 0..100; mandatory and urgent visits take the top one.
 _TOP_PRIORITY = 100
+#: Time of a VROOM run one exploration level down, relative to the first run.
+_LEVEL_DOWN = 0.6
+#: Candidate visits beyond which VROOM runs at exploration level 0.
+_LARGE_DAY = 600
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,9 +38,10 @@ class VroomModel:
     jobs: int
 
 
-def _priorities(inst: Instance) -> dict[int, int]:
-    """Rank-wise priorities 1..99 of the optional visits by risk skip penalty (ties share a rank); 100 for
-    mandatory and urgent visits."""
+def _priorities(inst: Instance, levels: int = 98) -> dict[int, int]:
+    """Rank-wise priorities of the optional visits by risk skip penalty (ties share a rank), spread over
+    ``1..levels + 1``; 100 for mandatory and urgent visits.  Fewer levels let VROOM trade a little
+    risk order for travel; the hybrid tries several and keeps the best by the full objective."""
     optional = sorted({float(inst.weight[v]) for v in range(inst.n_visits)
                        if not (inst.visit(v).mandatory or inst.visit(v).urgent)})
     rank = {x: k for k, x in enumerate(optional)}
@@ -47,11 +52,11 @@ def _priorities(inst: Instance) -> dict[int, int]:
         if visit.mandatory or visit.urgent:
             out[v] = _TOP_PRIORITY
         else:
-            out[v] = 1 + round(98 * rank[float(inst.weight[v])] / top)
+            out[v] = 1 + round(levels * rank[float(inst.weight[v])] / top)
     return out
 
 
-def build_vroom_input(inst: Instance) -> VroomModel:
+def build_vroom_input(inst: Instance, *, priority_levels: int = 98) -> VroomModel:
     """Translate ``inst`` into VROOM's model.
 
     Kept: per-worker travel tables (one profile per travel class), qualified workers (one skill per
@@ -93,7 +98,7 @@ def build_vroom_input(inst: Instance) -> VroomModel:
             kw["capacity"] = [wk.capacity if wk.capacity is not None else 10**9]
         vehicles.append(vroom.Vehicle(w + 1, **kw))
     inp.add_vehicle(vehicles)
-    prio = _priorities(inst)
+    prio = _priorities(inst, priority_levels)
     role_worker = {inst.worker(w).role.value: w for w in range(inst.n_workers)}
     jobs = []
     for v in range(inst.n_visits):
@@ -112,10 +117,10 @@ def build_vroom_input(inst: Instance) -> VroomModel:
     return VroomModel(input=inp, jobs=len(jobs))
 
 
-def vroom_routes(inst: Instance, *, seconds: float | None, exploration_level: int = 5,
-                 threads: int = 1) -> list[list[int]]:
+def vroom_routes(inst: Instance, *, seconds: float | None, exploration_level: int = 5, threads: int = 1,
+                 priority_levels: int = 98) -> list[list[int]]:
     """VROOM's routes (visit indices per worker); ``seconds=None`` runs to completion (deterministic)."""
-    model = build_vroom_input(inst)
+    model = build_vroom_input(inst, priority_levels=priority_levels)
     routes: list[list[int]] = [[] for _ in range(inst.n_workers)]
     if model.jobs == 0 or inst.n_workers == 0:
         return routes
@@ -135,21 +140,61 @@ class VroomHybridSolver:
     ----------
     vroom_share
         Upper bound on the share of the time budget given to VROOM (it usually finishes earlier);
-        the rest goes to OR-Tools, started from VROOM's routes (re-checked first).
+        the rest goes to OR-Tools, started from VROOM's routes (re-checked first).  In the
+        deterministic mode VROOM runs to completion (the whole budget is only a safety cap) and
+        OR-Tools stops on ``params.solution_limit``.
     exploration_level
-        VROOM's search depth (0-5).
+        VROOM's search depth (0-5) on days up to 600 candidate visits (0 beyond).
     threads
         VROOM's threads.
+    priority_levels
+        Granularities of the risk-rank priorities, one VROOM run each (the first at
+        ``exploration_level``, the others one level lower), as long as VROOM's share lasts.
     """
 
     name = "vroom+ortools"
 
-    def __init__(self, *, vroom_share: float = 0.5, exploration_level: int = 5, threads: int = 1) -> None:
+    def __init__(self, *, vroom_share: float = 0.6, exploration_level: int = 5, threads: int = 1,
+                 priority_levels: Sequence[int] = (98, 30, 10)) -> None:
         if not 0.0 < vroom_share <= 1.0:
             raise ValueError(f"vroom_share: must lie in (0, 1], got {vroom_share!r}")
+        if not priority_levels or not all(1 <= x <= 98 for x in priority_levels):
+            raise ValueError(f"priority_levels: must be one or more integers in 1..98, got {priority_levels!r}")
+        self.priority_levels = tuple(priority_levels)
         self.vroom_share = vroom_share
         self.exploration_level = exploration_level
         self.threads = threads
+
+    def _portfolio(self, inst: Instance, params: SolveParams, previous_worker: Sequence[int] | None,
+                   t0: float, should_stop: Callable[[], bool] | None) -> tuple[list[list[int]], int]:
+        """VROOM runs with several priority granularities (as many as fit in VROOM's share of the budget;
+        all of them in the deterministic mode, where VROOM runs to completion and the whole budget
+        is only a safety cap), each re-checked; the best by the full objective."""
+        from .race import full_objective
+
+        share = params.time_limit_s * (1.0 if params.deterministic else self.vroom_share)
+        best: tuple[int, list[list[int]]] | None = None
+        first_s = 0.0
+        # VROOM's deeper levels overrun the budget on large days (2,000 visits: level 5 cut by its
+        # timeout left urgent visits out; level 0 none).
+        top = self.exploration_level if inst.n_visits <= _LARGE_DAY else 0
+        for k, levels in enumerate(self.priority_levels):
+            level = top if k == 0 else max(0, top - 1)
+            elapsed = time.perf_counter() - t0
+            if k and ((not params.deterministic and elapsed + _LEVEL_DOWN * first_s > share)
+                      or (should_stop is not None and should_stop())):
+                break
+            t1 = time.perf_counter()
+            found = vroom_routes(inst, seconds=max(0.05, share - elapsed), exploration_level=level,
+                                 threads=self.threads, priority_levels=levels)
+            if k == 0:
+                first_s = time.perf_counter() - t1
+            hint = [_feasible_prefix(inst, w, r) for w, r in enumerate(found)]
+            cost = full_objective(inst, hint, params, previous_worker)
+            if best is None or cost < best[0]:
+                best = (cost, hint)
+        assert best is not None
+        return best[1], best[0]
 
     def solve(
         self,
@@ -170,23 +215,19 @@ class VroomHybridSolver:
             raw = ortools.solve(inst, params, initial=initial, previous_worker=previous_worker,
                                 progress=progress, should_stop=should_stop)
             return dataclasses.replace(raw, solver=raw.solver if initial is not None else self.name)
-        # The deterministic mode runs VROOM to completion (its timeout is the only clock in it).
-        seconds = None if params.deterministic else params.time_limit_s * self.vroom_share
         try:
-            found = vroom_routes(inst, seconds=seconds, exploration_level=self.exploration_level,
-                                 threads=self.threads)
+            hint, mine = self._portfolio(inst, params, previous_worker, t0, should_stop)
         except Exception:  # an input VROOM rejects: the full model alone
             raw = ortools.solve(inst, params, previous_worker=previous_worker, progress=progress,
                                 should_stop=should_stop)
             return dataclasses.replace(raw, solver=self.name)
-        hint = [_feasible_prefix(inst, w, r) for w, r in enumerate(found)]
         if should_stop is not None and should_stop():
-            return RawSolution(routes=tuple(tuple(r) for r in hint), stopped_early=True, solver=self.name)
+            return RawSolution(routes=tuple(tuple(r) for r in hint), objective=mine, stopped_early=True,
+                               solver=self.name)
         rest = params.time_limit_s - (time.perf_counter() - t0)
         polish = dataclasses.replace(params, time_limit_s=max(0.2, rest))
         raw = ortools.solve(inst, polish, initial=hint, previous_worker=previous_worker,
                             progress=progress, should_stop=should_stop)
-        mine = full_objective(inst, hint, params, previous_worker)
         if raw.status != "ok" or full_objective(inst, raw.routes, params, previous_worker) > mine:
             return RawSolution(routes=tuple(tuple(r) for r in hint), objective=mine, solver=self.name,
                                status="ok" if raw.status == "ok" else "vroom_only")
