@@ -79,7 +79,9 @@ def _challenger(name: str) -> Any:
 def _child(inst: Instance, params: SolveParams, deadline: float, stop: Any, conn: Any, challenger: str,
            previous_worker: Sequence[int] | None) -> None:
     left = max(0.1, deadline - time.time())
-    mine = SolveParams(**{f: getattr(params, f) for f in params.__dataclass_fields__} | {"time_limit_s": left})
+    # Deterministic: work budgets decide, the clock is only a safety cap; keep the caller's.
+    mine = params if params.deterministic else SolveParams(
+        **{f: getattr(params, f) for f in params.__dataclass_fields__} | {"time_limit_s": left})
     try:
         raw = _challenger(challenger).solve(inst, mine, previous_worker=previous_worker, should_stop=stop.is_set)
         conn.send(raw)
@@ -166,6 +168,8 @@ class RaceSolver:
                                     should_stop=stopping if should_stop is not None else None)
         other: RawSolution | None = None
         wait = max(0.0, deadline - time.time()) + _GRACE_S
+        if params.deterministic:  # the challenger's safety caps add up to twice the budget
+            wait += params.time_limit_s
         if recv.poll(wait):
             try:
                 got = recv.recv()

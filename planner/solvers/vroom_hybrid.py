@@ -225,7 +225,8 @@ class VroomHybridSolver:
             return RawSolution(routes=tuple(tuple(r) for r in hint), objective=mine, stopped_early=True,
                                solver=self.name)
         rest = params.time_limit_s - (time.perf_counter() - t0)
-        polish = dataclasses.replace(params, time_limit_s=max(0.2, rest))
+        # Deterministic: OR-Tools stops on its solution limit; the whole budget is only a safety cap.
+        polish = params if params.deterministic else dataclasses.replace(params, time_limit_s=max(0.2, rest))
         raw = ortools.solve(inst, polish, initial=hint, previous_worker=previous_worker,
                             progress=progress, should_stop=should_stop)
         if raw.status != "ok" or full_objective(inst, raw.routes, params, previous_worker) > mine:
