@@ -176,12 +176,12 @@ def to_problem(inst: VrptwInstance) -> Problem:
     return Problem(date=DAY, households=households, workers=workers, visits=tuple(visits), name=inst.name)
 
 
-def run_salpimi(inst: VrptwInstance, seconds: float, *, solver: str = "hybrid", seed: int = 0) -> list[list[int]]:
+def run_salpimi(inst: VrptwInstance, seconds: float, *, solver: str = "default", seed: int = 0) -> list[list[int]]:
     from planner import SolveParams, solve
     from planner.solvers.ortools_routing import OrToolsSolver
     from planner.solvers.pyvrp_hybrid import PyVrpHybridSolver
 
-    engine = PyVrpHybridSolver() if solver == "hybrid" else OrToolsSolver()
+    engine = {"default": None, "hybrid": PyVrpHybridSolver(), "ortools": OrToolsSolver()}[solver]
     res = solve(to_problem(inst), DimacsProvider(), SolveParams(time_limit_s=seconds, seed=seed), solver=engine)
     return [[int(s.visit_id[1:]) for s in r.stops] for r in res.plan.routes]
 
@@ -225,7 +225,7 @@ def run_vroom(inst: VrptwInstance, seconds: float, *, seed: int = 0) -> list[lis
 
 
 SOLVERS = {
-    "salpimi": lambda inst, s, seed: run_salpimi(inst, s, solver="hybrid", seed=seed),
+    "salpimi": lambda inst, s, seed: run_salpimi(inst, s, solver="default", seed=seed),
     "ortools": lambda inst, s, seed: run_salpimi(inst, s, solver="ortools", seed=seed),
     "pyvrp": lambda inst, s, seed: run_pyvrp(inst, s, seed=seed),
     "vroom": lambda inst, s, seed: run_vroom(inst, s, seed=seed),

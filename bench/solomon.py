@@ -129,10 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r for r in rows if r["time_limit_s"] == args.time_limit]
     done = {(r["instance"], r["solver"]) for r in rows}
     note = (f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}; one solver process at a time, single-threaded (VROOM nb_threads=1, "
-            f"exploration level 5: it stops by itself when its search is exhausted). Seed {args.seed}. "
+            f"{platform.python_version()}; one solver at a time; peers single-threaded (VROOM nb_threads=1, "
+            f"exploration level 5: it stops by itself when its search is exhausted), Salpimi's default solver "
+            f"races two strategies on the two cores. Seed {args.seed}. "
             f"Instances: {args.instances if args.instances != 'all' else f'all {len(paths)}'}. "
-            "`salpimi` = `planner.solve()` with `PyVrpHybridSolver` on the instance mapped onto the domain "
+            "`salpimi` = `planner.solve()` with its default solver (`RaceSolver`: here PyVRP hybrid vs plain "
+            "OR-Tools, since PyVRP's relaxation is exact without breaks) on the instance mapped onto the domain "
             "(customers → mandatory visits, vehicles → workers); `ortools` = `planner.solve()` with the plain "
             "`OrToolsSolver` (parallel cheapest insertion + guided local search).")
     for p in paths:

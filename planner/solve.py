@@ -32,11 +32,12 @@ class Result:
 
 
 def _default_solver() -> RoutingSolver:
-    # VROOM + OR-Tools polish raced against plain OR-Tools (better full-model objective wins); in a
-    # process that cannot fork (the API's daemonic workers) the VROOM hybrid runs alone.
+    # A hybrid raced against plain OR-Tools (better full-model objective wins): PyVRP + OR-Tools when
+    # PyVRP's relaxation is exact (no breaks, no continuity), VROOM + OR-Tools otherwise.  In a process
+    # that cannot fork (the API's daemonic workers) the hybrid runs alone.
     from .solvers.race import RaceSolver
 
-    return RaceSolver(challenger="vroom")
+    return RaceSolver(challenger="auto")
 
 
 def _route_from(inst: Instance, w: int, order: tuple[int, ...], timing: Timing) -> Route:

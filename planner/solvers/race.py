@@ -66,6 +66,13 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def relaxation_is_exact(inst: Instance, previous_worker: Sequence[int] | None = None) -> bool:
+    """True when PyVRP can express the whole day: no breaks, no continuity, no plan to stay close to."""
+    return (all(inst.worker(w).break_s == 0 for w in range(inst.n_workers))
+            and not (inst.preferred >= 0).any()
+            and not (previous_worker is not None and any(x >= 0 for x in previous_worker)))
+
+
 def _challenger(name: str) -> Any:
     if name == "vroom":
         from .vroom_hybrid import VroomHybridSolver
@@ -94,8 +101,10 @@ def _child(inst: Instance, params: SolveParams, deadline: float, stop: Any, conn
 class RaceSolver:
     """Two strategies on two cores, the better full-model objective wins.
 
-    The challenger (``"vroom"``: :class:`VroomHybridSolver`, the default; ``"pyvrp"``:
-    :class:`PyVrpHybridSolver`) runs in a forked child process, plain OR-Tools in this one (so progress
+    The challenger (``"auto"``, the default: :class:`PyVrpHybridSolver` when PyVRP's relaxation
+    is exact — no breaks, no continuity — where PyVRP's search is the strongest, and
+    :class:`VroomHybridSolver` otherwise, since VROOM expresses breaks; or ``"vroom"`` / ``"pyvrp"``)
+    runs in a forked child process, plain OR-Tools in this one (so progress
     reports and cancellation behave as before); both get the same wall-clock budget and seed,
     so the deterministic mode stays deterministic.  With one core, without fork, or in a daemonic process
     (which may not start children), only one strategy runs: the VROOM hybrid (which ends with
@@ -106,9 +115,9 @@ class RaceSolver:
 
     name = "race"
 
-    def __init__(self, *, processes: int | None = None, challenger: str = "vroom") -> None:
-        if challenger not in ("vroom", "pyvrp"):
-            raise ValueError(f"challenger: must be 'vroom' or 'pyvrp', got {challenger!r}")
+    def __init__(self, *, processes: int | None = None, challenger: str = "auto") -> None:
+        if challenger not in ("auto", "vroom", "pyvrp"):
+            raise ValueError(f"challenger: must be 'auto', 'vroom' or 'pyvrp', got {challenger!r}")
         self.processes = processes
         self.challenger = challenger
 
@@ -127,10 +136,13 @@ class RaceSolver:
         if initial is not None or inst.n_visits == 0 or inst.n_workers == 0:
             return OrToolsSolver().solve(inst, params, initial=initial, previous_worker=previous_worker,
                                          progress=progress, should_stop=should_stop)
+        challenger = self.challenger
+        if challenger == "auto":
+            challenger = "pyvrp" if relaxation_is_exact(inst, previous_worker) else "vroom"
         cores = self.processes if self.processes is not None else _cores()
         # Fork (not spawn): the child must not re-import the caller's main module.
         if cores < 2 or mp.current_process().daemon or "fork" not in mp.get_all_start_methods():
-            if self.challenger == "vroom":
+            if challenger == "vroom":
                 solo: Any = _challenger("vroom")
                 raw = solo.solve(inst, params, previous_worker=previous_worker, progress=progress,
                                  should_stop=should_stop)
@@ -142,10 +154,7 @@ class RaceSolver:
                 return raw
             from .pyvrp_hybrid import PyVrpHybridSolver
 
-            exact = (all(inst.worker(w).break_s == 0 for w in range(inst.n_workers))
-                     and not (inst.preferred >= 0).any()
-                     and not (previous_worker is not None and any(x >= 0 for x in previous_worker)))
-            one = PyVrpHybridSolver() if exact else OrToolsSolver()
+            one = PyVrpHybridSolver() if relaxation_is_exact(inst, previous_worker) else OrToolsSolver()
             return one.solve(inst, params, previous_worker=previous_worker, progress=progress,
                              should_stop=should_stop)
 
@@ -153,7 +162,7 @@ class RaceSolver:
         stop = ctx.Event()
         recv, send = ctx.Pipe(duplex=False)
         deadline = time.time() + params.time_limit_s
-        child = ctx.Process(target=_child, args=(inst, params, deadline, stop, send, self.challenger, previous_worker),
+        child = ctx.Process(target=_child, args=(inst, params, deadline, stop, send, challenger, previous_worker),
                             name="salpimi-race")
         child.start()
         send.close()
