@@ -58,6 +58,17 @@ def problem(households: list[Household], workers: list[Worker], visits: list[Vis
     return Problem(date=DAY, households=tuple(households), workers=tuple(workers), visits=tuple(visits))
 
 
+def assert_plan_clean(p: Problem, result: object) -> object:
+    """The plan of ``result`` has no violations (straight-line travel) and accounts for every visit."""
+    from planner import HaversineProvider, evaluate
+
+    plan = result.plan  # type: ignore[attr-defined]
+    ev = evaluate(p, plan, HaversineProvider())
+    assert ev.ok, [v.message for v in ev.violations]
+    assert len(plan.unassigned) + plan.kpis["visits_assigned"] == len(p.visits)
+    return ev
+
+
 @pytest.fixture
 def shared_dir() -> Path:
     if not SHARED.is_dir():
@@ -65,4 +76,4 @@ def shared_dir() -> Path:
     return SHARED
 
 
-__all__ = ["BASE", "DAY", "REPO", "RiskFactors", "Visit", "hm", "household", "problem", "window", "worker"]
+__all__ = ["BASE", "DAY", "REPO", "RiskFactors", "Visit", "assert_plan_clean", "hm", "household", "problem", "window", "worker"]

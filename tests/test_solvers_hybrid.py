@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from conftest import assert_plan_clean as _ok
 from conftest import hm, household, problem, window, worker
 from hypothesis import HealthCheck, given, settings
 from test_solve import small_problems
 
-from planner import HaversineProvider, SolveParams, TravelModeName, Visit, compile_instance, evaluate, solve
+from planner import HaversineProvider, SolveParams, TravelModeName, Visit, compile_instance, solve
 
 pytest.importorskip("pyvrp")
 
@@ -15,13 +16,6 @@ from planner.solvers.pyvrp_hybrid import PyVrpHybridSolver, build_relaxation
 from planner.solvers.race import RaceSolver, full_objective
 
 TRAVEL = HaversineProvider()
-
-
-def _ok(p, result):
-    ev = evaluate(p, result.plan, TRAVEL)
-    assert ev.ok, [v.message for v in ev.violations]
-    assert len(result.plan.unassigned) + result.plan.kpis["visits_assigned"] == len(p.visits)
-    return ev
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

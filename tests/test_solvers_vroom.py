@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
+from conftest import assert_plan_clean as _ok
 from conftest import hm, household, problem, window, worker
 from hypothesis import HealthCheck, given, settings
 from test_solve import small_problems
 
-from planner import HaversineProvider, SolveParams, Visit, compile_instance, evaluate, solve
+from planner import HaversineProvider, SolveParams, Visit, compile_instance, solve
 from planner.solvers.race import RaceSolver
 from planner.solvers.vroom_hybrid import VroomHybridSolver, build_vroom_input, vroom_routes
 
 TRAVEL = HaversineProvider()
-
-
-def _ok(p, result):
-    ev = evaluate(p, result.plan, TRAVEL)
-    assert ev.ok, [v.message for v in ev.violations]
-    assert len(result.plan.unassigned) + result.plan.kpis["visits_assigned"] == len(p.visits)
-    return ev
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
