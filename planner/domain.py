@@ -332,6 +332,7 @@ class Problem:
             _require(not unknown, f"visit {v.id}: forbidden worker(s) {unknown} are not known workers")
 
     def household(self, household_id: str) -> Household:
+        """The household with this id (a linear scan: use :meth:`households_by_id` in loops)."""
         for h in self.households:
             if h.id == household_id:
                 return h

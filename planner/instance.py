@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .domain import Location, Problem, Visit, Worker
+from .domain import Household, Location, Problem, Visit, Worker
 from .risk import RiskAssessment, RiskModel
 from .timeline import DAY_S, DayClock
 from .travel.base import UNREACHABLE, TravelMatrix, TravelTimeProvider
@@ -80,9 +80,8 @@ def _merge(windows: list[Window]) -> tuple[Window, ...]:
     return tuple(out)
 
 
-def _effective_windows(problem: Problem, visit: Visit, weekday: str) -> tuple[Window, ...]:
+def _effective_windows(household: Household, visit: Visit, weekday: str) -> tuple[Window, ...]:
     own = [(w.start_s, w.end_s) for w in visit.time_windows] or [(0, DAY_S)]
-    household = problem.household(visit.household_id)
     avail = household.windows_on(weekday)
     if avail is None:
         return _merge(own)
@@ -95,8 +94,7 @@ def _effective_windows(problem: Problem, visit: Visit, weekday: str) -> tuple[Wi
     return _merge(out)
 
 
-def _qualification(problem: Problem, visit: Visit) -> tuple[frozenset[int], str]:
-    household = problem.household(visit.household_id)
+def _qualification(problem: Problem, visit: Visit, household: Household) -> tuple[frozenset[int], str]:
     ok: list[int] = []
     reasons: dict[str, int] = {}
     for w, worker in enumerate(problem.workers):
@@ -109,7 +107,7 @@ def _qualification(problem: Problem, visit: Visit) -> tuple[frozenset[int], str]
             why = "it needs a " + " or ".join(sorted(r.value for r in visit.allowed_roles))
         elif missing:
             why = "it needs skill " + ", ".join(sorted(missing))
-        elif not set(worker.languages) & set(household.languages):
+        elif not set(worker.languages).intersection(household.languages):
             why = "the household speaks " + "/".join(household.languages)
         else:
             ok.append(w)
@@ -155,11 +153,27 @@ def compile_instance(
 
     n_v, n_w = len(problem.visits), len(problem.workers)
     service = np.zeros((n_v, n_w), dtype=np.int64)
+    roles = sorted({w.role.value for w in problem.workers})
+    role_cols = {r: np.array([w.role.value == r for w in problem.workers]) for r in roles}
     for v, visit in enumerate(problem.visits):
-        for w, worker in enumerate(problem.workers):
-            service[v, w] = visit.duration_s or problem.service_times.seconds(visit.kind.value, worker.role.value)
+        if visit.duration_s:
+            service[v, :] = visit.duration_s
+        else:
+            for r, cols in role_cols.items():
+                service[v, cols] = problem.service_times.seconds(visit.kind.value, r)
 
-    quals = [_qualification(problem, visit) for visit in problem.visits]
+    # Visits that name no worker share their qualification with every visit asking the same.
+    qual_cache: dict[tuple, tuple[frozenset[int], str]] = {}
+    quals = []
+    for visit in problem.visits:
+        hh = households[visit.household_id]
+        if visit.required_worker_id is None and not visit.forbidden_worker_ids:
+            qkey = (visit.required_skills, visit.allowed_roles, tuple(hh.languages))
+            if qkey not in qual_cache:
+                qual_cache[qkey] = _qualification(problem, visit, hh)
+            quals.append(qual_cache[qkey])
+        else:
+            quals.append(_qualification(problem, visit, hh))
     risks = tuple(model.assess(households[v.household_id], problem.date) for v in problem.visits)
     weight = np.array([r.penalty for r in risks], dtype=float)
     optional_total = int(sum(max(1, round(penalty_unit * x)) for x in weight))
@@ -197,7 +211,7 @@ def compile_instance(
         visit_loc=visit_loc,
         start_loc=start_loc,
         end_loc=end_loc,
-        windows=tuple(_effective_windows(problem, v, clock.weekday) for v in problem.visits),
+        windows=tuple(_effective_windows(households[v.household_id], v, clock.weekday) for v in problem.visits),
         service_s=service,
         allowed=tuple(q[0] for q in quals),
         block=tuple(q[1] for q in quals),

@@ -17,7 +17,8 @@ class SolveParams:
     Parameters
     ----------
     time_limit_s
-        Wall-clock budget of the search (seconds).
+        Wall-clock budget of the whole solve (seconds): building the model, the search, the
+        repair of dropped visits and the explanations all fit in it.
     seed
         Seed for every randomised component.
     deterministic

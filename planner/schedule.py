@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .domain import Worker
 from .instance import Instance
 from .travel.base import UNREACHABLE
 
@@ -34,25 +36,29 @@ class Timing:
         return not self.failure
 
 
-def _pass(inst: Instance, w: int, order: Sequence[int], gap: int | None, relax: bool) -> Timing:
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """What every break placement of one route shares: legs, windows and service times."""
+
+    order: Sequence[int]
+    legs: list[tuple[int, int]]  # into each stop, then back to the end
+    windows: list[tuple[tuple[int, int], ...]]
+    service: list[int]
+
+
+def _pass(inst: Instance, w: int, r: _Route, gap: int | None, relax: bool) -> Timing:
     worker = inst.worker(w)
     shift = worker.shift
-    locs = [int(inst.visit_loc[v]) for v in order] + [int(inst.end_loc[w])]
-    prev = int(inst.start_loc[w])
     t = shift.start_s
     arrivals: list[int] = []
     starts: list[int] = []
     ends: list[int] = []
-    legs: list[tuple[int, int]] = []
     brk: int | None = None
     bw = worker.break_window
-    n = len(order)
+    n = len(r.order)
     ret = t
-    for k, loc in enumerate(locs):
-        secs, metres = inst.travel(w, prev, loc)
-        if secs >= UNREACHABLE:
-            return Timing(failure="unreachable")
-        legs.append((secs, metres))
+    for k in range(n + 1):
+        secs = r.legs[k][0]
         if gap == k and bw is not None:
             b = max(bw.start_s, t)
             if b > bw.end_s - worker.break_s:
@@ -66,15 +72,14 @@ def _pass(inst: Instance, w: int, order: Sequence[int], gap: int | None, relax: 
         if k == n:
             ret = earliest
             break
-        v = order[k]
-        start = next((max(s, earliest) for s, e in inst.windows[v] if e >= earliest), None)
+        start = next((max(s, earliest) for s, e in r.windows[k] if e >= earliest), None)
         if start is None:
             return Timing(failure="window")
         arrivals.append(min(arrival, start))
         starts.append(start)
-        t = start + int(inst.service_s[v, w])
+        t = start + r.service[k]
         ends.append(t)
-        prev = loc
+    legs = r.legs
     depart = shift.start_s
     if n:
         first_leg = legs[0][0]
@@ -98,6 +103,32 @@ def _pass(inst: Instance, w: int, order: Sequence[int], gap: int | None, relax: 
     return timing
 
 
+_RANK = {"unreachable": 4, "window": 3, "break": 2, "max_work": 1, "shift_end": 0, "": 99}
+
+
+def _hopeless_gaps(worker: Worker, r: _Route) -> dict[int | None, str]:
+    """Break gaps whose pass fails for sure: after a stop whose window the break-free prefix already
+    misses ("window"), or where the break-free prefix ends after the break's latest start ("break")."""
+    bw = worker.break_window
+    if bw is None:
+        return {}
+    latest_break = bw.end_s - worker.break_s
+    out: dict[int | None, str] = {}
+    t = worker.shift.start_s
+    for k in range(len(r.order) + 1):
+        if t > latest_break:
+            out[k] = "break"
+        if k == len(r.order):
+            break
+        earliest = t + r.legs[k][0]
+        start = next((max(s, earliest) for s, e in r.windows[k] if e >= earliest), None)
+        if start is None:
+            out.update({j: "window" for j in range(k + 1, len(r.order) + 1)})
+            break
+        t = start + r.service[k]
+    return out
+
+
 def schedule_route(inst: Instance, w: int, order: Sequence[int], *, relax: bool = False) -> Timing:
     """Earliest-start timing of ``order`` for worker ``w``, trying every place for the break.
 
@@ -108,15 +139,30 @@ def schedule_route(inst: Instance, w: int, order: Sequence[int], *, relax: bool 
     worker = inst.worker(w)
     if not order:
         return Timing(depart_s=worker.shift.start_s, return_s=worker.shift.start_s)
+    tt = inst.travel_table(w)
+    dist = inst.matrices[worker.travel_mode.value].distance_m
+    locs = [int(inst.start_loc[w]), *(int(inst.visit_loc[v]) for v in order), int(inst.end_loc[w])]
+    legs: list[tuple[int, int]] = []
+    for a, b in itertools.pairwise(locs):
+        secs = int(tt[a, b])
+        if secs >= UNREACHABLE:
+            return Timing(failure="unreachable")
+        legs.append((secs, int(dist[a, b])))
+    route = _Route(order=order, legs=legs, windows=[inst.windows[v] for v in order],
+                   service=[int(inst.service_s[v, w]) for v in order])
     gaps: list[int | None] = list(range(len(order) + 1)) if worker.break_s > 0 else [None]
     best: Timing | None = None
     failure = ""
-    rank = {"unreachable": 4, "window": 3, "break": 2, "max_work": 1, "shift_end": 0, "": 99}
+    skip = _hopeless_gaps(worker, route) if gaps != [None] else {}
     for gap in gaps:
-        timing = _pass(inst, w, order, gap, relax)
+        if gap in skip:  # what the pass would return, known from the break-free prefix
+            if _RANK[skip[gap]] < _RANK.get(failure, 5):
+                failure = skip[gap]
+            continue
+        timing = _pass(inst, w, route, gap, relax)
         if timing.ok:
             if best is None or (timing.overtime_s, timing.return_s) < (best.overtime_s, best.return_s):
                 best = timing
-        elif rank.get(timing.failure, 5) < rank.get(failure, 5):
+        elif _RANK.get(timing.failure, 5) < _RANK.get(failure, 5):
             failure = timing.failure
     return best if best is not None else Timing(failure=failure)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-
-import numpy as np
+from dataclasses import dataclass, replace
 
 from .domain import Problem
 from .evaluate import compute_kpis
+from .insertion import InsertionIndex
 from .instance import Instance, compile_instance
 from .params import SolveParams
 from .plan import Plan, Reason, Route, Stop, Unassigned
@@ -95,105 +94,54 @@ def _capacity_ok(inst: Instance, w: int, order: tuple[int, ...]) -> bool:
     return worker.capacity is None or sum(inst.visit(v).load for v in order) <= worker.capacity
 
 
-def _travel_of(timing: Timing) -> int:
-    return sum(s for s, _ in timing.legs)
-
-
-def _first_start(windows: tuple[tuple[int, int], ...], earliest: int) -> int | None:
-    return next((max(s, earliest) for s, e in windows if e >= earliest), None)
-
-
-def _last_start(windows: tuple[tuple[int, int], ...], latest: int) -> int | None:
-    return max((min(e, latest) for s, e in windows if s <= latest), default=None)
-
-
-@dataclass(slots=True)
-class _Bounds:
-    """Break-free earliest ends and latest starts of a route: O(1) necessary insertion checks."""
-
-    locs: list[int]
-    earliest_end: list[int]
-    latest_start: list[float]
-
-
-def _bounds(inst: Instance, w: int, order: tuple[int, ...], tt: np.ndarray) -> _Bounds:
-    worker = inst.worker(w)
-    locs = [int(inst.visit_loc[v]) for v in order]
-    ends: list[int] = []
-    t, prev = worker.shift.start_s, int(inst.start_loc[w])
-    for v, loc in zip(order, locs, strict=True):
-        s = _first_start(inst.windows[v], t + int(tt[prev, loc]))
-        t = (s if s is not None else 10**9) + int(inst.service_s[v, w])
-        ends.append(t)
-        prev = loc
-    latest: list[float] = [0.0] * len(order)
-    bound, nxt = float(worker.shift.end_s), int(inst.end_loc[w])
-    for k in range(len(order) - 1, -1, -1):
-        v = order[k]
-        ls = _last_start(inst.windows[v], int(bound - int(tt[locs[k], nxt]) - int(inst.service_s[v, w])))
-        latest[k] = float("-inf") if ls is None else float(ls)
-        bound, nxt = latest[k], locs[k]
-    return _Bounds(locs=locs, earliest_end=ends, latest_start=latest)
-
-
-def _insertions(inst: Instance, w: int, order: tuple[int, ...], v: int, b: _Bounds, tt: np.ndarray,
-                *, relax: bool = False) -> list[tuple[int, int]]:
-    """(detour seconds, position) of insertions that pass the break-free check, cheapest first."""
-    worker = inst.worker(w)
-    vl = int(inst.visit_loc[v])
-    out = []
-    for pos in range(len(order) + 1):
-        prev_loc = b.locs[pos - 1] if pos else int(inst.start_loc[w])
-        next_loc = b.locs[pos] if pos < len(order) else int(inst.end_loc[w])
-        detour = int(tt[prev_loc, vl]) + int(tt[vl, next_loc]) - int(tt[prev_loc, next_loc])
-        if not relax:
-            prev_end = b.earliest_end[pos - 1] if pos else worker.shift.start_s
-            s = _first_start(inst.windows[v], prev_end + int(tt[prev_loc, vl]))
-            if s is None:
-                continue
-            arrive_next = s + int(inst.service_s[v, w]) + int(tt[vl, next_loc])
-            limit = b.latest_start[pos] if pos < len(order) else worker.shift.end_s
-            if arrive_next > limit:
-                continue
-        out.append((detour, pos))
-    out.sort()
-    return out
-
-
 def _repair(inst: Instance, routes: list[tuple[int, ...]], timings: list[Timing]) -> None:
-    """Insert any dropped visit that still fits somewhere (cheapest feasible insertion)."""
+    """Insert any dropped visit that still fits somewhere (cheapest feasible insertion), riskiest first."""
     served = {v for r in routes for v in r}
     dropped = sorted((v for v in range(inst.n_visits) if v not in served and inst.allowed[v] and inst.windows[v]),
                      key=lambda v: -int(inst.penalty[v]))
-    tables = [inst.travel_table(w) for w in range(inst.n_workers)]
-    bounds = [_bounds(inst, w, routes[w], tables[w]) for w in range(inst.n_workers)]
+    if not dropped:
+        return
+    index = InsertionIndex(inst, routes)
     for v in dropped:
-        tries: list[tuple[int, int, int]] = []
-        for w in sorted(inst.allowed[v]):
-            order = routes[w]
-            if _capacity_ok(inst, w, (*order, v)):
-                tries += [(d, w, pos) for d, pos in _insertions(inst, w, order, v, bounds[w], tables[w])]
         # Travel does not depend on timing: the first insertion that times out feasibly is the cheapest.
-        for _, w, pos in sorted(tries)[:_REPAIR_TRIES]:
+        for _, w, pos in index.candidates(v, limit=_REPAIR_TRIES):
             cand = (*routes[w][:pos], v, *routes[w][pos:])
             t = schedule_route(inst, w, cand)
             if t.ok:
                 routes[w], timings[w] = cand, t
-                bounds[w] = _bounds(inst, w, cand, tables[w])
+                index.update(w, cand)
                 break
 
 
 _EXPLAIN_TRIES = 12
 _REPAIR_TRIES = 40
+_POST_PASS_S_PER_VISIT = 0.0015
 
 
-def _single(inst: Instance, w: int, v: int) -> Timing:
-    return schedule_route(inst, w, (v,))
+class _Explainer:
+    """Shared state for explaining many unassigned visits of one plan (insertion index, lone-visit timings)."""
+
+    def __init__(self, inst: Instance, routes: list[tuple[int, ...]]) -> None:
+        self.inst = inst
+        self.index = InsertionIndex(inst, routes)
+        self._singles: dict[tuple, Timing] = {}
+
+    def single(self, w: int, v: int, *, relax: bool = False) -> Timing:
+        """The timing of ``v`` alone in ``w``'s day; workers alike in every input to it share one."""
+        inst = self.inst
+        worker = inst.worker(w)
+        key = (v, relax, int(inst.start_loc[w]), int(inst.end_loc[w]), id(inst.tables[w]), worker.travel_mode,
+               worker.shift, worker.break_window, worker.break_s, worker.max_work_s, int(inst.service_s[v, w]))
+        t = self._singles.get(key)
+        if t is None:
+            t = self._singles[key] = schedule_route(inst, w, (v,), relax=relax)
+        return t
 
 
-def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int) -> tuple[Reason, str]:
+def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int, *,
+                       _shared: _Explainer | None = None) -> tuple[Reason, str]:
     """Why visit ``v`` is not in ``routes``: a reason code and a sentence to act on."""
-    visit = inst.visit(v)
+    ex = _shared or _Explainer(inst, routes)
     weekday = inst.clock.date.strftime("%A")
     if not inst.allowed[v]:
         return Reason.NO_QUALIFIED_WORKER, f"No worker may make this visit: {inst.block[v]}."
@@ -204,7 +152,7 @@ def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int) ->
             "plan it on another day or widen the windows.",
         )
     qualified = sorted(inst.allowed[v])
-    singles = {w: _single(inst, w, v) for w in qualified}
+    singles = {w: ex.single(w, v) for w in qualified}
     if all(t.failure == "unreachable" for t in singles.values()):
         loc = int(inst.visit_loc[v])
         why = next(
@@ -214,7 +162,7 @@ def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int) ->
         return Reason.UNREACHABLE, f"The household cannot be reached: {why}."
     if not any(t.ok for t in singles.values()):
         wins = ", ".join(f"{format_hhmm(s)}-{format_hhmm(e)}" for s, e in inst.windows[v])
-        relaxed = [(schedule_route(inst, w, (v,), relax=True), w) for w in qualified]
+        relaxed = [(ex.single(w, v, relax=True), w) for w in qualified]
         fits = [(t.overtime_s, w) for t, w in relaxed if t.ok]
         latest_end = max(inst.worker(w).shift.end_s for w in qualified)
         earliest = min(inst.worker(w).shift.start_s for w in qualified)
@@ -230,17 +178,9 @@ def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int) ->
         )
     # Feasible alone: the day is full.  Say what it would take to fit.
     best: tuple[int, str] | None = None
-    at_limit = []
-    tries: list[tuple[int, int, int]] = []
-    for w in qualified:
-        order = routes[w]
-        if not _capacity_ok(inst, w, (*order, v)):
-            at_limit.append(inst.worker(w).id)
-            continue
-        tt = inst.travel_table(w)
-        tries += [(d, w, pos) for d, pos in _insertions(inst, w, order, v, _bounds(inst, w, order, tt), tt,
-                                                          relax=True)[:3]]
-    for _, w, pos in sorted(tries)[:_EXPLAIN_TRIES]:
+    within = ex.index.fits_limits(v)
+    at_limit = [inst.worker(w).id for w in qualified if not within[w]]
+    for _, w, pos in ex.index.candidates(v, relax=True, per_worker=3, limit=_EXPLAIN_TRIES):
         order = routes[w]
         t = schedule_route(inst, w, (*order[:pos], v, *order[pos:]), relax=True)
         if t.ok and (best is None or t.overtime_s < best[0]):
@@ -254,7 +194,6 @@ def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int) ->
         parts.append(f"At their daily visit or load limit: {shown}; raising one limit would make room.")
     if best is None and not at_limit:
         parts.append("No insertion keeps every time window; widen its window or add a worker.")
-    del visit
     return Reason.OVER_CAPACITY, " ".join(parts)
 
 
@@ -308,8 +247,15 @@ def solve(
                     if s.visit_id in vidx:
                         keep[vidx[s.visit_id]] = widx[r.worker_id]
                         initial[widx[r.worker_id]].append(vidx[s.visit_id])
+    # The search gets what is left of the budget once the model is built and the post-passes
+    # (repair, explanations; about a millisecond per visit) are set aside.
+    search = params
+    if not params.deterministic:
+        reserve = min(0.25 * params.time_limit_s, _POST_PASS_S_PER_VISIT * inst.n_visits)
+        left = params.time_limit_s - (time.perf_counter() - t0) - reserve
+        search = replace(params, time_limit_s=max(0.1 * params.time_limit_s, left))
     raw = (solver or _default_solver()).solve(
-        inst, params, initial=initial, previous_worker=keep, progress=progress, should_stop=should_stop
+        inst, search, initial=initial, previous_worker=keep, progress=progress, should_stop=should_stop
     )
     routes = [tuple(r) for r in raw.routes] + [() for _ in range(inst.n_workers - len(raw.routes))]
     timings = []
@@ -318,14 +264,16 @@ def solve(
         if not t.ok and raw.starts is not None:
             t = _raw_timing(inst, w, raw)
         timings.append(t)
-    _repair(inst, routes, timings)
+    if not (raw.settled and all(t.ok for t in timings)):
+        _repair(inst, routes, timings)
     plan_routes = tuple(_route_from(inst, w, routes[w], timings[w]) for w in range(inst.n_workers) if routes[w])
     served = {v for r in routes for v in r}
     unassigned = []
+    explainer = _Explainer(inst, routes)
     for v in range(inst.n_visits):
         if v in served:
             continue
-        reason, detail = explain_unassigned(inst, routes, v)
+        reason, detail = explain_unassigned(inst, routes, v, _shared=explainer)
         visit = inst.visit(v)
         if visit.mandatory:
             detail = "Mandatory visit could not be honoured. " + detail

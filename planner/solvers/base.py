@@ -24,7 +24,11 @@ class Progress:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RawSolution:
-    """Visit indices per worker with service start times; ``None`` times mean "schedule me"."""
+    """Visit indices per worker with service start times; ``None`` times mean "schedule me".
+
+    ``settled`` says the routes already went through the pipeline's greedy repair (nothing
+    dropped still fits), so :func:`planner.solve` need not repeat it.
+    """
 
     routes: tuple[tuple[int, ...], ...]
     starts: tuple[tuple[int, ...], ...] | None = None
@@ -35,6 +39,7 @@ class RawSolution:
     stopped_early: bool = False
     status: str = "ok"
     solver: str = ""
+    settled: bool = False
 
 
 class RoutingSolver(Protocol):

@@ -52,6 +52,7 @@ class OrToolsSolver:
         progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> RawSolution:
+        entered = time.perf_counter()
         n_v, n_w = inst.n_visits, inst.n_workers
         if n_w == 0 or n_v == 0:
             return RawSolution(routes=tuple(() for _ in range(n_w)), solver=self.name)
@@ -170,7 +171,10 @@ class OrToolsSolver:
         search.local_search_metaheuristic = _META[self.metaheuristic or params.metaheuristic]
         if self.gls_lambda is not None:
             search.guided_local_search_lambda_coefficient = self.gls_lambda
-        search.time_limit.FromMilliseconds(max(1, int(params.time_limit_s * 1000)))
+        # Building the model counts against the budget (it takes seconds on days of thousands of visits).
+        left = params.time_limit_s if params.deterministic else max(
+            0.1 * params.time_limit_s, params.time_limit_s - (time.perf_counter() - entered))
+        search.time_limit.FromMilliseconds(max(1, int(left * 1000)))
         if params.deterministic:
             search.solution_limit = params.solution_limit
         search.log_search = params.log_search

@@ -13,7 +13,7 @@ from ..params import SolveParams
 from ..schedule import schedule_route
 from .base import Progress, RawSolution
 
-__all__ = ["RaceSolver", "full_objective", "settled_objective"]
+__all__ = ["RaceSolver", "full_objective", "settle", "settled_objective"]
 
 _GRACE_S = 2.0
 
@@ -45,18 +45,32 @@ def full_objective(inst: Instance, routes: Sequence[Sequence[int]], params: Solv
     return total
 
 
-def settled_objective(inst: Instance, routes: Sequence[Sequence[int]], params: SolveParams,
-                      previous_worker: Sequence[int] | None = None) -> int:
-    """:func:`full_objective` of ``routes`` after the greedy repair :func:`planner.solve.solve` applies
-    to every solver's routes (dropped visits inserted where they still fit): what the plan will be."""
+def settle(inst: Instance, routes: Sequence[Sequence[int]], params: SolveParams,
+           previous_worker: Sequence[int] | None = None) -> tuple[int, tuple[tuple[int, ...], ...] | None]:
+    """``routes`` after the greedy repair :func:`planner.solve.solve` applies to every solver's routes
+    (dropped visits inserted where they still fit), and :func:`full_objective` of them: what the plan
+    will be.  The routes are ``None`` when some route cannot be timed."""
     from ..solve import _repair
 
     fixed = [tuple(r) for r in routes] + [() for _ in range(inst.n_workers - len(routes))]
     timings = [schedule_route(inst, w, r) for w, r in enumerate(fixed)]
     if not all(t.ok for t in timings):
-        return full_objective(inst, fixed, params, previous_worker)
+        return full_objective(inst, fixed, params, previous_worker), None
     _repair(inst, fixed, timings)
-    return full_objective(inst, fixed, params, previous_worker)
+    return full_objective(inst, fixed, params, previous_worker), tuple(fixed)
+
+
+def settled_objective(inst: Instance, routes: Sequence[Sequence[int]], params: SolveParams,
+                      previous_worker: Sequence[int] | None = None) -> int:
+    """:func:`full_objective` of ``routes`` after the pipeline's greedy repair (see :func:`settle`)."""
+    return settle(inst, routes, params, previous_worker)[0]
+
+
+def _settled(raw: RawSolution, routes: tuple[tuple[int, ...], ...] | None) -> RawSolution:
+    if routes is None:
+        return raw
+    return RawSolution(routes=routes, objective=raw.objective, stopped_early=raw.stopped_early, status=raw.status,
+                       solver=raw.solver, settled=True)
 
 
 def _cores() -> int:
@@ -148,10 +162,12 @@ class RaceSolver:
                                  should_stop=should_stop)
                 # Never worse than the greedy plan the solve pipeline builds when a search finds nothing.
                 empty: tuple[tuple[int, ...], ...] = tuple(() for _ in range(inst.n_workers))
-                if settled_objective(inst, empty, params, previous_worker) < settled_objective(
-                        inst, raw.routes, params, previous_worker):
-                    return RawSolution(routes=empty, stopped_early=raw.stopped_early, solver="greedy")
-                return raw
+                greedy, greedy_routes = settle(inst, empty, params, previous_worker)
+                found, found_routes = settle(inst, raw.routes, params, previous_worker)
+                if greedy < found:
+                    return _settled(RawSolution(routes=empty, stopped_early=raw.stopped_early, solver="greedy"),
+                                    greedy_routes)
+                return _settled(raw, found_routes)
             from .pyvrp_hybrid import PyVrpHybridSolver
 
             one = PyVrpHybridSolver() if relaxation_is_exact(inst, previous_worker) else OrToolsSolver()
@@ -197,8 +213,8 @@ class RaceSolver:
         if other is None or not other.routes:
             return own
         # Compared as the plans will be, after the pipeline's greedy repair (OR-Tools without a solution
-        # leaves empty routes, which the repair fills).
-        mine = settled_objective(inst, own.routes, params, previous_worker)
-        theirs = settled_objective(inst, other.routes, params, previous_worker)
+        # leaves empty routes, which the repair fills); the winner is handed back repaired.
+        mine, mine_routes = settle(inst, own.routes, params, previous_worker)
+        theirs, their_routes = settle(inst, other.routes, params, previous_worker)
         # Ties go to the hybrid (its search is the stronger one); the choice is deterministic.
-        return other if theirs <= mine else own
+        return _settled(other, their_routes) if theirs <= mine else _settled(own, mine_routes)

@@ -1,0 +1,133 @@
+"""The vectorised insertion index and the pruned break search agree with the plain definitions."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import random
+
+from conftest import household, problem, window, worker
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_solve import small_problems
+
+from planner import HaversineProvider, SolveParams, Visit, compile_instance, solve
+from planner.insertion import InsertionIndex
+from planner.schedule import _pass, _Route, schedule_route
+
+TRAVEL = HaversineProvider()
+
+
+def _some_two_windows(p, seed: int):
+    """The same day with some visits open in two separate windows (morning or afternoon)."""
+    rng = random.Random(seed)
+    visits = tuple(
+        dataclasses.replace(v, time_windows=(window(f"{a:02d}:00", f"{a + 1:02d}:00"), window(f"{b:02d}:00", f"{b:02d}:40")))
+        if rng.random() < 0.5 else v
+        for v in p.visits
+        for a, b in [(rng.randint(9, 11), rng.randint(13, 16))]
+    )
+    return dataclasses.replace(p, visits=visits)
+
+
+def _limits_ok(inst, w: int, order: tuple[int, ...]) -> bool:
+    wk = inst.worker(w)
+    return (wk.max_visits is None or len(order) <= wk.max_visits) and (
+        wk.capacity is None or sum(inst.visit(v).load for v in order) <= wk.capacity)
+
+
+def _routes_of(p, inst) -> list[tuple[int, ...]]:
+    plan = solve(p, TRAVEL, SolveParams(time_limit_s=0.3)).plan
+    vidx = {v.id: i for i, v in enumerate(p.visits)}
+    by_worker = {r.worker_id: tuple(vidx[s.visit_id] for s in r.stops) for r in plan.routes}
+    return [by_worker.get(wk.id, ()) for wk in p.workers]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_problems(max_visits=7), st.integers(0, 2**16))
+def test_every_feasible_insertion_is_a_candidate_with_its_detour(p, seed) -> None:
+    p = _some_two_windows(p, seed)
+    inst = compile_instance(p, TRAVEL)
+    routes = _routes_of(p, inst)
+    # Drop a few served visits too, so that every visit has somewhere it was known to fit.
+    rng = random.Random(seed)
+    routes = [tuple(v for v in r if rng.random() < 0.6) for r in routes]
+    index = InsertionIndex(inst, routes)
+    served = {v for r in routes for v in r}
+    for v in range(inst.n_visits):
+        if v in served:
+            continue
+        cands = index.candidates(v)
+        got = {(w, pos): d for d, w, pos in cands}
+        assert [c[0] for c in cands] == sorted(c[0] for c in cands)
+        for w in sorted(inst.allowed[v]):
+            tt = inst.travel_table(w)
+            order = routes[w]
+            locs = [int(inst.start_loc[w]), *(int(inst.visit_loc[x]) for x in order), int(inst.end_loc[w])]
+            for pos in range(len(order) + 1):
+                cand = (*order[:pos], v, *order[pos:])
+                if schedule_route(inst, w, cand).ok and _limits_ok(inst, w, cand):
+                    assert (w, pos) in got, f"feasible insertion of {v} into worker {w} at {pos} was pruned"
+                if (w, pos) in got:
+                    a, b, m = locs[pos], locs[pos + 1], int(inst.visit_loc[v])
+                    assert got[(w, pos)] == int(tt[a, m]) + int(tt[m, b]) - int(tt[a, b])
+        for _, w, _pos in cands:
+            assert w in inst.allowed[v]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_problems(max_visits=7), st.integers(0, 2**16))
+def test_relaxed_candidates_keep_at_most_per_worker(p, seed) -> None:
+    inst = compile_instance(p, TRAVEL)
+    index = InsertionIndex(inst, _routes_of(p, inst))
+    for v in range(inst.n_visits):
+        cands = index.candidates(v, relax=True, per_worker=1, limit=5)
+        workers = [w for _, w, _ in cands]
+        assert len(workers) == len(set(workers)) and len(cands) <= 5
+
+
+def _naive_best(inst, w: int, order: tuple[int, ...]):
+    """Every break placement timed in full: the definition the pruned search must match."""
+    tt = inst.travel_table(w)
+    dist = inst.matrices[inst.worker(w).travel_mode.value].distance_m
+    locs = [int(inst.start_loc[w]), *(int(inst.visit_loc[v]) for v in order), int(inst.end_loc[w])]
+    legs = [(int(tt[a, b]), int(dist[a, b])) for a, b in itertools.pairwise(locs)]
+    if any(s >= 1 << 30 for s, _ in legs):
+        return None
+    r = _Route(order=order, legs=legs, windows=[inst.windows[v] for v in order],
+               service=[int(inst.service_s[v, w]) for v in order])
+    gaps = list(range(len(order) + 1)) if inst.worker(w).break_s > 0 else [None]
+    ok = [t for t in (_pass(inst, w, r, g, False) for g in gaps) if t.ok]
+    return min(ok, key=lambda t: (t.overtime_s, t.return_s)) if ok else None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_problems(max_visits=7), st.integers(0, 2**16))
+def test_pruned_break_search_matches_trying_every_gap(p, seed) -> None:
+    p = _some_two_windows(p, seed)
+    inst = compile_instance(p, TRAVEL)
+    rng = random.Random(seed)
+    for w in range(inst.n_workers):
+        for _ in range(6):
+            order = tuple(rng.sample(range(inst.n_visits), rng.randint(1, inst.n_visits)))
+            got, want = schedule_route(inst, w, order), _naive_best(inst, w, order)
+            assert got.ok == (want is not None)
+            if want is not None:
+                assert got == want
+
+
+def test_repair_alone_fills_a_day_from_nothing() -> None:
+    # 30 households in a line, two workers with lunch: the greedy repair alone must build a valid day.
+    hs = [household(i, dlat=0.001 * i) for i in range(30)]
+    ws = [worker(0, break_window=window("12:00", "13:30"), break_s=1800),
+          worker(1, shift=window("13:00", "18:00"), break_window=None, break_s=0)]
+    vs = [Visit(id=f"v{i}", household_id=f"h{i}", duration_s=1800) for i in range(30)]
+    p = problem(hs, ws, vs)
+    inst = compile_instance(p, TRAVEL)
+    from planner.solve import _repair
+
+    routes: list[tuple[int, ...]] = [(), ()]
+    timings = [schedule_route(inst, w, ()) for w in range(2)]
+    _repair(inst, routes, timings)
+    assert all(schedule_route(inst, w, r).ok for w, r in enumerate(routes))
+    assert 10 <= sum(map(len, routes)) < 30
