@@ -120,6 +120,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmark data absent: {folder} (see ../shared)", file=sys.stderr)
         return 2
     solvers = [s for s in args.solvers.split(",") if s]
+    unknown = [s for s in solvers if s not in ALL]
+    if unknown:
+        print(f"unknown solver(s) {', '.join(unknown)}; choose from {', '.join(ALL)}", file=sys.stderr)
+        return 2
+    # A missing package would record every instance as infeasible: refuse instead (run `make venv`).
+    needs = {"salpimi": ("ortools", "pyvrp", "vroom"), "ortools": ("ortools",), "pyvrp": ("pyvrp",),
+             "vroom": ("vroom",)}
+    for module in sorted({m for s in solvers for m in needs[s]}):
+        try:
+            __import__(module)
+        except ImportError:
+            print(f"{module} is not installed in this Python ({sys.executable}); run `make venv` and use "
+                  ".venv/bin/python", file=sys.stderr)
+            return 2
     paths = _select(I.instance_paths(args.set), args.instances)
     best = I.bks(args.set)
     out = args.out or (I.REPO / "bench" / "results" / f"{args.set}_{args.time_limit:g}s.md")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +56,8 @@ def _priorities(inst: Instance, levels: int = 98) -> dict[int, int]:
     return out
 
 
-def build_vroom_input(inst: Instance, *, priority_levels: int = 98) -> VroomModel:
+def build_vroom_input(inst: Instance, *, priority_levels: int = 98,
+                      priorities: Mapping[int, int] | None = None) -> VroomModel:
     """Translate ``inst`` into VROOM's model.
 
     Kept: per-worker travel tables (one profile per travel class), qualified workers (one skill per
@@ -64,6 +65,7 @@ def build_vroom_input(inst: Instance, *, priority_levels: int = 98) -> VroomMode
     (vehicle type = role), shifts, lunch breaks (start window ``[start, end - break]``), visit
     limits (``max_tasks``), load and capacity, priorities by risk rank.  Dropped: the working-time
     limit, exact risk penalties and soft continuity; OR-Tools restores them when polishing.
+    ``priorities`` (visit index → 0..100) replaces the risk-rank priorities.
     """
     inp = vroom.Input()
     prof_of: dict[int, str] = {}
@@ -98,7 +100,7 @@ def build_vroom_input(inst: Instance, *, priority_levels: int = 98) -> VroomMode
             kw["capacity"] = [wk.capacity if wk.capacity is not None else 10**9]
         vehicles.append(vroom.Vehicle(w + 1, **kw))
     inp.add_vehicle(vehicles)
-    prio = _priorities(inst, priority_levels)
+    prio = dict(priorities) if priorities is not None else _priorities(inst, priority_levels)
     role_worker = {inst.worker(w).role.value: w for w in range(inst.n_workers)}
     jobs = []
     for v in range(inst.n_visits):
@@ -118,9 +120,9 @@ def build_vroom_input(inst: Instance, *, priority_levels: int = 98) -> VroomMode
 
 
 def vroom_routes(inst: Instance, *, seconds: float | None, exploration_level: int = 5, threads: int = 1,
-                 priority_levels: int = 98) -> list[list[int]]:
+                 priority_levels: int = 98, priorities: Mapping[int, int] | None = None) -> list[list[int]]:
     """VROOM's routes (visit indices per worker); ``seconds=None`` runs to completion (deterministic)."""
-    model = build_vroom_input(inst, priority_levels=priority_levels)
+    model = build_vroom_input(inst, priority_levels=priority_levels, priorities=priorities)
     routes: list[list[int]] = [[] for _ in range(inst.n_workers)]
     if model.jobs == 0 or inst.n_workers == 0:
         return routes
