@@ -188,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="plan a day's visits")
     p.add_argument("problem", help="problem JSON file (see `salpimi schema`)")
     p.add_argument("--date", type=_date, help="planning day YYYY-MM-DD (default: the file's)")
-    p.add_argument("--time-limit", type=_positive, default=10.0, help="search seconds (default 10)")
+    p.add_argument("--time-limit", type=_positive, default=10.0,
+                   help="seconds for the whole solve: model, search, repair, reasons (default 10)")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--deterministic", action="store_true",
                    help="stop on a work budget, not the clock: same input, seed and limit, same plan")
