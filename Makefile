@@ -35,7 +35,7 @@ test: $(STAMP)
 fixtures: $(STAMP)
 	$(BIN)/python -m fixtures.generate
 
-# The whole set takes about 4 hours on 2 cores; the raw rows let an interrupted run resume where it stopped.
+# The whole set takes about 3 hours on 2 cores; the raw rows let an interrupted run resume where it stopped.
 bench: $(STAMP)
 	$(BIN)/python bench/matrix.py
 	$(BIN)/python bench/solomon.py --time-limit 5 --raw bench/results/solomon_5s.jsonl --resume
