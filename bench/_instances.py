@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,19 @@ class VrptwInstance:
     @property
     def n(self) -> int:
         return len(self.demand) - 1
+
+
+def missing_module(modules: Sequence[str]) -> str | None:
+    """One line naming the first of ``modules`` this Python cannot import (``None`` when all import).
+
+    A benchmark run without its solvers would record every instance as a failure; refuse instead."""
+    for module in modules:
+        try:
+            __import__(module)
+        except ImportError:
+            return (f"{module} is not installed in this Python ({sys.executable}); run `make venv` and use "
+                    ".venv/bin/python")
+    return None
 
 
 def family(name: str) -> str:

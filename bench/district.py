@@ -24,7 +24,10 @@ import time
 import warnings
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _instances import missing_module
 
 from planner import (
     HaversineProvider,
@@ -216,13 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.one:
         print(json.dumps(_one(int(args.one[0]), args.one[1], float(args.one[2]))))
         return 0
-    for module in ("ortools", "pyvrp", "vroom"):
-        try:
-            __import__(module)
-        except ImportError:
-            print(f"{module} is not installed in this Python ({sys.executable}); run `make venv` and use "
-                  ".venv/bin/python", file=sys.stderr)
-            return 2
+    problem = missing_module(("ortools", "pyvrp", "vroom"))
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     compare = []
     for who in args.solvers.split(","):
         compare.append(_subprocess(0, who, args.time_limit))

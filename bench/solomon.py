@@ -124,16 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown solver(s) {', '.join(unknown)}; choose from {', '.join(ALL)}", file=sys.stderr)
         return 2
-    # A missing package would record every instance as infeasible: refuse instead (run `make venv`).
     needs = {"salpimi": ("ortools", "pyvrp", "vroom"), "ortools": ("ortools",), "pyvrp": ("pyvrp",),
              "vroom": ("vroom",)}
-    for module in sorted({m for s in solvers for m in needs[s]}):
-        try:
-            __import__(module)
-        except ImportError:
-            print(f"{module} is not installed in this Python ({sys.executable}); run `make venv` and use "
-                  ".venv/bin/python", file=sys.stderr)
-            return 2
+    problem = I.missing_module(sorted({m for s in solvers for m in needs[s]}))
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     paths = _select(I.instance_paths(args.set), args.instances)
     best = I.bks(args.set)
     out = args.out or (I.REPO / "bench" / "results" / f"{args.set}_{args.time_limit:g}s.md")

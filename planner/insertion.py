@@ -16,14 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .instance import Instance
+from .schedule import first_start
 
 __all__ = ["InsertionIndex", "route_bounds"]
 
 _IMPOSSIBLE = 10**9
-
-
-def _first_start(windows: tuple[tuple[int, int], ...], earliest: int) -> int | None:
-    return next((max(s, earliest) for s, e in windows if e >= earliest), None)
 
 
 def _last_start(windows: tuple[tuple[int, int], ...], latest: int) -> int | None:
@@ -47,7 +44,7 @@ def route_bounds(inst: Instance, w: int, order: tuple[int, ...]) -> RouteBounds:
     ends: list[int] = []
     t, prev = worker.shift.start_s, int(inst.start_loc[w])
     for v, loc in zip(order, locs, strict=True):
-        s = _first_start(inst.windows[v], t + int(tt[prev, loc]))
+        s = first_start(inst.windows[v], t + int(tt[prev, loc]))
         t = (s if s is not None else _IMPOSSIBLE) + int(inst.service_s[v, w])
         ends.append(t)
         prev = loc

@@ -36,6 +36,11 @@ class Timing:
         return not self.failure
 
 
+def first_start(windows: Sequence[tuple[int, int]], earliest: int) -> int | None:
+    """The earliest service start at or after ``earliest`` within the (sorted) windows, if any."""
+    return next((max(s, earliest) for s, e in windows if e >= earliest), None)
+
+
 @dataclass(frozen=True, slots=True)
 class _Route:
     """What every break placement of one route shares: legs, windows and service times."""
@@ -72,7 +77,7 @@ def _pass(inst: Instance, w: int, r: _Route, gap: int | None, relax: bool) -> Ti
         if k == n:
             ret = earliest
             break
-        start = next((max(s, earliest) for s, e in r.windows[k] if e >= earliest), None)
+        start = first_start(r.windows[k], earliest)
         if start is None:
             return Timing(failure="window")
         arrivals.append(min(arrival, start))
@@ -121,7 +126,7 @@ def _hopeless_gaps(worker: Worker, r: _Route) -> dict[int | None, str]:
         if k == len(r.order):
             break
         earliest = t + r.legs[k][0]
-        start = next((max(s, earliest) for s, e in r.windows[k] if e >= earliest), None)
+        start = first_start(r.windows[k], earliest)
         if start is None:
             out.update({j: "window" for j in range(k + 1, len(r.order) + 1)})
             break

@@ -87,13 +87,6 @@ def _raw_timing(inst: Instance, w: int, raw: RawSolution) -> Timing:
     )
 
 
-def _capacity_ok(inst: Instance, w: int, order: tuple[int, ...]) -> bool:
-    worker = inst.worker(w)
-    if worker.max_visits is not None and len(order) > worker.max_visits:
-        return False
-    return worker.capacity is None or sum(inst.visit(v).load for v in order) <= worker.capacity
-
-
 def _repair(inst: Instance, routes: list[tuple[int, ...]], timings: list[Timing]) -> None:
     """Insert any dropped visit that still fits somewhere (cheapest feasible insertion), riskiest first."""
     served = {v for r in routes for v in r}

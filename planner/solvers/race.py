@@ -13,7 +13,7 @@ from ..params import SolveParams
 from ..schedule import schedule_route
 from .base import Progress, RawSolution
 
-__all__ = ["RaceSolver", "full_objective", "settle", "settled_objective"]
+__all__ = ["RaceSolver", "full_objective", "settle"]
 
 _GRACE_S = 2.0
 
@@ -58,12 +58,6 @@ def settle(inst: Instance, routes: Sequence[Sequence[int]], params: SolveParams,
         return full_objective(inst, fixed, params, previous_worker), None
     _repair(inst, fixed, timings)
     return full_objective(inst, fixed, params, previous_worker), tuple(fixed)
-
-
-def settled_objective(inst: Instance, routes: Sequence[Sequence[int]], params: SolveParams,
-                      previous_worker: Sequence[int] | None = None) -> int:
-    """:func:`full_objective` of ``routes`` after the pipeline's greedy repair (see :func:`settle`)."""
-    return settle(inst, routes, params, previous_worker)[0]
 
 
 def _settled(raw: RawSolution, routes: tuple[tuple[int, ...], ...] | None) -> RawSolution:
