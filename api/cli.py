@@ -224,7 +224,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from planner import road_network
 
         try:
-            road_network(settings.network)
+            road_network(settings.network, data_dir=settings.data_dir)
         except ValueError as exc:
             raise _BadInput(f"--network: {exc}") from None
         print(f"travel: road network {settings.network}")

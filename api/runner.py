@@ -48,7 +48,11 @@ def run_payload(
 
     problem = problem_from_json(payload["problem"])
     params = SolveParams(time_limit_s=float(payload["time_limit_s"]), seed=int(payload["seed"]))
-    travel = road_network(payload["network"]) if payload.get("network") else HaversineProvider()
+    travel = (
+        road_network(payload["network"], data_dir=payload.get("data_dir"))
+        if payload.get("network")
+        else HaversineProvider()
+    )
     previous = Plan.from_json(payload["previous"]) if payload.get("previous") else None
     replan_args = payload.get("replan")
     if replan_args:

@@ -693,7 +693,7 @@ def create_plan_job(
     _insert_job(session, job)
     session.commit()
     events.remember(job.id, problem)
-    runner.submit(job.id, _job_payload(job, problem, network=settings.network))
+    runner.submit(job.id, _job_payload(job, problem, network=settings.network, data_dir=str(settings.data_dir)))
     return job
 
 
@@ -797,19 +797,19 @@ def publish_plan(session: Session, plan: Plan) -> Plan:
     return plan
 
 
-def travel_provider(network: str | None) -> Any:
-    """The travel-time provider of this server: a named road network, or straight lines."""
+def travel_provider(network: str | None, *, data_dir: Any = None) -> Any:
+    """The travel-time provider of this server: a named road network (in ``data_dir``), or straight lines."""
     from planner import HaversineProvider, road_network
 
     if not network:
         return HaversineProvider()
     try:
-        return road_network(network)
+        return road_network(network, data_dir=data_dir)
     except ValueError as exc:
         raise ApiError(503, f"road network unavailable: {exc}", slug="network-unavailable") from None
 
 
-def check_plan(plan: Plan, edited: dict[str, Any] | None, *, network: str | None = None) -> Any:
+def check_plan(plan: Plan, edited: dict[str, Any] | None, *, network: str | None = None, data_dir: Any = None) -> Any:
     """Evaluate the stored (or an edited) plan against the problem it was made for."""
     from planner import Plan as PlannerPlan
     from planner import evaluate, problem_from_json
@@ -824,7 +824,7 @@ def check_plan(plan: Plan, edited: dict[str, Any] | None, *, network: str | None
                        errors=[ErrorItem(field="body", message=str(exc))]) from None
     if candidate.date != plan.date:
         raise ApiError(422, f"plan.date: {candidate.date} differs from the plan's {plan.date}")
-    return evaluate(problem, candidate, travel_provider(network))
+    return evaluate(problem, candidate, travel_provider(network, data_dir=data_dir))
 
 
 def save_edited_plan(
@@ -992,7 +992,8 @@ def create_replan_job(
     session.commit()
     events.remember(job.id, problem)
     previous = dict(plan.data)
-    runner.submit(job.id, _job_payload(job, problem, previous=previous, replan=args, network=settings.network))
+    runner.submit(job.id, _job_payload(job, problem, previous=previous, replan=args, network=settings.network,
+                                         data_dir=str(settings.data_dir)))
     return job
 
 

@@ -1,5 +1,7 @@
 """Salpimi planner: risk-prioritised daily outreach routes (pure core, no web or database)."""
 
+from typing import TYPE_CHECKING
+
 from .domain import Household as Household
 from .domain import Location as Location
 from .domain import Problem as Problem
@@ -49,12 +51,19 @@ from .travel.haversine import HaversineProvider as HaversineProvider
 __version__ = "0.1.0"
 
 
-def road_network(name: str) -> TravelTimeProvider:
+if TYPE_CHECKING:
+    from os import PathLike
+
+
+def road_network(name: str, *, data_dir: "str | PathLike[str] | None" = None) -> TravelTimeProvider:
     """The road network imported as ``name`` (``salpimi network import``), as a travel provider.
 
-    Imported lazily: osmnx loads only when a network is used.  Raises ``ValueError`` naming the
-    known networks when ``name`` is unknown.
+    ``data_dir`` is the data directory whose ``networks/`` folder holds it (default
+    ``$SALPIMI_DATA_DIR`` or ``./data``).  Imported lazily: osmnx loads only when a network is
+    used.  Raises ``ValueError`` naming the known networks when ``name`` is unknown.
     """
+    from pathlib import Path
+
     from .travel.netcli import provider_for
 
-    return provider_for(name)
+    return provider_for(name, data_dir=Path(data_dir) if data_dir is not None else None)

@@ -60,8 +60,9 @@ def _travel(args: argparse.Namespace) -> TravelTimeProvider:
     if name:
         from .travel import netcli
 
+        data_dir = getattr(args, "data_dir", None)
         try:
-            return netcli.provider_for(name)
+            return netcli.provider_for(name, data_dir=Path(data_dir) if data_dir else None)
         except (ValueError, OSError) as exc:
             raise UsageError(str(exc)) from None
     return HaversineProvider()
@@ -123,6 +124,7 @@ def _print_plan(result: Result, out: Any) -> None:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     problem = load_problem(args.problem, date=args.date)
+    out = _out_path(args.out, problem_file=args.problem) if args.out else None
     travel = _travel(args)
     if not getattr(args, "network", None):
         print("Travel: straight-line estimates (great-circle x detour); use --network NAME for streets.",
@@ -147,11 +149,43 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"Solved in {time.perf_counter() - t0:.1f} s.", file=sys.stderr)
     _print_plan(result, sys.stdout)
-    if args.out:
-        Path(args.out).write_text(json.dumps(result.plan.to_json(), ensure_ascii=False, indent=1) + "\n",
-                                  encoding="utf-8")
+    if out is not None:
+        _write_atomically(out, json.dumps(result.plan.to_json(), ensure_ascii=False, indent=1) + "\n")
         print(f"\nPlan written to {args.out}", file=sys.stderr)
     return 0
+
+
+def _out_path(text: str, *, problem_file: str) -> Path:
+    """Where ``--out`` may write: a new or regular file in an existing folder, never the input."""
+    out = Path(text)
+    if out.is_dir():
+        raise UsageError(f"--out {text}: is a folder; name a file")
+    if out.exists() and not out.is_file():
+        raise UsageError(f"--out {text}: not a regular file")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out {text}: folder {out.parent} does not exist")
+    if out.exists() and out.resolve() == Path(problem_file).resolve():
+        raise UsageError(f"--out {text}: is the problem file; choose another name")
+    return out
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``.
+
+    A failure midway leaves ``path`` as it was; the rename replaces a symbolic link itself,
+    never the file it points to.
+    """
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -194,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deterministic", action="store_true",
                    help="stop on a work budget, not the clock: same input, seed and limit, same plan")
     p.add_argument("--network", help="road network imported with `salpimi network import`")
-    p.add_argument("--out", help="write the plan JSON here")
+    p.add_argument("--out", help="write the plan JSON here (a file; never the problem file)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_cmd_plan)
 
@@ -210,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .travel import netcli
 
+    netcli.add_data_dir_option(p)
+    netcli.add_data_dir_option(c)
     netcli.register(sub)
     try:
         import importlib

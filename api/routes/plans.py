@@ -110,7 +110,7 @@ def check(
     )] = None,
 ) -> CheckResult:
     plan = services.get_plan(session, p, plan_id)
-    return _check_result(services.check_plan(plan, edited, network=settings.network))
+    return _check_result(services.check_plan(plan, edited, network=settings.network, data_dir=settings.data_dir))
 
 
 @router.post(

@@ -1,4 +1,4 @@
-"""``salpimi network`` commands: import, fetch, list and describe named road networks."""
+"""``salpimi network`` commands: import, fetch, list, describe and remove named road networks."""
 
 from __future__ import annotations
 
@@ -9,23 +9,29 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..timeline import SEOUL
 from .cache import file_digest
 from .osm import MODES, NetworkConfig, NetworkError, OsmProvider, fetch_place_graphml
 
 __all__ = [
     "NetworkCommandError",
     "UnknownNetworkError",
+    "add_data_dir_option",
     "known_networks",
     "networks_dir",
     "provider_for",
     "register",
+    "remove_network",
 ]
 
-_NAME = re.compile(r"[\w.-]{1,64}")
+# A safe identifier: it names one folder directly inside the networks folder, never "." or "..",
+# never a hidden staging folder, never a path.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", re.ASCII)
 _META = "network.json"
 
 
@@ -43,7 +49,8 @@ def networks_dir(data_dir: Path | None = None) -> Path:
     Parameters
     ----------
     data_dir
-        Base data directory; default ``$SALPIMI_DATA_DIR`` or ``~/.local/share/salpimi``.
+        The data directory the service also uses (database, keys); default
+        ``$SALPIMI_DATA_DIR`` or ``./data``.
 
     Returns
     -------
@@ -52,7 +59,7 @@ def networks_dir(data_dir: Path | None = None) -> Path:
     """
     if data_dir is None:
         env = os.environ.get("SALPIMI_DATA_DIR")
-        data_dir = Path(env).expanduser() if env else Path.home() / ".local" / "share" / "salpimi"
+        data_dir = Path(env).expanduser() if env else Path("data")
     return Path(data_dir) / "networks"
 
 
@@ -61,20 +68,60 @@ def known_networks(*, data_dir: Path | None = None) -> list[str]:
     root = networks_dir(data_dir)
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / _META).is_file())
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if _NAME.fullmatch(p.name) and not p.is_symlink() and (p / _META).is_file()
+    )
 
 
 def _check_name(name: str) -> str:
     if not _NAME.fullmatch(name or ""):
         raise NetworkCommandError(
-            f"network name {name!r}: use 1-64 letters, digits, '.', '_' or '-'"
+            f"network name {name!r}: use 1-64 ASCII letters, digits, '_' or '-', starting with a letter or digit"
         )
     return name
+
+
+def _folder(root: Path, name: str) -> Path:
+    """The folder of network ``name``: a real directory (or nothing yet) directly inside ``root``."""
+    folder = root / _check_name(name)
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise NetworkCommandError(f"{folder}: not a network folder (a link or a file); remove it by hand")
+    if folder.resolve().parent != root.resolve():
+        raise NetworkCommandError(f"{folder}: outside {root}")
+    return folder
+
+
+def _set_aside(root: Path, folder: Path) -> Path:
+    """Rename network ``folder`` to a hidden name inside ``root``, to be deleted by the caller.
+
+    ``folder`` must be a real directory directly inside ``root`` holding a network; anything else
+    is refused, so no command can delete outside its own folder.  A crash after this leaves the
+    whole network under a hidden name, never a half-deleted one under its own.
+    """
+    if (
+        folder.is_symlink()
+        or not folder.is_dir()
+        or folder.resolve().parent != root.resolve()
+        or not (folder / _META).is_file()
+    ):
+        raise NetworkCommandError(f"{folder}: refusing to delete anything but a network folder in {root}")
+    hidden = Path(tempfile.mkdtemp(prefix=f".{folder.name}.removing-", dir=root))
+    hidden.rmdir()
+    folder.rename(hidden)
+    return hidden
 
 
 def _source_file(folder: Path) -> Path:
     meta = json.loads((folder / _META).read_text(encoding="utf-8"))
     return folder / str(meta["file"])
+
+
+def _unknown(name: str, data_dir: Path | None) -> UnknownNetworkError:
+    known = known_networks(data_dir=data_dir)
+    listing = ", ".join(known) if known else "none yet; use `salpimi network import FILE --name NAME`"
+    return UnknownNetworkError(f"unknown network {name!r}; known networks: {listing}")
 
 
 def provider_for(
@@ -103,12 +150,8 @@ def provider_for(
         One line naming the known networks.
     """
     folder = networks_dir(data_dir) / name
-    if not _NAME.fullmatch(name or "") or not (folder / _META).is_file():
-        known = known_networks(data_dir=data_dir)
-        listing = (
-            ", ".join(known) if known else "none yet; use `salpimi network import FILE --name NAME`"
-        )
-        raise UnknownNetworkError(f"unknown network {name!r}; known networks: {listing}")
+    if name not in known_networks(data_dir=data_dir):
+        raise _unknown(name, data_dir)
     return OsmProvider(
         path=_source_file(folder), name=name, config=config or NetworkConfig(), cache_dir=cache_dir
     )
@@ -135,20 +178,29 @@ def _describe(provider: OsmProvider) -> dict[str, Any]:
     return modes
 
 
-def _install(source: Path, name: str, *, force: bool, origin: str) -> dict[str, Any]:
-    root = networks_dir()
-    folder = root / _check_name(name)
-    if folder.exists() and not force:
-        raise NetworkCommandError(f"network {name!r} already exists (add --force to replace it)")
+def _install(
+    source: Path, name: str, *, force: bool, origin: str, data_dir: Path | None = None
+) -> dict[str, Any]:
+    """Copy ``source`` in as network ``name``; replace an existing one only with ``force``.
+
+    The new network is built in a hidden staging folder inside the networks folder; only once
+    it is complete is the old one (a network folder, nothing else) swapped out and deleted.
+    """
+    root = networks_dir(data_dir)
+    folder = _folder(root, name)
+    if folder.exists():
+        if not force:
+            raise NetworkCommandError(f"network {name!r} already exists (add --force to replace it)")
+        if not (folder / _META).is_file():
+            raise NetworkCommandError(f"{folder}: holds no imported network; remove it by hand")
     lower = source.name.lower()
     suffix = next(
         (s for s in (".osm.pbf", ".graphml", ".osm", ".xml", ".pbf") if lower.endswith(s)), ""
     )
     if not suffix:
         raise NetworkCommandError(f"{source.name}: expected an .osm, .osm.pbf or .graphml file")
-    staging = root / f".{name}.importing"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.importing-", dir=root))
     try:
         target = staging / f"source{suffix}"
         shutil.copyfile(source, target)
@@ -158,14 +210,23 @@ def _install(source: Path, name: str, *, force: bool, origin: str) -> dict[str, 
             "file": target.name,
             "origin": origin,
             "sha256": file_digest(target),
-            "imported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "imported_at": dt.datetime.now(SEOUL).isoformat(timespec="seconds"),
             "modes": modes,
         }
         (staging / _META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        shutil.rmtree(folder, ignore_errors=True)
-        staging.rename(folder)
+        folder = _folder(root, name)
+        previous = _set_aside(root, folder) if folder.exists() else None
+        try:
+            staging.rename(folder)
+        except OSError:
+            if previous is not None:
+                previous.rename(folder)
+            raise
+        if previous is not None:
+            shutil.rmtree(previous)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging.is_dir() and not staging.is_symlink():
+            shutil.rmtree(staging)
     return meta
 
 
@@ -179,41 +240,73 @@ def _summary(meta: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _data_dir(args: argparse.Namespace) -> Path | None:
+    value = getattr(args, "data_dir", None)
+    return Path(value) if value else None
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """``network import FILE --name NAME [--force]``: copy a local OSM file in as a network."""
     source = Path(args.file)
     if not source.is_file():
         raise NetworkCommandError(f"{source}: no such file")
-    name = args.name or _default_name(source.name.split(".")[0])
-    meta = _install(source, name, force=args.force, origin=str(source.resolve()))
+    name = _check_name(args.name) if args.name is not None else _default_name(source.name.split(".")[0])
+    meta = _install(
+        source, name, force=args.force, origin=str(source.resolve()), data_dir=_data_dir(args)
+    )
     print(f"imported network {name!r} from {source.name}: {_summary(meta)}")
     return 0
 
 
 def _default_name(text: str) -> str:
-    slug = re.sub(r"[^\w.-]+", "-", text.strip().lower()).strip("-.")
-    return slug[:64] or "network"
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", text.strip().lower()).strip("-_")
+    return slug[:64].rstrip("-_") or "network"
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     """``network fetch PLACE [--name NAME]``: download a place's streets (needs internet)."""
-    name = _check_name(args.name or _default_name(args.place.split(",")[0]))
-    if (networks_dir() / name).exists() and not args.force:
+    name = _check_name(args.name) if args.name is not None else _default_name(args.place.split(",")[0])
+    root = networks_dir(_data_dir(args))
+    if _folder(root, name).exists() and not args.force:
         raise NetworkCommandError(f"network {name!r} already exists (add --force to replace it)")
-    scratch = networks_dir() / f".{name}.download.graphml"
-    scratch.parent.mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{name}.download-", dir=root))
     try:
-        fetch_place_graphml(args.place, scratch)
-        meta = _install(scratch, name, force=args.force, origin=f"place:{args.place}")
+        download = scratch / f"{name}.graphml"
+        fetch_place_graphml(args.place, download)
+        meta = _install(
+            download, name, force=args.force, origin=f"place:{args.place}", data_dir=_data_dir(args)
+        )
     finally:
-        scratch.unlink(missing_ok=True)
+        shutil.rmtree(scratch)
     print(f"fetched network {name!r} for {args.place!r}: {_summary(meta)}")
+    return 0
+
+
+def remove_network(name: str, *, data_dir: Path | None = None) -> None:
+    """Delete the network imported as ``name`` (its own folder, nothing else).
+
+    Raises
+    ------
+    UnknownNetworkError
+        No network has that name (or the name is not a safe identifier).
+    """
+    root = networks_dir(data_dir)
+    if name not in known_networks(data_dir=data_dir):
+        raise _unknown(name, data_dir)
+    shutil.rmtree(_set_aside(root, _folder(root, name)))
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    """``network remove NAME``: delete an imported network's folder."""
+    remove_network(args.name, data_dir=_data_dir(args))
+    print(f"removed network {args.name!r}")
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     """``network info NAME``: nodes, edges, bounding box, modes and file size."""
-    provider = provider_for(args.name)
+    provider = provider_for(args.name, data_dir=_data_dir(args))
     folder = provider.path.parent
     meta = json.loads((folder / _META).read_text(encoding="utf-8"))
     size = provider.path.stat().st_size
@@ -233,7 +326,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """``network list``: the imported networks, one per line."""
-    names = known_networks()
+    names = known_networks(data_dir=_data_dir(args))
     if not names:
         print("no networks yet; use `salpimi network import FILE --name NAME`")
     for name in names:
@@ -258,7 +351,7 @@ def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``network import|fetch|info|list`` to an argparse subparsers object.
+    """Add ``network import|fetch|info|list|remove`` to an argparse subparsers object.
 
     Each leaf parser sets ``func`` to a handler ``fn(args) -> int`` that prints one
     line to stderr and returns 2 on bad input (never a traceback).
@@ -278,16 +371,18 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="network_command", metavar="COMMAND", required=True)
 
+    names = "1-64 ASCII letters, digits, '_' or '-'"
+
     p = sub.add_parser("import", help="import a local .osm, .osm.pbf or .graphml file")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--name", help="network name (default: the file name)")
-    p.add_argument("--force", action="store_true", help="replace an existing network")
+    p.add_argument("--name", help=f"network name, {names} (default: from the file name)")
+    p.add_argument("--force", action="store_true", help="replace an existing network of that name")
     p.set_defaults(func=_guarded(cmd_import))
 
     p = sub.add_parser("fetch", help="download a place's streets from OpenStreetMap (internet)")
     p.add_argument("place", metavar="PLACE", help='e.g. "Gwanak-gu, Seoul, South Korea"')
-    p.add_argument("--name", help="network name (default: from the place)")
-    p.add_argument("--force", action="store_true", help="replace an existing network")
+    p.add_argument("--name", help=f"network name, {names} (default: from the place)")
+    p.add_argument("--force", action="store_true", help="replace an existing network of that name")
     p.set_defaults(func=_guarded(cmd_fetch))
 
     p = sub.add_parser("info", help="nodes, edges, bounding box, modes and file size")
@@ -296,4 +391,19 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list imported networks")
     p.set_defaults(func=_guarded(cmd_list))
+
+    p = sub.add_parser("remove", help="delete an imported network (its own folder only)")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(func=_guarded(cmd_remove))
+
+    for leaf in sub.choices.values():
+        add_data_dir_option(leaf)
     return parser
+
+
+def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir``: where networks live (``<data dir>/networks``), as for ``salpimi serve``."""
+    parser.add_argument(
+        "--data-dir",
+        help="data directory; networks live in its networks/ folder (default $SALPIMI_DATA_DIR or ./data)",
+    )
