@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -50,9 +51,15 @@ def _positive(text: str) -> float:
 
 
 def _seed(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
+    if not (text.isascii() and text.isdigit()) or int(text) > 2**31 - 1:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not an integer in 0..2147483647")
     return int(text)
+
+
+def printable(text: object, *, limit: int = 500) -> str:
+    """One line for the terminal: control characters escaped, cut to ``limit`` characters."""
+    out = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(text))
+    return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
 def _travel(args: argparse.Namespace) -> TravelTimeProvider:
@@ -206,7 +213,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(ev.violations)} violation(s):")
     for v in ev.violations:
-        print(f"  [{v.code}] {v.message}")
+        print(f"  [{v.code}] {printable(v.message)}")
     return 1
 
 
@@ -263,11 +270,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code = args.func(args)
-    except (UsageError, ProblemFileError) as exc:
-        print(f"salpimi: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"salpimi: {exc}", file=sys.stderr)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``salpimi schema | head``): stop quietly, as a killed pipe writer would.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except (UsageError, ProblemFileError, ValueError) as exc:
+        print(f"salpimi: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("salpimi: interrupted", file=sys.stderr)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 from .domain import (
     Household,
@@ -25,8 +29,13 @@ from .domain import (
 from .timeline import WEEKDAYS, format_hhmm, parse_date, parse_hhmm
 
 __all__ = [
+    "DATE_RANGE",
+    "LIMITS",
+    "RANGES",
+    "NumberRange",
     "ProblemFileError",
     "load_problem",
+    "parse_json_text",
     "problem_from_json",
     "problem_json_schema",
     "problem_to_json",
@@ -34,11 +43,66 @@ __all__ = [
     "require_list",
     "require_mapping",
     "require_str",
+    "show",
 ]
 
 
 class ProblemFileError(ValueError):
     """A problem or plan file that cannot be used; the message is one line for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class NumberRange:
+    """The accepted values of one numeric field: ``minimum..maximum`` in ``unit``."""
+
+    minimum: float
+    maximum: float
+    unit: str
+    integer: bool = True
+
+    def schema(self) -> dict[str, Any]:
+        """The JSON Schema of a value in this range."""
+        return {"type": "integer" if self.integer else "number", "minimum": self.minimum,
+                "maximum": self.maximum}
+
+
+# Every numeric field of a problem file and its sane range (also the JSON Schema's and the docs').
+RANGES: Final[Mapping[str, NumberRange]] = MappingProxyType({
+    "lat": NumberRange(-90, 90, "degrees", integer=False),
+    "lon": NumberRange(-180, 180, "degrees", integer=False),
+    "service_s": NumberRange(1, 12 * 3600, "s"),  # service_times.*, by_role, visit.duration_s
+    "break_s": NumberRange(0, 4 * 3600, "s"),  # worker.break.duration_s
+    "max_visits": NumberRange(0, 100, "visits"),
+    "max_work_s": NumberRange(1, 24 * 3600, "s"),
+    "speed_factor": NumberRange(0.1, 10, "x the mode's speed", integer=False),
+    "capacity": NumberRange(0, 1_000_000, "load units"),
+    "load": NumberRange(0, 1_000_000, "load units"),
+})
+
+# Sizes: a 10 s budget plans about 2,000 visits (10.1 s wall, 0.6 GB with one worker; 3,000 took 15 s
+# and 1.0 GB, 5,000 took 22 s and 2.4 GB), so larger problems are refused rather than exhausting the machine.
+LIMITS: Final[Mapping[str, int]] = MappingProxyType({
+    "visits": 2_000,
+    "workers": 250,
+    "households": 20_000,
+    "windows": 16,  # time windows of a visit; availability windows of a weekday
+    "tags": 32,  # skills, languages, required skills, allowed roles of one item
+    "forbidden_worker_ids": 250,
+    "id_chars": 128,
+    "tag_chars": 64,
+    "text_chars": 200,  # name, team, dong, label
+    "note_chars": 4000,
+})
+
+DATE_RANGE: Final[tuple[dt.date, dt.date]] = (dt.date(1900, 1, 1), dt.date(2100, 12, 31))
+
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def show(value: Any, *, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, control characters escaped: safe in one error line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def require_mapping(value: Any, where: str) -> Mapping[str, Any]:
@@ -47,37 +111,92 @@ def require_mapping(value: Any, where: str) -> Mapping[str, Any]:
     return value
 
 
-def require_list(value: Any, where: str) -> list[Any]:
+def require_list(value: Any, where: str, *, limit: int | None = None) -> list[Any]:
     if not isinstance(value, list):
         raise ValueError(f"{where}: expected a list, got {type(value).__name__}")
+    if limit is not None and len(value) > limit:
+        raise ValueError(f"{where}: {len(value)} items exceed the limit of {limit}")
     return value
 
 
-def require_str(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{where}: expected a non-empty string, got {value!r}")
+def _bad_char(text: str, *, multiline: bool = False) -> str | None:
+    for ch in text:
+        if multiline and ch in "\t\n\r":
+            continue
+        if unicodedata.category(ch) in ("Cc", "Cs") or ch in _BIDI:
+            return ch
+    return None
+
+
+def require_str(value: Any, where: str, *, max_chars: int = LIMITS["id_chars"]) -> str:
+    """A non-empty identifier-like string: at most ``max_chars``, no control characters."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{where}: expected a non-empty string, got {show(value)}")
+    if len(value) > max_chars:
+        raise ValueError(f"{where}: longer than {max_chars} characters")
+    bad = _bad_char(value)
+    if bad is not None:
+        raise ValueError(f"{where}: contains the control character {bad!r}")
     return value
 
 
-def _int(value: Any, where: str, *, minimum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise ValueError(f"{where}: expected an integer, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{where}: must be at least {minimum}, got {value!r}")
-    return int(value)
+def _text(value: Any, where: str, *, max_chars: int = LIMITS["text_chars"], multiline: bool = False) -> str:
+    """Free text (may be empty): at most ``max_chars``, no control characters (tabs and newlines if multiline)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: expected a string, got {type(value).__name__}")
+    if len(value) > max_chars:
+        raise ValueError(f"{where}: longer than {max_chars} characters")
+    bad = _bad_char(value, multiline=multiline)
+    if bad is not None:
+        raise ValueError(f"{where}: contains the control character {bad!r}")
+    return value
+
+
+def _number(value: Any, where: str, key: str) -> Any:
+    """A finite number within ``RANGES[key]`` (an integer where the range says so)."""
+    r = RANGES[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}: expected a number, got {show(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: expected a finite number, got {show(value)}")
+    if r.integer and value != int(value):
+        raise ValueError(f"{where}: expected an integer, got {show(value)}")
+    if not r.minimum <= value <= r.maximum:
+        raise ValueError(f"{where}: must lie in {r.minimum:g}..{r.maximum:g} ({r.unit}), got {show(value)}")
+    return int(value) if r.integer else float(value)
+
+
+def _date(value: Any, where: str) -> dt.date:
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: expected a date YYYY-MM-DD, got {show(value)}")
+    day = parse_date(value, field=where)
+    low, high = DATE_RANGE
+    if not low <= day <= high:
+        raise ValueError(f"{where}: {day.isoformat()} lies outside {low.isoformat()}..{high.isoformat()}")
+    return day
 
 
 def _bool(value: Any, where: str) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"{where}: expected true or false, got {value!r}")
+        raise ValueError(f"{where}: expected true or false, got {show(value)}")
     return value
 
 
-def _str_list(value: Any, where: str) -> list[str]:
-    items = require_list(value, where)
+def _str_list(value: Any, where: str, *, limit: int = LIMITS["tags"]) -> list[str]:
+    items = require_list(value, where, limit=limit)
     for i, item in enumerate(items):
-        require_str(item, f"{where}[{i}]")
+        require_str(item, f"{where}[{i}]", max_chars=LIMITS["tag_chars"])
     return items
+
+
+def _optional_id(value: Any, where: str) -> str | None:
+    return None if value is None else require_str(value, where)
+
+
+def _clock(value: Any, where: str) -> int:
+    if not isinstance(value, str) or len(value) > 8:
+        raise ValueError(f"{where}: expected 'HH:MM', got {show(value)}")
+    return parse_hhmm(value, field=where)
 
 
 def _window(value: Any, where: str) -> TimeWindow:
@@ -87,9 +206,9 @@ def _window(value: Any, where: str) -> TimeWindow:
     elif isinstance(value, list) and len(value) == 2:
         start, end = value
     else:
-        raise ValueError(f"{where}: expected [\"HH:MM\", \"HH:MM\"], got {value!r}")
-    s = parse_hhmm(start, field=f"{where}.start")
-    e = parse_hhmm(end, field=f"{where}.end")
+        raise ValueError(f"{where}: expected [\"HH:MM\", \"HH:MM\"], got {show(value)}")
+    s = _clock(start, f"{where}.start")
+    e = _clock(end, f"{where}.end")
     if e <= s:
         raise ValueError(f"{where}: end {end} is not after start {start}")
     return TimeWindow(start_s=s, end_s=e)
@@ -97,28 +216,36 @@ def _window(value: Any, where: str) -> TimeWindow:
 
 def _location(value: Any, where: str) -> Location:
     value = require_mapping(value, where)
-    lat, lon = value.get("lat"), value.get("lon")
-    for name, v in (("lat", lat), ("lon", lon)):
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise ValueError(f"{where}.{name}: expected a number, got {v!r}")
-    try:
-        return Location(lat=float(lat), lon=float(lon))
-    except ValueError as exc:
-        raise ValueError(f"{where}.{exc}") from None
+    _check_keys(value, {"lat", "lon"}, where)
+    return Location(lat=_number(value.get("lat"), f"{where}.lat", "lat"),
+                    lon=_number(value.get("lon"), f"{where}.lon", "lon"))
 
 
 def _enum(cls: Any, value: Any, where: str) -> Any:
     try:
         return cls(value)
-    except ValueError:
+    except (ValueError, TypeError):
         allowed = ", ".join(m.value for m in cls)
-        raise ValueError(f"{where}: {value!r} is not one of {allowed}") from None
+        raise ValueError(f"{where}: {show(value)} is not one of {allowed}") from None
 
 
 def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(raw) - allowed)
+    unknown = sorted((k for k in raw if k not in allowed), key=str)
     if unknown:
-        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}")
+        names = ", ".join(show(k) for k in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise ValueError(f"{where}: unknown field(s) {names}")
+
+
+def _risk(raw: Any, where: str) -> RiskFactors:
+    raw = require_mapping(raw, where)
+    _check_keys(raw, set(RiskFactors.__dataclass_fields__), where)
+    for key, value in raw.items():
+        if not isinstance(value, str | bool) or (isinstance(value, str) and len(value) > 16):
+            raise ValueError(f"{where}.{key}: {show(value)} is not a valid value")
+    try:
+        return RiskFactors(**raw)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}.{exc}") from None
 
 
 def _household(raw: Any, where: str) -> Household:
@@ -131,29 +258,30 @@ def _household(raw: Any, where: str) -> Household:
     )
     hid = require_str(raw.get("id"), f"{where}.id")
     where = f"household {hid}"
-    risk_raw = require_mapping(raw.get("risk", {}), f"{where}.risk")
-    _check_keys(risk_raw, set(RiskFactors.__dataclass_fields__), f"{where}.risk")
-    try:
-        risk = RiskFactors(**risk_raw)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where}.risk.{exc}") from None
+    risk = _risk(raw.get("risk", {}), f"{where}.risk")
     avail: list[WeeklyWindow] = []
     for day, windows in require_mapping(raw.get("availability", {}), f"{where}.availability").items():
         if day not in WEEKDAYS:
-            raise ValueError(f"{where}.availability: {day!r} is not one of {', '.join(WEEKDAYS)}")
-        for i, w in enumerate(require_list(windows, f"{where}.availability.{day}")):
+            raise ValueError(f"{where}.availability: {show(day)} is not one of {', '.join(WEEKDAYS)}")
+        for i, w in enumerate(require_list(windows, f"{where}.availability.{day}", limit=LIMITS["windows"])):
             avail.append(WeeklyWindow(weekday=day, window=_window(w, f"{where}.availability.{day}[{i}]")))
     last = raw.get("last_contact")
+    _text(raw.get("label", ""), f"{where}.label")
     return Household(
         id=hid,
         location=_location(raw.get("location"), f"{where}.location"),
-        dong=str(raw.get("dong", "")),
+        dong=_text(raw.get("dong", ""), f"{where}.dong"),
         risk=risk,
-        last_contact=None if last is None else parse_date(last, field=f"{where}.last_contact"),
-        preferred_worker_id=raw.get("preferred_worker_id"),
+        last_contact=None if last is None else _date(last, f"{where}.last_contact"),
+        preferred_worker_id=_optional_id(raw.get("preferred_worker_id"), f"{where}.preferred_worker_id"),
         languages=tuple(_str_list(raw.get("languages", ["ko"]), f"{where}.languages")) or ("ko",),
         availability=tuple(avail),
     )
+
+
+def _optional_number(raw: Mapping[str, Any], key: str, where: str, range_key: str | None = None) -> Any:
+    value = raw.get(key)
+    return None if value is None else _number(value, f"{where}.{key}", range_key or key)
 
 
 def _worker(raw: Any, where: str) -> Worker:
@@ -173,15 +301,13 @@ def _worker(raw: Any, where: str) -> Worker:
     break_window, break_s = None, 0
     if brk is not None:
         brk = require_mapping(brk, f"{where}.break")
+        _check_keys(brk, {"window", "duration_s"}, f"{where}.break")
         break_window = _window(brk.get("window"), f"{where}.break.window")
-        break_s = _int(brk.get("duration_s", break_window.length_s), f"{where}.break.duration_s", minimum=0)
-    speed = raw.get("speed_factor", 1.0)
-    if isinstance(speed, bool) or not isinstance(speed, int | float):
-        raise ValueError(f"{where}.speed_factor: expected a number, got {speed!r}")
+        break_s = _number(brk.get("duration_s", break_window.length_s), f"{where}.break.duration_s", "break_s")
     return Worker(
         id=wid,
-        name=str(raw.get("name", "")),
-        team=str(raw.get("team", "")),
+        name=_text(raw.get("name", ""), f"{where}.name"),
+        team=_text(raw.get("team", ""), f"{where}.team"),
         role=_enum(Role, raw.get("role"), f"{where}.role"),
         skills=frozenset(_str_list(raw.get("skills", []), f"{where}.skills")),
         languages=tuple(_str_list(raw.get("languages", ["ko"]), f"{where}.languages")) or ("ko",),
@@ -190,11 +316,11 @@ def _worker(raw: Any, where: str) -> Worker:
         shift=shift,
         break_window=break_window,
         break_s=break_s,
-        max_visits=None if raw.get("max_visits") is None else _int(raw["max_visits"], f"{where}.max_visits", minimum=0),
-        max_work_s=None if raw.get("max_work_s") is None else _int(raw["max_work_s"], f"{where}.max_work_s", minimum=1),
+        max_visits=_optional_number(raw, "max_visits", where),
+        max_work_s=_optional_number(raw, "max_work_s", where),
         travel_mode=_enum(TravelModeName, raw.get("travel_mode", "walk"), f"{where}.travel_mode"),
-        speed_factor=float(speed),
-        capacity=None if raw.get("capacity") is None else _int(raw["capacity"], f"{where}.capacity", minimum=0),
+        speed_factor=_number(raw.get("speed_factor", 1.0), f"{where}.speed_factor", "speed_factor"),
+        capacity=_optional_number(raw, "capacity", where),
     )
 
 
@@ -208,26 +334,31 @@ def _visit(raw: Any, where: str) -> Visit:
     )
     vid = require_str(raw.get("id"), f"{where}.id")
     where = f"visit {vid}"
-    duration = raw.get("duration_s")
+    _text(raw.get("note", ""), f"{where}.note", max_chars=LIMITS["note_chars"], multiline=True)
     return Visit(
         id=vid,
         household_id=require_str(raw.get("household_id"), f"{where}.household_id"),
         kind=_enum(VisitKind, raw.get("kind", "routine"), f"{where}.kind"),
-        duration_s=None if duration is None else _int(duration, f"{where}.duration_s", minimum=1),
+        duration_s=_optional_number(raw, "duration_s", where, "service_s"),
         required_skills=frozenset(_str_list(raw.get("required_skills", []), f"{where}.required_skills")),
         time_windows=tuple(
             _window(w, f"{where}.time_windows[{i}]")
-            for i, w in enumerate(require_list(raw.get("time_windows", []), f"{where}.time_windows"))
+            for i, w in enumerate(
+                require_list(raw.get("time_windows", []), f"{where}.time_windows", limit=LIMITS["windows"])
+            )
         ),
         mandatory=_bool(raw.get("mandatory", False), f"{where}.mandatory"),
         urgent=_bool(raw.get("urgent", False), f"{where}.urgent"),
-        required_worker_id=raw.get("required_worker_id"),
-        forbidden_worker_ids=frozenset(_str_list(raw.get("forbidden_worker_ids", []), f"{where}.forbidden_worker_ids")),
+        required_worker_id=_optional_id(raw.get("required_worker_id"), f"{where}.required_worker_id"),
+        forbidden_worker_ids=frozenset(_str_list(
+            raw.get("forbidden_worker_ids", []), f"{where}.forbidden_worker_ids",
+            limit=LIMITS["forbidden_worker_ids"],
+        )),
         allowed_roles=frozenset(
             _enum(Role, r, f"{where}.allowed_roles")
             for r in _str_list(raw.get("allowed_roles", []), f"{where}.allowed_roles")
         ),
-        load=_int(raw.get("load", 0), f"{where}.load", minimum=0),
+        load=_number(raw.get("load", 0), f"{where}.load", "load"),
     )
 
 
@@ -244,15 +375,29 @@ def _service_times(raw: Any) -> ServiceTimes:
                 by_role[kind] = {}
                 for role, secs in require_mapping(roles, f"service_times.by_role.{kind}").items():
                     _enum(Role, role, f"service_times.by_role.{kind}")
-                    by_role[kind][role] = _int(secs, f"service_times.by_role.{kind}.{role}", minimum=1)
+                    by_role[kind][role] = _number(secs, f"service_times.by_role.{kind}.{role}", "service_s")
         else:
             _enum(VisitKind, key, "service_times")
-            by_kind[key] = _int(value, f"service_times.{key}", minimum=1)
+            by_kind[key] = _number(value, f"service_times.{key}", "service_s")
     return ServiceTimes(by_kind_s=by_kind, by_kind_role_s=by_role)
 
 
+def _sized(data: Mapping[str, Any], key: str) -> list[Any]:
+    items = require_list(data.get(key, []), key)
+    if len(items) > LIMITS[key]:
+        raise ValueError(
+            f"{key}: {len(items)} {key} exceed the limit of {LIMITS[key]:,} per problem "
+            "(what a 10 s budget can plan; split the day or the district)"
+        )
+    return items
+
+
 def problem_from_json(data: Any, *, date: dt.date | None = None) -> Problem:
-    """Build a validated :class:`Problem` from parsed JSON; ``date`` overrides the file's."""
+    """Build a validated :class:`Problem` from parsed JSON; ``date`` overrides the file's.
+
+    Every numeric field must lie in its :data:`RANGES` entry and every list within :data:`LIMITS`;
+    ids are at most 128 characters without control characters.  Raises ``ValueError`` naming the field.
+    """
     data = require_mapping(data, "problem")
     _check_keys(
         data,
@@ -263,23 +408,46 @@ def problem_from_json(data: Any, *, date: dt.date | None = None) -> Problem:
     if date is None:
         if data.get("date") is None:
             raise ValueError("problem.date: missing (give --date YYYY-MM-DD)")
-        date = parse_date(data["date"], field="problem.date")
-    households = [
-        _household(h, f"households[{i}]")
-        for i, h in enumerate(require_list(data.get("households", []), "households"))
-    ]
-    workers = [
-        _worker(w, f"workers[{i}]") for i, w in enumerate(require_list(data.get("workers", []), "workers"))
-    ]
-    visits = [_visit(v, f"visits[{i}]") for i, v in enumerate(require_list(data.get("visits", []), "visits"))]
+        date = _date(data["date"], "problem.date")
+    elif not DATE_RANGE[0] <= date <= DATE_RANGE[1]:
+        raise ValueError(f"date: {date.isoformat()} lies outside {DATE_RANGE[0]}..{DATE_RANGE[1]}")
+    if data.get("timezone", "Asia/Seoul") != "Asia/Seoul":
+        raise ValueError(f"problem.timezone: {show(data.get('timezone'))} is not Asia/Seoul")
+    households = [_household(h, f"households[{i}]") for i, h in enumerate(_sized(data, "households"))]
+    workers = [_worker(w, f"workers[{i}]") for i, w in enumerate(_sized(data, "workers"))]
+    visits = [_visit(v, f"visits[{i}]") for i, v in enumerate(_sized(data, "visits"))]
     return Problem(
         date=date,
-        name=str(data.get("name", "")),
+        name=_text(data.get("name", ""), "problem.name"),
         households=tuple(households),
         workers=tuple(workers),
         visits=tuple(visits),
         service_times=_service_times(data.get("service_times")),
     )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number (JSON has no NaN or Infinity)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is too large a number")
+    return value
+
+
+def parse_json_text(text: str) -> Any:
+    """``json.loads`` that refuses NaN, Infinity, overflowing numbers and deep nesting (``ValueError``)."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except ValueError as exc:  # NaN, Infinity, 1e999, integers of more than 4,300 digits
+        message = str(exc).split(";")[0]
+        raise ValueError(f"unusable number: {message}") from None
 
 
 def read_json(path: str | Path, *, what: str = "file") -> Any:
@@ -296,11 +464,9 @@ def read_json(path: str | Path, *, what: str = "file") -> Any:
     except OSError as exc:
         raise ProblemFileError(f"{what} {p}: cannot read ({exc.strerror})") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProblemFileError(
-            f"{what} {p}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from None
+        return parse_json_text(text)
+    except ValueError as exc:
+        raise ProblemFileError(f"{what} {p}: {exc}") from None
 
 
 def load_problem(path: str | Path, *, date: dt.date | None = None) -> Problem:
@@ -384,20 +550,32 @@ def problem_to_json(problem: Problem) -> dict[str, Any]:
 
 
 def problem_json_schema() -> dict[str, Any]:
-    """JSON Schema (2020-12) of the problem file."""
+    """JSON Schema (2020-12) of the problem file, with the ranges of :data:`RANGES` and sizes of :data:`LIMITS`."""
     hhmm = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"}
     window = {"type": "array", "items": hhmm, "minItems": 2, "maxItems": 2,
               "description": "[start, end] local clock times, end after start"}
+    windows = {"type": "array", "items": window, "maxItems": LIMITS["windows"]}
     loc = {
         "type": "object",
         "required": ["lat", "lon"],
-        "properties": {"lat": {"type": "number", "minimum": -90, "maximum": 90},
-                       "lon": {"type": "number", "minimum": -180, "maximum": 180}},
+        "properties": {"lat": RANGES["lat"].schema(), "lon": RANGES["lon"].schema()},
         "additionalProperties": False,
     }
-    ident = {"type": "string", "minLength": 1, "maxLength": 128}
-    date = {"type": "string", "format": "date"}
-    strs = {"type": "array", "items": {"type": "string", "minLength": 1}}
+    no_controls = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+    ident = {"type": "string", "minLength": 1, "maxLength": LIMITS["id_chars"], "pattern": no_controls}
+    text = {"type": "string", "maxLength": LIMITS["text_chars"], "pattern": no_controls}
+    date = {"type": "string", "format": "date",
+            "description": f"YYYY-MM-DD from {DATE_RANGE[0].isoformat()} to {DATE_RANGE[1].isoformat()}"}
+    strs = {"type": "array", "maxItems": LIMITS["tags"],
+            "items": {"type": "string", "minLength": 1, "maxLength": LIMITS["tag_chars"], "pattern": no_controls}}
+
+    def number(key: str, *, null: bool = False, **extra: Any) -> dict[str, Any]:
+        r = RANGES[key]
+        out: dict[str, Any] = {**r.schema(), **extra}
+        if null:
+            out["type"] = [out["type"], "null"]
+        return out
+
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://salpimi.example/schema/problem.json",
@@ -405,10 +583,12 @@ def problem_json_schema() -> dict[str, Any]:
         "description": "Households, workers and candidate visits for one planning day (Asia/Seoul).",
         "type": "object",
         "required": ["households", "workers", "visits"],
+        "$comment": "Problems above the maxItems of visits, workers or households are refused: "
+                    "a 10 s budget plans about 2,000 visits.",
         "additionalProperties": False,
         "properties": {
             "$schema": {"type": "string"},
-            "name": {"type": "string"},
+            "name": text,
             "date": {**date, "description": "Planning day; the CLI's --date overrides it."},
             "timezone": {"const": "Asia/Seoul"},
             "meta": {"type": "object"},
@@ -416,22 +596,31 @@ def problem_json_schema() -> dict[str, Any]:
                 "type": "object",
                 "description": "Default service seconds by visit kind; by_role overrides per role.",
                 "properties": {
-                    **{k.value: {"type": "integer", "minimum": 1} for k in VisitKind},
-                    "by_role": {"type": "object"},
+                    **{k.value: number("service_s") for k in VisitKind},
+                    "by_role": {
+                        "type": "object",
+                        "propertyNames": {"enum": [k.value for k in VisitKind]},
+                        "additionalProperties": {
+                            "type": "object",
+                            "propertyNames": {"enum": [r.value for r in Role]},
+                            "additionalProperties": number("service_s"),
+                        },
+                    },
                 },
                 "additionalProperties": False,
             },
             "households": {
                 "type": "array",
+                "maxItems": LIMITS["households"],
                 "items": {
                     "type": "object",
                     "required": ["id", "location"],
                     "additionalProperties": False,
                     "properties": {
                         "id": ident,
-                        "label": {"type": "string"},
+                        "label": text,
                         "location": loc,
-                        "dong": {"type": "string"},
+                        "dong": text,
                         "risk": {
                             "type": "object",
                             "additionalProperties": False,
@@ -451,7 +640,7 @@ def problem_json_schema() -> dict[str, Any]:
                         "availability": {
                             "type": "object",
                             "propertyNames": {"enum": list(WEEKDAYS)},
-                            "additionalProperties": {"type": "array", "items": window},
+                            "additionalProperties": windows,
                             "description": "Weekly windows when someone is home; absent = any time.",
                         },
                     },
@@ -459,14 +648,15 @@ def problem_json_schema() -> dict[str, Any]:
             },
             "workers": {
                 "type": "array",
+                "maxItems": LIMITS["workers"],
                 "items": {
                     "type": "object",
                     "required": ["id", "role", "start"],
                     "additionalProperties": False,
                     "properties": {
                         "id": ident,
-                        "name": {"type": "string"},
-                        "team": {"type": "string"},
+                        "name": text,
+                        "team": text,
                         "role": {"enum": [r.value for r in Role]},
                         "skills": strs,
                         "languages": strs,
@@ -475,23 +665,24 @@ def problem_json_schema() -> dict[str, Any]:
                         "shift": window,
                         "break": {
                             "type": ["object", "null"],
-                            "properties": {"window": window,
-                                           "duration_s": {"type": "integer", "minimum": 0}},
+                            "properties": {"window": window, "duration_s": number("break_s")},
                             "required": ["window"],
+                            "additionalProperties": False,
                         },
-                        "max_visits": {"type": ["integer", "null"], "minimum": 0},
-                        "max_work_s": {"type": ["integer", "null"], "minimum": 1,
-                                       "description": "Working seconds excluding the break."},
+                        "max_visits": number("max_visits", null=True),
+                        "max_work_s": number("max_work_s", null=True,
+                                             description="Working seconds excluding the break."),
                         "travel_mode": {"enum": [m.value for m in TravelModeName]},
-                        "speed_factor": {"type": "number", "minimum": 0.1, "maximum": 10,
-                                         "description": ">1 travels faster than the mode's default"},
-                        "capacity": {"type": ["integer", "null"], "minimum": 0,
-                                     "description": "Load units carried (kits, food boxes); null = unlimited"},
+                        "speed_factor": number("speed_factor",
+                                               description=">1 travels faster than the mode's default"),
+                        "capacity": number("capacity", null=True,
+                                           description="Load units carried (kits, food boxes); null = unlimited"),
                     },
                 },
             },
             "visits": {
                 "type": "array",
+                "maxItems": LIMITS["visits"],
                 "items": {
                     "type": "object",
                     "required": ["id", "household_id"],
@@ -499,17 +690,18 @@ def problem_json_schema() -> dict[str, Any]:
                     "properties": {
                         "id": ident,
                         "household_id": ident,
-                        "note": {"type": "string"},
+                        "note": {"type": "string", "maxLength": LIMITS["note_chars"]},
                         "kind": {"enum": [k.value for k in VisitKind]},
-                        "duration_s": {"type": ["integer", "null"], "minimum": 1, "maximum": 43200},
+                        "duration_s": number("service_s", null=True),
                         "required_skills": strs,
-                        "time_windows": {"type": "array", "items": window},
+                        "time_windows": windows,
                         "mandatory": {"type": "boolean"},
                         "urgent": {"type": "boolean"},
                         "required_worker_id": {"anyOf": [ident, {"type": "null"}]},
-                        "forbidden_worker_ids": strs,
+                        "forbidden_worker_ids": {"type": "array", "items": ident,
+                                                 "maxItems": LIMITS["forbidden_worker_ids"]},
                         "allowed_roles": {"type": "array", "items": {"enum": [r.value for r in Role]}},
-                        "load": {"type": "integer", "minimum": 0, "description": "Units the worker delivers"},
+                        "load": number("load", description="Units the worker delivers"),
                     },
                 },
             },

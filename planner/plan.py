@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -10,6 +11,17 @@ from typing import Any
 from .timeline import DayClock
 
 __all__ = ["Plan", "Reason", "Route", "Stop", "Unassigned"]
+
+
+def _whole(value: Any, where: str) -> int:
+    """A travel figure of a hand-edited plan: a finite number 0..1e9 (0 when absent), truncated."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+        math.isfinite(value) and 0 <= value <= 10**9
+    ):
+        raise ValueError(f"{where}: expected a number 0..1e9, got {repr(value)[:40]}")
+    return int(value)
 
 
 class Reason(StrEnum):
@@ -137,7 +149,13 @@ class Plan:
         clock = DayClock(date)
 
         def secs(value: Any, where: str) -> int:
-            return clock.to_seconds(require_str(value, where), field=where)
+            try:
+                seconds = clock.to_seconds(require_str(value, where, max_chars=40), field=where)
+            except OverflowError:
+                raise ValueError(f"{where}: lies outside any usable date") from None
+            if abs(seconds) > 7 * 86400:
+                raise ValueError(f"{where}: more than a week away from the plan's day")
+            return seconds
 
         routes = []
         for i, raw in enumerate(require_list(data.get("routes", []), "plan.routes")):
@@ -157,8 +175,8 @@ class Plan:
                         arrival_s=arrival,
                         start_s=start,
                         end_s=end,
-                        travel_s=int(rs.get("travel_s", 0) or 0),
-                        travel_m=int(rs.get("travel_m", 0) or 0),
+                        travel_s=_whole(rs.get("travel_s"), f"{sw}.travel_s"),
+                        travel_m=_whole(rs.get("travel_m"), f"{sw}.travel_m"),
                     )
                 )
             brk = raw.get("break")
@@ -181,8 +199,8 @@ class Plan:
                     stops=tuple(stops),
                     break_start_s=b_start,
                     break_end_s=b_end,
-                    travel_s=int(raw.get("travel_s", 0) or 0),
-                    travel_m=int(raw.get("travel_m", 0) or 0),
+                    travel_s=_whole(raw.get("travel_s"), f"{where}.travel_s"),
+                    travel_m=_whole(raw.get("travel_m"), f"{where}.travel_m"),
                 )
             )
         unassigned = []
