@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from planner.domain import Location
-from planner.travel import osm as osm_module
 from planner.travel.base import UNREACHABLE, TravelTimeProvider
 from planner.travel.netcli import (
     UnknownNetworkError,
@@ -19,7 +18,16 @@ from planner.travel.netcli import (
     provider_for,
     register,
 )
-from planner.travel.osm import NetworkConfig, NetworkError, OsmProvider, UnreachableLegError
+from planner.travel.osm import (
+    DEFAULT_DRIVE_SPEEDS_KPH,
+    NetworkConfig,
+    NetworkError,
+    OsmProvider,
+    UnreachableLegError,
+    reading,
+)
+from planner.travel.osm import provider as provider_module
+from planner.travel.osm.router import Router, Snapper, haversine_m
 
 TINY = Path(__file__).parents[1] / "fixtures" / "osm" / "tiny.osm"
 
@@ -72,7 +80,7 @@ def test_speeds_follow_highway_class_and_maxspeed(provider: OsmProvider) -> None
 
 
 def test_speed_table_is_configurable(tmp_path: Path) -> None:
-    speeds = dict(osm_module.DEFAULT_DRIVE_SPEEDS_KPH, residential=60.0)
+    speeds = dict(DEFAULT_DRIVE_SPEEDS_KPH, residential=60.0)
     cfg = NetworkConfig(drive_speeds_kph=speeds, honour_maxspeed=False)
     g = OsmProvider(path=TINY, cache_dir=tmp_path, config=cfg).graph("drive")
     assert round(g.edge(2, 6)[0]) == 6
@@ -179,10 +187,39 @@ def test_matrix_matches_networkx_dijkstra(provider: OsmProvider) -> None:
     assert asym > 0
 
 
+def test_kd_tree_snapping_finds_the_haversine_nearest_node(provider: OsmProvider) -> None:
+    rng = np.random.default_rng(5)
+    for mode in ("drive", "walk"):
+        g = provider.graph(mode)
+        s, w, n, e = g.bbox
+        lat = np.concatenate([rng.uniform(s - 0.01, n + 0.01, 400), g.lat])
+        lon = np.concatenate([rng.uniform(w - 0.01, e + 0.01, 400), g.lon])
+        node, metres = Snapper.of(g).nearest(lat, lon)
+        every = haversine_m(lat[:, None], lon[:, None], g.lat[None, :], g.lon[None, :])
+        best = every.min(axis=1)
+        assert np.abs(metres - best).max() < 1e-6
+        assert np.abs(every[np.arange(len(lat)), node] - best).max() < 1e-6  # ties may pick either node
+        assert (node[400:] == np.arange(g.n_nodes)).all() and (metres[400:] < 1e-6).all()
+
+
+def test_kd_tree_snapping_matches_the_former_balltree(provider: OsmProvider) -> None:
+    neighbors = pytest.importorskip("sklearn.neighbors", reason="scikit-learn (the former snapper) not installed")
+    rng = np.random.default_rng(9)
+    g = provider.graph("walk")
+    s, w, n, e = g.bbox
+    pts = np.column_stack([rng.uniform(s - 0.01, n + 0.01, 400), rng.uniform(w - 0.01, e + 0.01, 400)])
+    dist, idx = neighbors.BallTree(np.radians(np.column_stack([g.lat, g.lon])), metric="haversine").query(
+        np.radians(pts), k=1
+    )
+    node, metres = provider.snap([Location(lat=a, lon=b) for a, b in pts], mode="walk")
+    assert np.array_equal(node, idx[:, 0])
+    assert np.abs(metres - dist[:, 0] * 6_371_009.0).max() < 1e-6
+
+
 def test_packed_weights_and_predecessor_tree_agree(provider: OsmProvider) -> None:
     for mode in ("drive", "walk"):
         g = provider.graph(mode)
-        fast, tree = osm_module._Router.of(g), osm_module._Router.of(g, packed=False)
+        fast, tree = Router.of(g), Router.of(g, packed=False)
         assert fast.packed_csr is not None and tree.packed_csr is None
         sources = np.arange(g.n_nodes)
         (t1, d1), (t2, d2) = fast.rows(sources), tree.rows(sources)
@@ -194,7 +231,7 @@ def test_graphs_and_matrices_are_cached_on_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = {"build": 0, "matrix": 0}
-    build, compute = osm_module._road_graph, OsmProvider._compute_matrix
+    build, compute = provider_module.build_road_graph, OsmProvider._compute_matrix
 
     def counting_build(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls["build"] += 1
@@ -204,7 +241,7 @@ def test_graphs_and_matrices_are_cached_on_disk(
         calls["matrix"] += 1
         return compute(self, *args, **kwargs)
 
-    monkeypatch.setattr(osm_module, "_road_graph", counting_build)
+    monkeypatch.setattr(provider_module, "build_road_graph", counting_build)
     monkeypatch.setattr(OsmProvider, "_compute_matrix", counting_compute)
     locs = [at(2), at(6), FAR]
     first = OsmProvider(path=TINY, cache_dir=tmp_path).matrix(locs, mode="drive")
@@ -283,7 +320,7 @@ def test_pbf_and_graphml_sources_agree_with_xml(tmp_path: Path) -> None:
     xml = OsmProvider(path=TINY, cache_dir=tmp_path)
     # PBF: convert the cleaned XML (osmium cannot parse Overpass geometry) and read it back
     clean = tmp_path / "clean.osm"
-    osm_module._write_mode_xml(osm_module._iter_xml_ways(TINY), "walk", clean)
+    reading.write_mode_xml(reading.iter_xml_ways(TINY), "walk", clean)
     pbf = tmp_path / "tiny.osm.pbf"
     with osmium.SimpleWriter(str(pbf)) as writer:
         for obj in osmium.FileProcessor(str(clean)):
@@ -292,7 +329,7 @@ def test_pbf_and_graphml_sources_agree_with_xml(tmp_path: Path) -> None:
     assert sorted(walk_pbf.node_id) == sorted(xml.graph("walk").node_id)
     # GraphML: an unsimplified, drive-only osmnx graph saved to disk
     drive_xml = tmp_path / "drive.osm"
-    osm_module._write_mode_xml(osm_module._iter_xml_ways(TINY), "drive", drive_xml)
+    reading.write_mode_xml(reading.iter_xml_ways(TINY), "drive", drive_xml)
     graphml = tmp_path / "tiny.graphml"
     ox.save_graphml(ox.graph_from_xml(drive_xml, simplify=False, retain_all=True), graphml)
     from_graphml = OsmProvider(path=graphml, cache_dir=tmp_path)
@@ -375,7 +412,7 @@ def test_network_fetch_offline_says_so_in_one_line(
     def offline(*args: object, **kwargs: object) -> None:
         raise requests.ConnectionError("Failed to resolve 'nominatim.openstreetmap.org'")
 
-    monkeypatch.setattr(osm_module.ox, "graph_from_place", offline)
+    monkeypatch.setattr(reading.ox, "graph_from_place", offline)
     args = _parser().parse_args(["network", "fetch", "Gwanak-gu, Seoul, South Korea"])
     assert args.func(args) == 2
     err = capsys.readouterr().err

@@ -79,13 +79,39 @@ def test_walk_is_symmetric_on_real_streets(cache_dir: Path) -> None:
 
 
 def test_packed_weights_match_the_predecessor_tree_on_real_streets(cache_dir: Path) -> None:
-    from planner.travel.osm import _Router
+    from planner.travel.osm.router import Router
 
     g = OsmProvider(path=SEOUL / "cauH.osm", cache_dir=cache_dir).graph("drive")
-    fast, tree = _Router.of(g), _Router.of(g, packed=False)
+    fast, tree = Router.of(g), Router.of(g, packed=False)
     assert fast.packed_csr is not None
     sources = np.arange(g.n_nodes)
     (t1, d1), (t2, d2) = fast.rows(sources), tree.rows(sources)
     assert np.abs(t1 - t2).max() < 0.05  # edge times rounded to whole milliseconds
     # equal times, but ties may pick another path: compare where the path is unique enough
     assert np.median(np.abs(d1 - d2)) < 0.05
+
+
+@pytest.mark.parametrize("path", [SEOUL / "cauH.osm", SEOUL / "asanH.osm", SHARED / "osm" / "baltimore" / "baltimore.drive.osm"])
+def test_kd_tree_snapping_matches_haversine_and_the_former_balltree(path: Path, cache_dir: Path) -> None:
+    from planner.travel.osm.router import haversine_m
+
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    provider = OsmProvider(path=path, cache_dir=cache_dir)
+    points = _random_points(provider, 400, seed=13)
+    lat, lon = np.array([p.lat for p in points]), np.array([p.lon for p in points])
+    for mode in ("drive", "walk"):
+        g = provider.graph(mode)
+        node, metres = provider.snap(points, mode=mode)
+        every = haversine_m(lat[:, None], lon[:, None], g.lat[None, :], g.lon[None, :])
+        assert np.abs(metres - every.min(axis=1)).max() < 1e-6
+        assert np.array_equal(node, every.argmin(axis=1))  # real coordinates: no exact ties
+        try:
+            from sklearn.neighbors import BallTree
+        except ImportError:  # scikit-learn (the former snapper) is no longer a dependency
+            continue
+        dist, idx = BallTree(np.radians(np.column_stack([g.lat, g.lon])), metric="haversine").query(
+            np.radians(np.column_stack([lat, lon])), k=1
+        )
+        assert np.array_equal(node, idx[:, 0])
+        assert np.abs(metres - dist[:, 0] * 6_371_009.0).max() < 1e-6
