@@ -1,4 +1,4 @@
-"""`salpimi serve`, `salpimi db upgrade`, `salpimi load FIXTURE` and `salpimi user add`.
+"""`salpimi serve`, `salpimi db upgrade`, `salpimi load FIXTURE` and `salpimi user add|key|deactivate|activate`.
 
 ``register(subparsers)`` adds the commands to the planner's argparse CLI; every handler is
 ``fn(args) -> int`` and reports bad input as one line on stderr with exit status 2.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import sys
 from collections.abc import Sequence
@@ -134,7 +135,10 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             )
             if not created:
                 raise _BadInput(f"user {args.username!r} already exists")
-            key = create_api_key(session, user, "cli")[1] if args.api_key else None
+            key = (
+                create_api_key(session, user, "cli", ttl_days=settings.api_key_ttl_days)[1]
+                if args.api_key else None
+            )
     except ValidationError as exc:
         first = exc.errors()[0]
         raise _BadInput(f"{'.'.join(map(str, first['loc'])) or 'user'}: {first['msg']}") from None
@@ -148,6 +152,63 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _existing_user(session: Any, username: str) -> Any:
+    from . import crud
+
+    user = crud.user_by_username(session, username)
+    if user is None:
+        raise _BadInput(f"user {username!r} does not exist")
+    return user
+
+
+def cmd_user_key(args: argparse.Namespace) -> int:
+    """The operator mints a key for any account (the API lets users mint keys only for themselves)."""
+    from .db import session_scope
+    from .services import audit, create_api_key
+
+    settings = _settings(args)
+    if args.days is not None and not 1 <= args.days <= 365:
+        raise _BadInput(f"--days: must lie in 1..365, got {args.days}")
+    engine = _engine(settings)
+    _migrate(engine)
+    with session_scope(engine) as session:
+        user = _existing_user(session, args.username)
+        if not user.active:
+            raise _BadInput(f"user {args.username!r} is deactivated; `salpimi user activate` first")
+        row, key = create_api_key(session, user, args.name, ttl_days=args.days or settings.api_key_ttl_days)
+        audit(session, None, "create", "api_key", row.id, team_id=user.team_id, detail=f"user={user.id} via=cli")
+        expires = row.expires_at.date().isoformat() if row.expires_at else "never"
+    print(f"API key {row.id} for {args.username} (expires {expires}): {key}")
+    return 0
+
+
+def _cmd_set_active(args: argparse.Namespace, active: bool) -> int:
+    from .db import session_scope
+    from .services import audit, set_user_active
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    _migrate(engine)
+    with session_scope(engine) as session:
+        user = _existing_user(session, args.username)
+        set_user_active(session, user, active)
+        audit(session, None, "activate" if active else "deactivate", "user", user.id, team_id=user.team_id,
+              detail="via=cli")
+    if active:
+        print(f"activated {args.username}; earlier tokens and keys stay revoked")
+    else:
+        print(f"deactivated {args.username}: tokens and API keys stopped working")
+    return 0
+
+
+def cmd_user_deactivate(args: argparse.Namespace) -> int:
+    return _cmd_set_active(args, False)
+
+
+def cmd_user_activate(args: argparse.Namespace) -> int:
+    return _cmd_set_active(args, True)
+
+
 def _describe(settings: Any) -> str:
     url = settings.resolved_database_url
     if "@" in url:  # hide credentials
@@ -156,11 +217,37 @@ def _describe(settings: Any) -> str:
     return url
 
 
+def _read_demo_credentials(path: Path) -> dict[str, dict[str, str]]:
+    """``{username: {"password", "api_key"}}`` kept by earlier demo runs (older files: ``{username: password}``)."""
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _BadInput(f"{path}: not a JSON file; delete it to start the demo afresh") from None
+    out: dict[str, dict[str, str]] = {}
+    for name, value in (raw.items() if isinstance(raw, dict) else []):
+        if isinstance(value, str):
+            out[str(name)] = {"password": value}
+        elif isinstance(value, dict):
+            out[str(name)] = {k: v for k, v in value.items() if k in ("password", "api_key") and isinstance(v, str)}
+    return out
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by its owner only (0600 in a 0700 directory)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    path.chmod(0o600)
+
+
 def _demo(engine: Any, settings: Any, fixture: str, host: str, port: int) -> None:
     from . import crud
     from .db import session_scope
     from .models import UserRole
-    from .services import create_api_key, ensure_user, first_field_worker
+    from .services import create_api_key, ensure_user, first_field_worker, principal_from_api_key
 
     with session_scope(engine) as session:
         empty = crud.count_teams(session) == 0
@@ -177,22 +264,26 @@ def _demo(engine: Any, settings: Any, fixture: str, host: str, port: int) -> Non
                   ("dispatcher", UserRole.DISPATCHER, team.id, None)]
         if nurse is not None:
             people.append(("nurse", UserRole.FIELD_WORKER, team.id, nurse.id))
-        stored = {}
-        if creds_path.is_file():
-            stored = json.loads(creds_path.read_text(encoding="utf-8"))
+        stored = _read_demo_credentials(creds_path)
         for username, role, team_id, worker_id in people:
-            password = stored.get(username) or secrets.token_urlsafe(9)
+            entry = stored.setdefault(username, {})
+            password = entry.get("password") or secrets.token_urlsafe(9)
             user, created = ensure_user(
                 session, username=username, role=role, password=password, team_id=team_id,
                 worker_id=worker_id,
             )
             if created:
-                stored[username] = password
-            _row, key = create_api_key(session, user, "demo")
-            lines.append((username, role.value, stored.get(username, "(set earlier)"), key))
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        creds_path.touch(mode=0o600)
-        creds_path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+                entry["password"] = password
+            # Reuse the stored key while it works: restarts do not pile up keys.
+            key = entry.get("api_key") or ""
+            current = principal_from_api_key(session, key) if key else None
+            if not user.active:
+                key = "(user deactivated)"
+            elif current is None or current.user_id != user.id:
+                _row, key = create_api_key(session, user, "demo", ttl_days=settings.api_key_ttl_days)
+                entry["api_key"] = key
+            lines.append((username, role.value, entry.get("password", "(set earlier)"), key))
+        _write_private(creds_path, json.dumps(stored, indent=2))
         team_id, team_name = team.id, team.name
         first, _ = crud.list_visit_requests(session, team.id, limit=1)
         day = first[0].date.isoformat() if first else "YYYY-MM-DD"
@@ -200,7 +291,7 @@ def _demo(engine: Any, settings: Any, fixture: str, host: str, port: int) -> Non
     print(f"\nSalpimi demo: team {team_name} ({team_id}), day {day}")
     print(f"  API docs:  {base}/docs")
     print(f"  Teams:     {base}/v1/teams")
-    print("  Users (password, and a fresh API key for the X-API-Key header):")
+    print("  Users (password, and an API key for the X-API-Key header):")
     for username, role, password, key in lines:
         print(f"    {username:<10} {role:<12} password {password}  key {key}")
     print("  Try:")
@@ -306,6 +397,18 @@ def register(subparsers: Any) -> None:
     add.add_argument("--password", help="default: generated and printed")
     add.add_argument("--api-key", action="store_true", help="also create and print an API key")
     add.set_defaults(func=_guard(cmd_user_add))
+    key = user_sub.add_parser("key", help="create an API key for a user (printed once)")
+    _common(key)
+    key.add_argument("username")
+    key.add_argument("--name", default="cli", help="a label for the key")
+    key.add_argument("--days", type=int, default=None, help="lifetime (default $SALPIMI_API_KEY_TTL_DAYS or 90)")
+    key.set_defaults(func=_guard(cmd_user_key))
+    for verb, fn, what in (("deactivate", cmd_user_deactivate, "stop a user's sign-in, tokens and API keys at once"),
+                           ("activate", cmd_user_activate, "let a deactivated user sign in again")):
+        sub = user_sub.add_parser(verb, help=what)
+        _common(sub)
+        sub.add_argument("username")
+        sub.set_defaults(func=_guard(fn))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

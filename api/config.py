@@ -41,6 +41,13 @@ class Settings:
         ``data_dir/secret.key``.
     token_ttl_s
         Lifetime of access tokens.
+    api_key_ttl_days
+        Default lifetime of new API keys (``$SALPIMI_API_KEY_TTL_DAYS``, default 90; at most 365).
+    signin_window_s, signin_account_failures, signin_address_failures
+        Sign-in rate limit: at most this many failed sign-ins per account and per client
+        address within the sliding window, then 429 until the oldest falls out
+        (``$SALPIMI_SIGNIN_WINDOW_S``, ``$SALPIMI_SIGNIN_ACCOUNT_FAILURES``,
+        ``$SALPIMI_SIGNIN_ADDRESS_FAILURES``; defaults 900 s, 5, 30).
     auto_migrate
         Run Alembic migrations to head when the app starts.
     max_time_limit_s
@@ -57,6 +64,10 @@ class Settings:
     max_csv_bytes: int = 2 * 1024 * 1024
     secret_key: str | None = None
     token_ttl_s: int = 8 * 3600
+    api_key_ttl_days: int = 90
+    signin_window_s: int = 900
+    signin_account_failures: int = 5
+    signin_address_failures: int = 30
     auto_migrate: bool = True
     max_time_limit_s: int = 600
     job_grace_s: float = 30.0
@@ -71,6 +82,11 @@ class Settings:
             raise ValueError(f"max_body_bytes: must be at least 1024, got {self.max_body_bytes}")
         if self.max_csv_bytes < 1:
             raise ValueError(f"max_csv_bytes: must be positive, got {self.max_csv_bytes}")
+        if not 1 <= self.api_key_ttl_days <= 365:
+            raise ValueError(f"api_key_ttl_days: must lie in 1..365, got {self.api_key_ttl_days}")
+        for name in ("signin_window_s", "signin_account_failures", "signin_address_failures"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -84,6 +100,10 @@ class Settings:
             "max_csv_bytes": _int_env(env, "SALPIMI_MAX_CSV_BYTES", 2 * 1024 * 1024),
             "secret_key": env.get("SALPIMI_SECRET_KEY") or None,
             "token_ttl_s": _int_env(env, "SALPIMI_TOKEN_TTL_S", 8 * 3600),
+            "api_key_ttl_days": _int_env(env, "SALPIMI_API_KEY_TTL_DAYS", 90),
+            "signin_window_s": _int_env(env, "SALPIMI_SIGNIN_WINDOW_S", 900),
+            "signin_account_failures": _int_env(env, "SALPIMI_SIGNIN_ACCOUNT_FAILURES", 5),
+            "signin_address_failures": _int_env(env, "SALPIMI_SIGNIN_ADDRESS_FAILURES", 30),
         }
         if env.get("SALPIMI_NETWORK"):
             values["network"] = env["SALPIMI_NETWORK"]

@@ -74,6 +74,13 @@ def api_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
     return session.exec(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
 
 
+def list_api_keys(session: Session, user_id: str, *, include_revoked: bool = True) -> list[ApiKey]:
+    stmt = select(ApiKey).where(ApiKey.user_id == user_id)
+    if not include_revoked:
+        stmt = stmt.where(col(ApiKey.revoked).is_(False))
+    return list(session.exec(stmt.order_by(col(ApiKey.created_at).desc(), col(ApiKey.id))).all())
+
+
 # ---- workers and households ------------------------------------------------------------------
 
 

@@ -29,6 +29,7 @@ from .models import (
     WorkerCreate,
     now_utc,
 )
+from .redact import scrub_values
 
 MAX_ROWS = 50_000
 _TRUE = {"true", "yes", "y", "1", "o", "t"}
@@ -169,7 +170,7 @@ def _convert(
         try:
             values[key] = parse(text)
         except ValueError as exc:
-            errors.append(ErrorItem(row=rownum, field=key, message=str(exc)))
+            errors.append(ErrorItem(row=rownum, field=key, message=scrub_values(str(exc))))
     return values
 
 
@@ -212,7 +213,7 @@ def import_households(
         if ref:
             if ref in refs:
                 errors.append(ErrorItem(row=rownum, field="ref",
-                                        message=f"ref {ref!r} already used in row {refs[ref]}"))
+                                        message=f"already used in row {refs[ref]}"))
             refs[ref] = rownum
         pw = values.pop("preferred_worker", None)
         if pw is not None:
@@ -222,7 +223,7 @@ def import_households(
                 values["preferred_worker_id"] = pw
             else:
                 errors.append(ErrorItem(row=rownum, field="preferred_worker",
-                                        message=f"{pw!r} is not a worker ref or id of this team"))
+                                        message="not a worker ref or id of this team"))
         if len(errors) > before:
             continue
         current = existing.get(ref) if ref else None
@@ -284,7 +285,7 @@ def import_workers(session: Session, team_id: str, raw: bytes) -> tuple[int, int
         if ref:
             if ref in refs:
                 errors.append(ErrorItem(row=rownum, field="ref",
-                                        message=f"ref {ref!r} already used in row {refs[ref]}"))
+                                        message=f"already used in row {refs[ref]}"))
             refs[ref] = rownum
         if len(errors) > before:
             continue

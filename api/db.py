@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,18 +32,39 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file 0600 (SQLite gives its -wal and -shm the database's mode) and
+    tighten an existing one and its -wal/-shm to 0600."""
+    database = sa.engine.make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if candidate.stat().st_mode & 0o077:
+                candidate.chmod(0o600)
+
+
 def make_engine(settings: Settings) -> sa.Engine:
-    """Create the engine for ``settings``; SQLite lives in ``settings.data_dir``."""
+    """Create the engine for ``settings``; SQLite lives in ``settings.data_dir``.
+
+    Statement parameters are never shown in logs or exception messages (``hide_parameters``):
+    they hold names, contacts, health notes and coordinates.
+    """
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         if not settings.database_url:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private_sqlite_file(url)
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True,
+            hide_parameters=True,
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
 
 
 def _alembic_config(connection: sa.Connection) -> Config:

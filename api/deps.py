@@ -14,7 +14,6 @@ from sqlmodel import Session
 from . import services
 from .config import Settings
 from .errors import ApiError
-from .models import User
 from .runner import JobRunner
 from .security import Principal, decode_token
 
@@ -72,7 +71,7 @@ def get_principal(
     if api_key:
         principal = services.principal_from_api_key(session, api_key)
         if principal is None:
-            raise ApiError(401, "the API key is unknown or revoked", headers=_CHALLENGE)
+            raise ApiError(401, "the API key is unknown, revoked or expired", headers=_CHALLENGE)
         return principal
     if token:
         try:
@@ -81,10 +80,12 @@ def get_principal(
             raise ApiError(401, "the access token has expired", headers=_CHALLENGE) from None
         except jwt.InvalidTokenError:
             raise ApiError(401, "the access token is not valid", headers=_CHALLENGE) from None
-        user = session.get(User, str(claims["sub"]))
-        if user is None or not user.active:
-            raise ApiError(401, "the token's user no longer exists", headers=_CHALLENGE)
-        return services.principal_of(user)
+        principal = services.principal_from_claims(session, claims)
+        if principal is None:
+            raise ApiError(
+                401, "the access token has been revoked or its user deactivated", headers=_CHALLENGE
+            )
+        return principal
     raise ApiError(
         401, "sign in (POST /v1/auth/token) or send an X-API-Key header", headers=_CHALLENGE
     )

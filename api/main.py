@@ -15,6 +15,8 @@ from .config import Settings
 from .db import current_revision, make_engine, upgrade
 from .errors import install_handlers, problem_responses
 from .middleware import BodyLimitMiddleware
+from .ratelimit import SignInGuard
+from .redact import install_log_redaction
 from .routes import api_router
 from .runner import JobRunner
 from .security import load_or_create_secret
@@ -44,6 +46,7 @@ def _risk_model(settings: Settings) -> Any:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for ``settings`` (default: from the environment)."""
     settings = settings or Settings.from_env()
+    install_log_redaction()  # logs carry ids and field names only, whatever logs them
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,6 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         import_max_bytes=max(settings.max_body_bytes, settings.max_csv_bytes + 64 * 1024),
     )
     install_handlers(app)
+    app.state.signin_guard = SignInGuard(
+        window_s=settings.signin_window_s, account_failures=settings.signin_account_failures,
+        address_failures=settings.signin_address_failures,
+    )
     app.include_router(api_router())
 
     @app.get("/healthz", tags=["service"], summary="Liveness and database revision")

@@ -290,16 +290,22 @@ class User(UserBase, table=True):
     password_hash: str = Field(max_length=400)
     active: bool = True
     created_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    deactivated_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    token_version: int = Field(default=0, description="bumped to invalidate every token issued so far")
 
 
 class UserPublic(UserBase):
     id: str
     active: bool
     created_at: dt.datetime
+    deactivated_at: dt.datetime | None = None
 
 
 class ApiKeyCreate(SQLModel):
     name: str = Field(default="", max_length=100)
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=365, description="default: the server's SALPIMI_API_KEY_TTL_DAYS (90)"
+    )
 
 
 class ApiKey(SQLModel, table=True):
@@ -311,6 +317,8 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(unique=True, index=True, max_length=64)
     revoked: bool = False
     created_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    expires_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ApiKeyPublic(SQLModel):
@@ -319,6 +327,8 @@ class ApiKeyPublic(SQLModel):
     name: str
     revoked: bool
     created_at: dt.datetime
+    expires_at: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
     key: str | None = Field(default=None, description="shown once, when the key is created")
 
 

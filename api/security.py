@@ -37,6 +37,7 @@ class Principal:
     team_id: str | None = None
     worker_id: str | None = None
     via: str = "token"
+    token_version: int = 0
 
     @property
     def is_manager(self) -> bool:
@@ -75,6 +76,7 @@ def issue_token(principal: Principal, *, secret: str, ttl_s: int) -> str:
         "role": principal.role,
         "team": principal.team_id,
         "worker": principal.worker_id,
+        "ver": principal.token_version,
         "iat": now,
         "exp": now + dt.timedelta(seconds=ttl_s),
     }

@@ -63,6 +63,7 @@ from .models import (
     check_worker_times,
     now_utc,
 )
+from .redact import scrub_values
 from .runner import JobRunner
 from .security import Principal, hash_api_key, hash_password, new_api_key, verify_password
 
@@ -175,18 +176,58 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 def principal_of(user: User, *, via: str = "token") -> Principal:
     return Principal(
         user_id=user.id, role=str(user.role), team_id=user.team_id, worker_id=user.worker_id,
-        via=via,
+        via=via, token_version=user.token_version,
     )
 
 
 def principal_from_api_key(session: Session, key: str) -> Principal | None:
+    """The key's user, unless the key is unknown, revoked or expired, or the user deactivated."""
     row = crud.api_key_by_hash(session, hash_api_key(key))
-    if row is None or row.revoked:
+    if row is None or row.revoked or (row.expires_at is not None and row.expires_at <= now_utc()):
         return None
     user = crud.get(session, User, row.user_id)
     if user is None or not user.active:
         return None
     return principal_of(user, via="api_key")
+
+
+def principal_from_claims(session: Session, claims: dict[str, object]) -> Principal | None:
+    """The token's user, unless deactivated or their tokens were revoked since it was issued."""
+    user = crud.get(session, User, str(claims.get("sub")))
+    if user is None or not user.active or claims.get("ver", 0) != user.token_version:
+        return None
+    return principal_of(user)
+
+
+def require_user_create(p: Principal, body: UserCreate) -> None:
+    """Nobody mints credentials for a role that could do more than they can.
+
+    Managers (who never read households' personal data) create manager accounts only; a
+    team's dispatchers create their own team's dispatchers and field workers; the first
+    dispatcher of a team comes from the operator's ``salpimi user add``.
+    """
+    if p.is_manager:
+        if body.role != UserRole.MANAGER:
+            raise forbidden(
+                "managers create manager accounts only; a team's dispatchers create its dispatchers "
+                "and field workers (the first one with `salpimi user add`)"
+            )
+        return
+    if p.is_dispatcher:
+        if body.role == UserRole.MANAGER or body.team_id != p.team_id:
+            raise forbidden("dispatchers create accounts only for their own team's dispatchers and field workers")
+        return
+    raise forbidden(f"role {p.role} cannot create accounts")
+
+
+def require_user_admin(p: Principal, user: User) -> None:
+    """Taking access away (deactivating, revoking keys) and listing keys of another account:
+    managers for every account, dispatchers for their own team's dispatchers and field workers."""
+    if p.is_manager:
+        return
+    if p.is_dispatcher and user.team_id == p.team_id and user.role != UserRole.MANAGER:
+        return
+    raise forbidden(f"user {user.id} is not an account you administer")
 
 
 def create_user(session: Session, body: UserCreate) -> User:
@@ -208,10 +249,62 @@ def create_user(session: Session, body: UserCreate) -> User:
     return crud.add(session, user)
 
 
-def create_api_key(session: Session, user: User, name: str) -> tuple[ApiKey, str]:
+DEFAULT_API_KEY_TTL_DAYS = 90
+
+
+def create_api_key(
+    session: Session, user: User, name: str, *, ttl_days: int = DEFAULT_API_KEY_TTL_DAYS
+) -> tuple[ApiKey, str]:
+    """A new key for ``user`` (only its hash is stored), expiring after ``ttl_days``."""
     key = new_api_key()
-    row = crud.add(session, ApiKey(user_id=user.id, name=name, key_hash=hash_api_key(key)))
+    row = crud.add(
+        session,
+        ApiKey(user_id=user.id, name=name, key_hash=hash_api_key(key),
+               expires_at=now_utc() + dt.timedelta(days=ttl_days)),
+    )
     return row, key
+
+
+def get_user(session: Session, user_id: str) -> User:
+    user = crud.get(session, User, user_id)
+    if user is None:
+        raise not_found("user", user_id)
+    return user
+
+
+def revoke_api_key(session: Session, p: Principal | None, key_id: str) -> ApiKey:
+    """Revoke a key at once: the caller's own, or one of an account they administer."""
+    row = crud.get(session, ApiKey, key_id)
+    if row is None:
+        raise not_found("API key", key_id)
+    if p is not None and row.user_id != p.user_id:
+        require_user_admin(p, get_user(session, row.user_id))
+    if not row.revoked:
+        row.revoked = True
+        row.revoked_at = now_utc()
+        session.add(row)
+        session.flush()
+    return row
+
+
+def set_user_active(session: Session, user: User, active: bool) -> User:
+    """Deactivating ends every token (``token_version`` bumped) and key (revoked) at once;
+    reactivating lets the user sign in again but brings none of them back."""
+    if user.active == active:
+        return user
+    user.active = active
+    if active:
+        user.deactivated_at = None
+    else:
+        user.deactivated_at = now_utc()
+        user.token_version += 1
+        for key in crud.list_api_keys(session, user.id, include_revoked=False):
+            key.revoked = True
+            key.revoked_at = user.deactivated_at
+            session.add(key)
+    session.add(user)
+    session.flush()
+    return user
 
 
 def ensure_user(
@@ -568,7 +661,7 @@ def validate_problem(problem: dict[str, Any]) -> None:
     try:
         problem_from_json(problem)
     except (ValueError, TypeError) as exc:
-        raise ApiError(422, f"the team's data do not form a valid problem: {exc}") from None
+        raise ApiError(422, f"the team's data do not form a valid problem: {scrub_values(str(exc))}") from None
 
 
 # ---- plan jobs -------------------------------------------------------------------------------------
@@ -820,8 +913,9 @@ def check_plan(plan: Plan, edited: dict[str, Any] | None, *, network: str | None
     try:
         candidate = PlannerPlan.from_json(data)
     except (ValueError, TypeError, KeyError) as exc:
-        raise ApiError(422, f"not a readable plan: {exc}",
-                       errors=[ErrorItem(field="body", message=str(exc))]) from None
+        why = scrub_values(f"missing {exc.args[0]}" if isinstance(exc, KeyError) and exc.args else str(exc))
+        raise ApiError(422, f"not a readable plan: {why}",
+                       errors=[ErrorItem(field="body", message=why)]) from None
     if candidate.date != plan.date:
         raise ApiError(422, f"plan.date: {candidate.date} differs from the plan's {plan.date}")
     return evaluate(problem, candidate, travel_provider(network, data_dir=data_dir))

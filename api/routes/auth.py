@@ -1,25 +1,37 @@
-"""Sign-in (OAuth2 password flow), users and API keys."""
+"""Sign-in (OAuth2 password flow, rate-limited), users, deactivation and API keys."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from .. import crud, services
 from ..deps import PrincipalDep, SessionDep, SettingsDep
-from ..errors import ApiError, forbidden, not_found, problem_responses
+from ..errors import ApiError, conflict, forbidden, problem_responses
 from ..mappers import user_public
-from ..models import ApiKeyCreate, ApiKeyPublic, Page, Token, User, UserCreate, UserPublic
+from ..models import ApiKey, ApiKeyCreate, ApiKeyPublic, Page, Token, UserCreate, UserPublic
+from ..ratelimit import SignInGuard
 from ..security import issue_token
 
 router = APIRouter(tags=["auth"], responses=problem_responses(401, 422))
 
 
+def _key_public(row: ApiKey, key: str | None = None) -> ApiKeyPublic:
+    return ApiKeyPublic(
+        id=row.id, user_id=row.user_id, name=row.name, revoked=row.revoked, created_at=row.created_at,
+        expires_at=row.expires_at, revoked_at=row.revoked_at, key=key,
+    )
+
+
 @router.post(
     "/auth/token", response_model=Token, summary="Sign in (OAuth2 password flow)",
-    responses=problem_responses(400),
+    description="Failed sign-ins are limited per account and per client address "
+    "(SALPIMI_SIGNIN_*); over the limit the answer is 429 with Retry-After.",
+    responses=problem_responses(400, 429),
 )
 def sign_in(
     request: Request,
@@ -27,9 +39,20 @@ def sign_in(
     session: SessionDep,
     settings: SettingsDep,
 ) -> Token:
+    guard: SignInGuard = request.app.state.signin_guard
+    address = request.client.host if request.client else "unknown"
+    wait_s = guard.retry_after(form.username, address)
+    if wait_s is not None:
+        retry = max(1, math.ceil(wait_s))
+        raise ApiError(
+            429, f"too many failed sign-ins; try again in {retry} s", slug="too-many-sign-ins",
+            title="Too many requests", headers={"Retry-After": str(retry)},
+        )
     user = services.authenticate(session, form.username, form.password)
     if user is None:
+        guard.failed(form.username, address)
         raise ApiError(401, "wrong username or password", slug="invalid-credentials")
+    guard.succeeded(form.username)
     token = issue_token(
         services.principal_of(user), secret=request.app.state.secret_key, ttl_s=settings.token_ttl_s
     )
@@ -38,50 +61,109 @@ def sign_in(
 
 @router.get("/users/me", response_model=UserPublic, summary="Who am I")
 def me(session: SessionDep, p: PrincipalDep) -> UserPublic:
-    user = crud.get(session, User, p.user_id)
-    if user is None:
-        raise not_found("user", p.user_id)
-    return user_public(user)
+    return user_public(services.get_user(session, p.user_id))
 
 
 @router.get(
-    "/users", response_model=Page[UserPublic], summary="List users (managers)",
+    "/users", response_model=Page[UserPublic],
+    summary="List users (managers: everyone; dispatchers: their own team)",
     responses=problem_responses(403),
 )
 def list_users(session: SessionDep, p: PrincipalDep, team_id: str | None = None) -> Page[UserPublic]:
-    services.require_manager(p)
+    if p.is_dispatcher:
+        if team_id is not None and team_id != p.team_id:
+            raise forbidden(f"team {team_id} is not your team")
+        team_id = p.team_id
+    else:
+        services.require_manager(p)
     users = crud.list_users(session, team_id=team_id)
     return Page(data=[user_public(u) for u in users], count=len(users))
 
 
 @router.post(
     "/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED,
-    summary="Create a user (managers)", responses=problem_responses(403, 409),
+    summary="Create a user: managers create managers, dispatchers their own team's dispatchers "
+    "and field workers", responses=problem_responses(403, 409),
 )
 def create_user(body: UserCreate, session: SessionDep, p: PrincipalDep) -> UserPublic:
-    services.require_manager(p)
+    services.require_user_create(p, body)
     user = services.create_user(session, body)
     services.audit(session, p, "create", "user", user.id, team_id=user.team_id,
                    detail=f"role={user.role}")
     return user_public(user)
 
 
+def _set_active(user_id: str, active: bool, session: SessionDep, p: PrincipalDep) -> UserPublic:
+    user = services.get_user(session, user_id)
+    services.require_user_admin(p, user)
+    if user.id == p.user_id and not active:
+        raise conflict("you cannot deactivate yourself")
+    services.set_user_active(session, user, active)
+    services.audit(session, p, "activate" if active else "deactivate", "user", user.id,
+                   team_id=user.team_id)
+    return user_public(user)
+
+
+@router.post(
+    "/users/{user_id}/deactivate", response_model=UserPublic,
+    summary="Deactivate a user: their tokens and API keys stop working at once "
+    "(managers; dispatchers for their own team)",
+    responses=problem_responses(403, 404, 409),
+)
+def deactivate_user(user_id: str, session: SessionDep, p: PrincipalDep) -> UserPublic:
+    return _set_active(user_id, False, session, p)
+
+
+@router.post(
+    "/users/{user_id}/activate", response_model=UserPublic,
+    summary="Let a deactivated user sign in again (earlier tokens and keys stay revoked)",
+    responses=problem_responses(403, 404),
+)
+def activate_user(user_id: str, session: SessionDep, p: PrincipalDep) -> UserPublic:
+    return _set_active(user_id, True, session, p)
+
+
 @router.post(
     "/users/{user_id}/api-keys", response_model=ApiKeyPublic, status_code=status.HTTP_201_CREATED,
-    summary="Create an API key (for yourself, or anyone as a manager); the key is shown once",
+    summary="Create an API key for yourself (nobody mints keys for another account); "
+    "the key is shown once",
     responses=problem_responses(403, 404),
 )
 def create_api_key(
-    user_id: str, body: ApiKeyCreate, session: SessionDep, p: PrincipalDep
+    user_id: str, body: ApiKeyCreate, session: SessionDep, p: PrincipalDep, settings: SettingsDep
 ) -> ApiKeyPublic:
-    if user_id != p.user_id and not p.is_manager:
+    if user_id != p.user_id:
         raise forbidden("you may create API keys only for yourself")
-    user = crud.get(session, User, user_id)
-    if user is None:
-        raise not_found("user", user_id)
-    row, key = services.create_api_key(session, user, body.name)
-    services.audit(session, p, "create", "api_key", row.id, team_id=user.team_id)
-    return ApiKeyPublic(
-        id=row.id, user_id=row.user_id, name=row.name, revoked=row.revoked,
-        created_at=row.created_at, key=key,
+    user = services.get_user(session, user_id)
+    row, key = services.create_api_key(
+        session, user, body.name, ttl_days=body.expires_in_days or settings.api_key_ttl_days
     )
+    services.audit(session, p, "create", "api_key", row.id, team_id=user.team_id,
+                   detail=f"user={user.id}")
+    return _key_public(row, key)
+
+
+@router.get(
+    "/api-keys", response_model=Page[ApiKeyPublic],
+    summary="Your API keys (or, with user_id, those of an account you administer); never the secrets",
+    responses=problem_responses(403, 404),
+)
+def list_api_keys(session: SessionDep, p: PrincipalDep, user_id: str | None = None) -> Page[ApiKeyPublic]:
+    target = user_id or p.user_id
+    if target != p.user_id:
+        services.require_user_admin(p, services.get_user(session, target))
+    rows = crud.list_api_keys(session, target)
+    return Page(data=[_key_public(r) for r in rows], count=len(rows))
+
+
+@router.delete(
+    "/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke an API key at once (yours, or one of an account you administer)",
+    responses=problem_responses(403, 404),
+)
+def revoke_api_key(key_id: str, session: SessionDep, p: PrincipalDep) -> Response:
+    row = services.revoke_api_key(session, p, key_id)
+    user = services.get_user(session, row.user_id)
+    services.audit(session, p, "revoke", "api_key", row.id, team_id=user.team_id,
+                   detail=f"user={row.user_id}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

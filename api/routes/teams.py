@@ -11,6 +11,7 @@ from ..deps import PrincipalDep, RiskDep, SessionDep
 from ..errors import ApiError, problem_responses
 from ..mappers import team_public
 from ..models import Page, TeamCreate, TeamLoadResult, TeamPublic
+from ..redact import scrub_values
 
 router = APIRouter(tags=["teams"], responses=problem_responses(401, 403, 422))
 
@@ -62,7 +63,8 @@ def load_team(
             session, problem, risk_model=risk_model, team_name=name, actor=p
         )
     except (ValueError, TypeError, KeyError) as exc:
-        raise ApiError(422, f"not a valid problem: {exc}", slug="invalid-problem") from None
+        # The planner's message names the field and quotes the value: keep the field only.
+        raise ApiError(422, f"not a valid problem: {scrub_values(str(exc))}", slug="invalid-problem") from None
     return TeamLoadResult(
         team=team_public(team), workers=workers, households=households, visit_requests=visits
     )

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from .. import crud, csvimport, services
 from ..deps import PrincipalDep, SessionDep, SettingsDep
-from ..errors import ApiError, not_found, problem_responses
+from ..errors import ApiError, forbidden, not_found, problem_responses
 from ..mappers import seoul, today_seoul, worker_public
 from ..models import (
     BreakPublic,
@@ -42,7 +42,8 @@ async def read_csv_upload(file: UploadFile, limit: int) -> bytes:
 
 
 @router.get(
-    "/teams/{team_id}/workers", response_model=Page[WorkerPublic], summary="A team's workers",
+    "/teams/{team_id}/workers", response_model=Page[WorkerPublic],
+    summary="A team's workers (a field worker sees only herself: names and home coordinates are personal)",
     responses=problem_responses(404),
 )
 def list_workers(
@@ -51,6 +52,10 @@ def list_workers(
 ) -> Page[WorkerPublic]:
     services.get_team(session, team_id)
     services.require_team_read(p, team_id)
+    if p.is_field_worker:
+        own = crud.get(session, Worker, p.worker_id) if p.worker_id else None
+        rows = [w for w in [own] if w is not None and w.team_id == team_id and active in (None, w.active)]
+        return Page(data=[worker_public(w) for w in rows[offset: offset + limit]], count=len(rows))
     rows, total = crud.list_workers(session, team_id, active=active, limit=limit, offset=offset)
     return Page(data=[worker_public(w) for w in rows], count=total)
 
@@ -89,12 +94,14 @@ async def import_workers(
 
 
 @router.get(
-    "/workers/{worker_id}", response_model=WorkerPublic, summary="One worker",
-    responses=problem_responses(404),
+    "/workers/{worker_id}", response_model=WorkerPublic,
+    summary="One worker (field workers: only themselves)", responses=problem_responses(404),
 )
 def get_worker(worker_id: str, session: SessionDep, p: PrincipalDep) -> WorkerPublic:
     worker = _worker(session, worker_id)
     services.require_team_read(p, worker.team_id)
+    if p.is_field_worker and p.worker_id != worker.id:
+        raise forbidden("field workers read only their own worker record")
     return worker_public(worker)
 
 

@@ -153,13 +153,20 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> dict
 
 def add_user(client: TestClient, manager: dict[str, str], role: str, *, team_id: str | None = None,
              worker_id: str | None = None, prefix: str = "u") -> Actor:
+    """A signed-in user: managers are created by ``manager`` over the API; dispatchers and field
+    workers the operator's way (``salpimi user add``), since managers may not mint them."""
     username = f"{prefix}-{secrets.token_hex(4)}"
-    body = {"username": username, "role": role, "password": PASSWORD, "team_id": team_id,
-            "worker_id": worker_id}
-    r = client.post("/v1/users", json=body, headers=manager)
-    assert r.status_code == 201, r.text
-    return Actor(username=username, user_id=r.json()["id"], headers=sign_in(client, username),
-                 worker_id=worker_id)
+    if role == "manager":
+        body = {"username": username, "role": role, "password": PASSWORD}
+        r = client.post("/v1/users", json=body, headers=manager)
+        assert r.status_code == 201, r.text
+        user_id = r.json()["id"]
+    else:
+        with session_scope(client.app.state.engine) as session:  # type: ignore[attr-defined]
+            user, _ = services.ensure_user(session, username=username, role=UserRole(role), password=PASSWORD,
+                                           team_id=team_id, worker_id=worker_id)
+            user_id = user.id
+    return Actor(username=username, user_id=user_id, headers=sign_in(client, username), worker_id=worker_id)
 
 
 def bootstrap_manager(client: TestClient) -> Actor:

@@ -1,0 +1,153 @@
+"""Keeps personal data out of logs and error bodies: one log-record hook, exception summaries, value scrubbing."""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+__all__ = ["describe_exception", "install_log_redaction", "redact_record", "safe_traceback", "scrub_values"]
+
+_MAX_MESSAGE = 300
+_GOT = re.compile(r",?\s*\bgot\b.*$", re.DOTALL)
+_QUOTED = re.compile(r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"")
+_DECIMAL = re.compile(r"(?<![\w.])-?\d+\.\d+(?:[eE][+-]?\d+)?")
+_LONG = re.compile(r"\S{65,}")
+# SQLite names only the schema in its constraint messages; anything else it says is not repeated.
+_SQLITE_SAFE = re.compile(r"^(UNIQUE|NOT NULL|FOREIGN KEY|CHECK) constraint failed(: [\w.,\s]{0,200})?$")
+_HOOKED = "_salpimi_redacting"
+
+
+def scrub_values(message: str) -> str:
+    """``message`` without the input values it quotes: the field path and the rule stay.
+
+    Parser messages name the field and then the offending value (``lat: expected a number,
+    got '...'``); the value may be a name, phone number or coordinate.  Drops ``got ...``
+    tails, quoted strings, decimal numbers (coordinates) and over-long tokens, and caps the
+    length.
+    """
+    text = _GOT.sub("", message.replace("\r", " ").replace("\n", " "))
+    text = _QUOTED.sub("'…'", text)
+    text = _DECIMAL.sub("…", text)
+    text = _LONG.sub("…", text)
+    if len(text) > _MAX_MESSAGE:
+        text = text[: _MAX_MESSAGE - 1] + "…"
+    return text.strip()
+
+
+def _db_detail(exc: BaseException) -> str:
+    """Constraint, table and column names of a database driver error, never its values."""
+    orig = getattr(exc, "orig", None) or exc
+    parts = []
+    diag = getattr(orig, "diag", None)  # psycopg
+    if diag is not None:
+        for label in ("sqlstate", "constraint_name", "table_name", "column_name"):
+            value = getattr(diag, label, None) if label != "sqlstate" else getattr(orig, "sqlstate", None)
+            if value:
+                parts.append(f"{label.removesuffix('_name')}={value}")
+    elif type(orig).__module__ == "sqlite3":
+        first = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+        if _SQLITE_SAFE.match(first):
+            parts.append(first)
+    return ", ".join(parts)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """The exception's class (and the driver's, with constraint names, for database errors).
+
+    Exception messages are never repeated: a driver's message can hold the failing row
+    (PostgreSQL's ``Failing row contains (...)``) and SQLAlchemy's the statement parameters.
+    """
+    name = type(exc).__name__
+    orig = getattr(exc, "orig", None)
+    if isinstance(orig, BaseException):
+        name += f" ({type(orig).__module__.split('.')[0]}.{type(orig).__name__})"
+    detail = _db_detail(exc)
+    return f"{name}: {detail}" if detail else name
+
+
+_CAUSE = "The above exception was the direct cause of the following exception:"
+_CONTEXT = "During handling of the above exception, another exception occurred:"
+
+
+def _chain(exc: BaseException) -> list[tuple[BaseException, str]]:
+    """``exc`` and its causes, newest first, each with how it relates to its cause."""
+    out: list[tuple[BaseException, str]] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(out) < 10:
+        seen.add(id(current))
+        if current.__cause__ is not None:
+            nxt, link = current.__cause__, _CAUSE
+        elif current.__context__ is not None and not current.__suppress_context__:
+            nxt, link = current.__context__, _CONTEXT
+        else:
+            nxt, link = None, ""
+        out.append((current, link))
+        current = nxt
+    return out
+
+
+def safe_traceback(exc: BaseException, tb: TracebackType | None = None) -> str:
+    """A traceback with every frame but no exception message (see :func:`describe_exception`)."""
+    parts: list[str] = []
+    for item, link in reversed(_chain(exc)):
+        if parts and link:
+            parts.append(f"\n{link}\n")
+        frames = traceback.extract_tb(tb if item is exc and tb is not None else item.__traceback__)
+        parts.append("Traceback (most recent call last):\n" + "".join(frames.format()) + describe_exception(item))
+    return "\n".join(parts)
+
+
+def _strip_query(path: Any) -> Any:
+    return path.split("?", 1)[0] + "?…" if isinstance(path, str) and "?" in path else path
+
+
+def _safe_arg(value: Any) -> Any:
+    return describe_exception(value) if isinstance(value, BaseException) else value
+
+
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Make ``record`` safe to write anywhere; called for every record once installed.
+
+    * an attached exception becomes a traceback of frames and exception classes (and
+      database constraint names), with no message;
+    * exceptions passed as arguments or as the message become their description;
+    * uvicorn's access log loses query strings (they could hold tokens or search terms).
+    """
+    if record.exc_info and record.exc_info[1] is not None:
+        _type, value, tb = record.exc_info
+        record.exc_text = safe_traceback(value, tb)
+        record.exc_info = None
+    if isinstance(record.msg, BaseException):
+        record.msg = describe_exception(record.msg)
+    args = record.args
+    if isinstance(args, tuple) and args:
+        safe = tuple(_safe_arg(a) for a in args)
+        if record.name == "uvicorn.access" and len(safe) == 5:
+            safe = (safe[0], safe[1], _strip_query(safe[2]), safe[3], safe[4])
+        record.args = safe
+    elif isinstance(args, Mapping) and args:
+        record.args = {k: _safe_arg(v) for k, v in args.items()}
+    return record
+
+
+def install_log_redaction() -> None:
+    """Route every log record of the process through :func:`redact_record` (idempotent).
+
+    A record factory rather than a handler filter: it applies to every logger and every
+    handler, including ones configured later (uvicorn's, a test's capture, an operator's).
+    """
+    current = logging.getLogRecordFactory()
+    if getattr(current, _HOOKED, False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        return redact_record(current(*args, **kwargs))
+
+    setattr(factory, _HOOKED, True)
+    hooked: Callable[..., logging.LogRecord] = factory
+    logging.setLogRecordFactory(hooked)
