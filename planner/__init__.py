@@ -64,6 +64,6 @@ def road_network(name: str, *, data_dir: "str | PathLike[str] | None" = None) ->
     """
     from pathlib import Path
 
-    from .travel.netcli import provider_for
+    from .travel.networks import provider_for
 
     return provider_for(name, data_dir=Path(data_dir) if data_dir is not None else None)

@@ -65,11 +65,11 @@ def printable(text: object, *, limit: int = 500) -> str:
 def _travel(args: argparse.Namespace) -> TravelTimeProvider:
     name = getattr(args, "network", None)
     if name:
-        from .travel import netcli
+        from .travel import networks
 
         data_dir = getattr(args, "data_dir", None)
         try:
-            return netcli.provider_for(name, data_dir=Path(data_dir) if data_dir else None)
+            return networks.provider_for(name, data_dir=Path(data_dir) if data_dir else None)
         except (ValueError, OSError) as exc:
             raise UsageError(str(exc)) from None
     return HaversineProvider()

@@ -119,6 +119,7 @@ def test_fetch_keeps_its_download_inside_the_networks_folder(
     import shutil
 
     from planner.cli import build_parser
+    from planner.travel import networks
 
     seen: list[Path] = []
 
@@ -127,7 +128,7 @@ def test_fetch_keeps_its_download_inside_the_networks_folder(
         shutil.copyfile(TINY_OSM, path)
 
     args = build_parser().parse_args(["network", "fetch", "Gwanak-gu, Seoul"])
-    monkeypatch.setitem(args.func.__globals__, "fetch_place_graphml", fake_fetch)
+    monkeypatch.setattr(networks, "fetch_place_graphml", fake_fetch)
     assert args.func(args) == 0
     assert seen and seen[0].resolve().is_relative_to((data / "networks").resolve())
     assert sorted(p.name for p in (data / "networks").iterdir()) == ["gwanak-gu", "keep"]

@@ -12,12 +12,8 @@ import pytest
 
 from planner.domain import Location
 from planner.travel.base import UNREACHABLE, TravelTimeProvider
-from planner.travel.netcli import (
-    UnknownNetworkError,
-    cmd_fetch,
-    provider_for,
-    register,
-)
+from planner.travel.netcli import cmd_fetch, register
+from planner.travel.networks import UnknownNetworkError, provider_for
 from planner.travel.osm import (
     DEFAULT_DRIVE_SPEEDS_KPH,
     NetworkConfig,
@@ -28,6 +24,7 @@ from planner.travel.osm import (
 )
 from planner.travel.osm import provider as provider_module
 from planner.travel.osm.router import Router, Snapper, haversine_m
+from planner.travel.osm.tags import parse_maxspeed
 
 TINY = Path(__file__).parents[1] / "fixtures" / "osm" / "tiny.osm"
 
@@ -85,6 +82,14 @@ def test_speed_table_is_configurable(tmp_path: Path) -> None:
     g = OsmProvider(path=TINY, cache_dir=tmp_path, config=cfg).graph("drive")
     assert round(g.edge(2, 6)[0]) == 6
     assert round(g.edge(10, 11)[0]) == 6  # maxspeed ignored on request
+
+
+def test_maxspeed_tags_parse_as_before_not_as_osmnx() -> None:
+    # osmnx's add_edge_speeds differs on each of these (1.60934 km/mi, drops "50;30", keeps 0 and 250)
+    assert parse_maxspeed("30 mph") == pytest.approx(48.28032, abs=1e-9)
+    assert parse_maxspeed("50;30") == 40.0 and parse_maxspeed(["50", "30 km/h"]) == 40.0
+    assert parse_maxspeed("0") is None and parse_maxspeed("250") is None
+    assert parse_maxspeed("signals") is None and parse_maxspeed(None) is None
 
 
 def test_one_way_streets_make_drive_times_asymmetric(provider: OsmProvider) -> None:

@@ -1,233 +1,27 @@
-"""``salpimi network`` commands: import, fetch, list, describe and remove named road networks."""
+"""``salpimi network`` commands (argparse only): import, fetch, list, describe and remove named road networks."""
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import os
-import re
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..timeline import SEOUL
-from .cache import file_digest
-from .osm import MODES, NetworkConfig, NetworkError, OsmProvider, fetch_place_graphml
+from .networks import (
+    NetworkRegistryError,
+    check_name,
+    default_name,
+    describe,
+    fetch_network,
+    import_network,
+    known_networks,
+    network_meta,
+    provider_for,
+    remove_network,
+)
 
-__all__ = [
-    "NetworkCommandError",
-    "UnknownNetworkError",
-    "add_data_dir_option",
-    "known_networks",
-    "networks_dir",
-    "provider_for",
-    "register",
-    "remove_network",
-]
-
-# A safe identifier: it names one folder directly inside the networks folder, never "." or "..",
-# never a hidden staging folder, never a path.
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", re.ASCII)
-_META = "network.json"
-
-
-class NetworkCommandError(ValueError):
-    """A network command cannot proceed; the message is one line for the user."""
-
-
-class UnknownNetworkError(NetworkCommandError):
-    """No imported network has the requested name."""
-
-
-def networks_dir(data_dir: Path | None = None) -> Path:
-    """Return where named networks live.
-
-    Parameters
-    ----------
-    data_dir
-        The data directory the service also uses (database, keys); default
-        ``$SALPIMI_DATA_DIR`` or ``./data``.
-
-    Returns
-    -------
-    pathlib.Path
-        ``<data_dir>/networks`` (not created here).
-    """
-    if data_dir is None:
-        env = os.environ.get("SALPIMI_DATA_DIR")
-        data_dir = Path(env).expanduser() if env else Path("data")
-    return Path(data_dir) / "networks"
-
-
-def known_networks(*, data_dir: Path | None = None) -> list[str]:
-    """Return the names of imported networks, sorted."""
-    root = networks_dir(data_dir)
-    if not root.is_dir():
-        return []
-    return sorted(
-        p.name
-        for p in root.iterdir()
-        if _NAME.fullmatch(p.name) and not p.is_symlink() and (p / _META).is_file()
-    )
-
-
-def _check_name(name: str) -> str:
-    if not _NAME.fullmatch(name or ""):
-        raise NetworkCommandError(
-            f"network name {name!r}: use 1-64 ASCII letters, digits, '_' or '-', starting with a letter or digit"
-        )
-    return name
-
-
-def _folder(root: Path, name: str) -> Path:
-    """The folder of network ``name``: a real directory (or nothing yet) directly inside ``root``."""
-    folder = root / _check_name(name)
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        raise NetworkCommandError(f"{folder}: not a network folder (a link or a file); remove it by hand")
-    if folder.resolve().parent != root.resolve():
-        raise NetworkCommandError(f"{folder}: outside {root}")
-    return folder
-
-
-def _set_aside(root: Path, folder: Path) -> Path:
-    """Rename network ``folder`` to a hidden name inside ``root``, to be deleted by the caller.
-
-    ``folder`` must be a real directory directly inside ``root`` holding a network; anything else
-    is refused, so no command can delete outside its own folder.  A crash after this leaves the
-    whole network under a hidden name, never a half-deleted one under its own.
-    """
-    if (
-        folder.is_symlink()
-        or not folder.is_dir()
-        or folder.resolve().parent != root.resolve()
-        or not (folder / _META).is_file()
-    ):
-        raise NetworkCommandError(f"{folder}: refusing to delete anything but a network folder in {root}")
-    hidden = Path(tempfile.mkdtemp(prefix=f".{folder.name}.removing-", dir=root))
-    hidden.rmdir()
-    folder.rename(hidden)
-    return hidden
-
-
-def _source_file(folder: Path) -> Path:
-    meta = json.loads((folder / _META).read_text(encoding="utf-8"))
-    return folder / str(meta["file"])
-
-
-def _unknown(name: str, data_dir: Path | None) -> UnknownNetworkError:
-    known = known_networks(data_dir=data_dir)
-    listing = ", ".join(known) if known else "none yet; use `salpimi network import FILE --name NAME`"
-    return UnknownNetworkError(f"unknown network {name!r}; known networks: {listing}")
-
-
-def provider_for(
-    name: str,
-    *,
-    data_dir: Path | None = None,
-    config: NetworkConfig | None = None,
-    cache_dir: Path | None = None,
-) -> OsmProvider:
-    """Return an :class:`OsmProvider` for a network imported under ``name``.
-
-    Parameters
-    ----------
-    name
-        The name given to ``network import`` or ``network fetch``.
-    data_dir
-        Base data directory (see :func:`networks_dir`).
-    config
-        Speeds and snapping settings; default :class:`NetworkConfig`.
-    cache_dir
-        Graph and matrix cache; default ``$SALPIMI_CACHE_DIR`` or ``~/.cache/salpimi``.
-
-    Raises
-    ------
-    UnknownNetworkError
-        One line naming the known networks.
-    """
-    folder = networks_dir(data_dir) / name
-    if name not in known_networks(data_dir=data_dir):
-        raise _unknown(name, data_dir)
-    return OsmProvider(
-        path=_source_file(folder), name=name, config=config or NetworkConfig(), cache_dir=cache_dir
-    )
-
-
-def _describe(provider: OsmProvider) -> dict[str, Any]:
-    """Build both mode graphs (validating the file) and summarise them."""
-    modes: dict[str, Any] = {}
-    for mode in MODES:
-        try:
-            g = provider.graph(mode)
-        except NetworkError as exc:
-            modes[mode] = {"available": False, "reason": str(exc)}
-            continue
-        modes[mode] = {
-            "available": True,
-            "nodes": g.n_nodes,
-            "edges": g.n_edges,
-            "dropped_nodes": g.dropped_nodes,
-            "bbox": [round(v, 7) for v in g.bbox],
-        }
-    if not any(m["available"] for m in modes.values()):
-        raise NetworkCommandError(f"{provider.path.name}: no drivable or walkable roads found")
-    return modes
-
-
-def _install(
-    source: Path, name: str, *, force: bool, origin: str, data_dir: Path | None = None
-) -> dict[str, Any]:
-    """Copy ``source`` in as network ``name``; replace an existing one only with ``force``.
-
-    The new network is built in a hidden staging folder inside the networks folder; only once
-    it is complete is the old one (a network folder, nothing else) swapped out and deleted.
-    """
-    root = networks_dir(data_dir)
-    folder = _folder(root, name)
-    if folder.exists():
-        if not force:
-            raise NetworkCommandError(f"network {name!r} already exists (add --force to replace it)")
-        if not (folder / _META).is_file():
-            raise NetworkCommandError(f"{folder}: holds no imported network; remove it by hand")
-    lower = source.name.lower()
-    suffix = next(
-        (s for s in (".osm.pbf", ".graphml", ".osm", ".xml", ".pbf") if lower.endswith(s)), ""
-    )
-    if not suffix:
-        raise NetworkCommandError(f"{source.name}: expected an .osm, .osm.pbf or .graphml file")
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.importing-", dir=root))
-    try:
-        target = staging / f"source{suffix}"
-        shutil.copyfile(source, target)
-        modes = _describe(OsmProvider(path=target, name=name))
-        meta = {
-            "name": name,
-            "file": target.name,
-            "origin": origin,
-            "sha256": file_digest(target),
-            "imported_at": dt.datetime.now(SEOUL).isoformat(timespec="seconds"),
-            "modes": modes,
-        }
-        (staging / _META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        folder = _folder(root, name)
-        previous = _set_aside(root, folder) if folder.exists() else None
-        try:
-            staging.rename(folder)
-        except OSError:
-            if previous is not None:
-                previous.rename(folder)
-            raise
-        if previous is not None:
-            shutil.rmtree(previous)
-    finally:
-        if staging.is_dir() and not staging.is_symlink():
-            shutil.rmtree(staging)
-    return meta
+__all__ = ["add_data_dir_option", "register"]
 
 
 def _summary(meta: dict[str, Any]) -> str:
@@ -249,52 +43,19 @@ def cmd_import(args: argparse.Namespace) -> int:
     """``network import FILE --name NAME [--force]``: copy a local OSM file in as a network."""
     source = Path(args.file)
     if not source.is_file():
-        raise NetworkCommandError(f"{source}: no such file")
-    name = _check_name(args.name) if args.name is not None else _default_name(source.name.split(".")[0])
-    meta = _install(
-        source, name, force=args.force, origin=str(source.resolve()), data_dir=_data_dir(args)
-    )
+        raise NetworkRegistryError(f"{source}: no such file")
+    name = check_name(args.name) if args.name is not None else default_name(source.name.split(".")[0])
+    meta = import_network(source, name, force=args.force, data_dir=_data_dir(args))
     print(f"imported network {name!r} from {source.name}: {_summary(meta)}")
     return 0
 
 
-def _default_name(text: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", text.strip().lower()).strip("-_")
-    return slug[:64].rstrip("-_") or "network"
-
-
 def cmd_fetch(args: argparse.Namespace) -> int:
     """``network fetch PLACE [--name NAME]``: download a place's streets (needs internet)."""
-    name = _check_name(args.name) if args.name is not None else _default_name(args.place.split(",")[0])
-    root = networks_dir(_data_dir(args))
-    if _folder(root, name).exists() and not args.force:
-        raise NetworkCommandError(f"network {name!r} already exists (add --force to replace it)")
-    root.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{name}.download-", dir=root))
-    try:
-        download = scratch / f"{name}.graphml"
-        fetch_place_graphml(args.place, download)
-        meta = _install(
-            download, name, force=args.force, origin=f"place:{args.place}", data_dir=_data_dir(args)
-        )
-    finally:
-        shutil.rmtree(scratch)
+    name = check_name(args.name) if args.name is not None else default_name(args.place.split(",")[0])
+    meta = fetch_network(args.place, name, force=args.force, data_dir=_data_dir(args))
     print(f"fetched network {name!r} for {args.place!r}: {_summary(meta)}")
     return 0
-
-
-def remove_network(name: str, *, data_dir: Path | None = None) -> None:
-    """Delete the network imported as ``name`` (its own folder, nothing else).
-
-    Raises
-    ------
-    UnknownNetworkError
-        No network has that name (or the name is not a safe identifier).
-    """
-    root = networks_dir(data_dir)
-    if name not in known_networks(data_dir=data_dir):
-        raise _unknown(name, data_dir)
-    shutil.rmtree(_set_aside(root, _folder(root, name)))
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -307,11 +68,10 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     """``network info NAME``: nodes, edges, bounding box, modes and file size."""
     provider = provider_for(args.name, data_dir=_data_dir(args))
-    folder = provider.path.parent
-    meta = json.loads((folder / _META).read_text(encoding="utf-8"))
+    meta = network_meta(args.name, data_dir=_data_dir(args))
     size = provider.path.stat().st_size
     print(f"network {args.name}: {provider.path} ({size:,} bytes), from {meta.get('origin', '?')}")
-    for mode, info in _describe(provider).items():
+    for mode, info in describe(provider).items():
         if not info["available"]:
             print(f"  {mode}: unavailable ({info['reason']})")
             continue
