@@ -9,6 +9,16 @@ from pathlib import Path
 __all__ = ["Settings"]
 
 
+def _float_env(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}: expected a number, got {raw!r}") from None
+
+
 def _int_env(env: dict[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -55,6 +65,18 @@ class Settings:
     network
         Name of a road network imported with ``salpimi network import`` (``$SALPIMI_NETWORK``);
         ``None`` plans with straight-line estimates.
+    threads
+        Worker threads for the sync endpoints (``$SALPIMI_THREADS``, default 40; anyio's limiter).
+    max_in_flight
+        Requests handled at once (``$SALPIMI_MAX_IN_FLIGHT``, default 32); more wait in a queue.
+    queue_timeout_s, max_queued
+        A request that waited this long for a slot, or found ``max_queued`` already waiting, gets
+        503 with ``Retry-After`` (``$SALPIMI_QUEUE_TIMEOUT_S``, ``$SALPIMI_MAX_QUEUED``; 2 s, 2000).
+    db_pool_size, db_max_overflow, db_pool_timeout_s
+        Database connections kept and extra ones allowed (``$SALPIMI_DB_POOL_SIZE``, default
+        ``max_in_flight + 8``; ``$SALPIMI_DB_MAX_OVERFLOW``, 8); a request holds one connection
+        from its first query to its end, so the pool must cover ``max_in_flight``. Waiting longer
+        than ``db_pool_timeout_s`` for a connection answers 503.
     """
 
     data_dir: Path = Path("data")
@@ -74,6 +96,13 @@ class Settings:
     risk_toml: Path | None = None
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     network: str | None = None
+    threads: int = 40
+    max_in_flight: int = 32
+    queue_timeout_s: float = 2.0
+    max_queued: int = 2000
+    db_pool_size: int | None = None
+    db_max_overflow: int = 8
+    db_pool_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.max_workers < 1:
@@ -82,6 +111,20 @@ class Settings:
             raise ValueError(f"max_body_bytes: must be at least 1024, got {self.max_body_bytes}")
         if self.max_csv_bytes < 1:
             raise ValueError(f"max_csv_bytes: must be positive, got {self.max_csv_bytes}")
+        for name in ("threads", "max_in_flight", "max_queued"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
+        if not 0 < self.queue_timeout_s <= 600:
+            raise ValueError(f"queue_timeout_s: must lie in (0, 600], got {self.queue_timeout_s}")
+        if self.db_max_overflow < 0 or not 0 < self.db_pool_timeout_s <= 600:
+            raise ValueError(
+                f"db_max_overflow/db_pool_timeout_s: got {self.db_max_overflow}/{self.db_pool_timeout_s}"
+            )
+        if self.pool_size < 1 or self.pool_size + self.db_max_overflow < self.max_in_flight:
+            raise ValueError(
+                f"db_pool_size: {self.pool_size} + {self.db_max_overflow} overflow connections cannot serve "
+                f"max_in_flight={self.max_in_flight} requests at once; size them together"
+            )
         if not 1 <= self.api_key_ttl_days <= 365:
             raise ValueError(f"api_key_ttl_days: must lie in 1..365, got {self.api_key_ttl_days}")
         for name in ("signin_window_s", "signin_account_failures", "signin_address_failures"):
@@ -100,17 +143,30 @@ class Settings:
             "max_csv_bytes": _int_env(env, "SALPIMI_MAX_CSV_BYTES", 2 * 1024 * 1024),
             "secret_key": env.get("SALPIMI_SECRET_KEY") or None,
             "token_ttl_s": _int_env(env, "SALPIMI_TOKEN_TTL_S", 8 * 3600),
+            "threads": _int_env(env, "SALPIMI_THREADS", 40),
+            "max_in_flight": _int_env(env, "SALPIMI_MAX_IN_FLIGHT", 32),
+            "queue_timeout_s": _float_env(env, "SALPIMI_QUEUE_TIMEOUT_S", 2.0),
+            "max_queued": _int_env(env, "SALPIMI_MAX_QUEUED", 2000),
+            "db_max_overflow": _int_env(env, "SALPIMI_DB_MAX_OVERFLOW", 8),
+            "db_pool_timeout_s": _float_env(env, "SALPIMI_DB_POOL_TIMEOUT_S", 10.0),
             "api_key_ttl_days": _int_env(env, "SALPIMI_API_KEY_TTL_DAYS", 90),
             "signin_window_s": _int_env(env, "SALPIMI_SIGNIN_WINDOW_S", 900),
             "signin_account_failures": _int_env(env, "SALPIMI_SIGNIN_ACCOUNT_FAILURES", 5),
             "signin_address_failures": _int_env(env, "SALPIMI_SIGNIN_ADDRESS_FAILURES", 30),
         }
+        if env.get("SALPIMI_DB_POOL_SIZE"):
+            values["db_pool_size"] = _int_env(env, "SALPIMI_DB_POOL_SIZE", 0)
         if env.get("SALPIMI_NETWORK"):
             values["network"] = env["SALPIMI_NETWORK"]
         if env.get("SALPIMI_RISK_TOML"):
             values["risk_toml"] = Path(env["SALPIMI_RISK_TOML"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def pool_size(self) -> int:
+        """Connections the request pool keeps: ``db_pool_size``, else ``max_in_flight + 8``."""
+        return self.db_pool_size if self.db_pool_size is not None else self.max_in_flight + 8
 
     @property
     def resolved_database_url(self) -> str:

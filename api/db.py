@@ -47,24 +47,33 @@ def _private_sqlite_file(url: str) -> None:
                 candidate.chmod(0o600)
 
 
-def make_engine(settings: Settings) -> sa.Engine:
+def make_engine(settings: Settings, *, pool_size: int | None = None, max_overflow: int | None = None) -> sa.Engine:
     """Create the engine for ``settings``; SQLite lives in ``settings.data_dir``.
+
+    The pool keeps ``pool_size`` connections (default ``settings.pool_size``, which covers the
+    requests admitted at once) plus ``max_overflow``; background writers (job progress, the
+    audit writer) get their own small engines so that busy requests never starve them.
 
     Statement parameters are never shown in logs or exception messages (``hide_parameters``):
     they hold names, contacts, health notes and coordinates.
     """
     url = settings.resolved_database_url
+    pool: dict[str, Any] = {
+        "pool_size": settings.pool_size if pool_size is None else pool_size,
+        "max_overflow": settings.db_max_overflow if max_overflow is None else max_overflow,
+        "pool_timeout": settings.db_pool_timeout_s,
+    }
     if url.startswith("sqlite"):
         if not settings.database_url:
             settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         _private_sqlite_file(url)
         engine = sa.create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True,
-            hide_parameters=True,
+            hide_parameters=True, **({} if sa.engine.make_url(url).database in (None, "", ":memory:") else pool),
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
+    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True, **pool)
 
 
 def _alembic_config(connection: sa.Connection) -> Config:

@@ -30,14 +30,23 @@ def get_engine(request: Request) -> sa.Engine:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request: committed when the route returns, rolled back on error."""
+    """One session per request: committed when the route returns, rolled back on error.
+
+    Its connection goes back to the pool before the response is sent (``scope="function"``);
+    the request's read audit entries go to the audit writer once the commit succeeded.
+    """
     with Session(request.app.state.engine, expire_on_commit=False) as session:
+        writer = getattr(request.app.state, "audit_writer", None)
+        if writer is not None:
+            session.info[services.AUDIT_QUEUE] = []
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+        if writer is not None and session.info[services.AUDIT_QUEUE]:
+            writer.submit(session.info[services.AUDIT_QUEUE])
 
 
 def get_runner(request: Request) -> JobRunner:
@@ -53,7 +62,7 @@ def get_risk_model(request: Request) -> Any:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]
 EventsDep = Annotated[services.JobEvents, Depends(get_events)]
 RiskDep = Annotated[Any, Depends(get_risk_model)]

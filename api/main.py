@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from sqlmodel import Session
 
 from . import services
+from .admission import AdmissionMiddleware, install_overload_handlers, set_thread_limit
+from .auditwriter import AuditWriter
 from .config import Settings
 from .db import current_revision, make_engine, upgrade
 from .errors import install_handlers, problem_responses
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        set_thread_limit(settings.threads)
         engine = make_engine(settings)
         if settings.auto_migrate:
             upgrade(engine)
@@ -58,7 +61,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             session.commit()
         if orphaned:
             _log.warning("marked %d unfinished job(s) of a previous run as failed", orphaned)
-        events = services.JobEvents(engine)
+        # Job progress and the audit writer have connections of their own: a flood of requests
+        # holding every pooled connection cannot delay them.
+        events_engine = make_engine(settings, pool_size=1, max_overflow=1)
+        audit_engine = make_engine(settings, pool_size=1, max_overflow=0)
+        audit_writer = AuditWriter(audit_engine)
+        events = services.JobEvents(events_engine)
         runner = JobRunner(
             max_workers=settings.max_workers, on_event=events, grace_s=settings.job_grace_s
         )
@@ -68,12 +76,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.risk_model = _risk_model(settings)
         app.state.job_events = events
         app.state.runner = runner
+        app.state.audit_writer = audit_writer
+        audit_writer.start()
         runner.start()
         try:
             yield
         finally:
             runner.shutdown()
-            engine.dispose()
+            audit_writer.close()
+            for each in (engine, events_engine, audit_engine):
+                each.dispose()
 
     app = FastAPI(
         title="Salpimi",
@@ -87,7 +99,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         import_max_bytes=max(settings.max_body_bytes, settings.max_csv_bytes + 64 * 1024),
     )
+    # Outermost: excess requests wait here, or get 503, before using a thread or a connection.
+    app.add_middleware(
+        AdmissionMiddleware, max_in_flight=settings.max_in_flight, queue_timeout_s=settings.queue_timeout_s,
+        max_queued=settings.max_queued,
+    )
     install_handlers(app)
+    install_overload_handlers(app)
     app.state.signin_guard = SignInGuard(
         window_s=settings.signin_window_s, account_failures=settings.signin_account_failures,
         address_failures=settings.signin_address_failures,

@@ -142,24 +142,34 @@ def require_private_read(session: Session, p: Principal, household: Household) -
 
 # ---- audit ---------------------------------------------------------------------------------------
 
+READ_ACTIONS = frozenset({"read", "list"})
+#: ``session.info`` key of the read entries waiting for the request to commit.
+AUDIT_QUEUE = "salpimi_audit_reads"
+
 
 def audit(
     session: Session, p: Principal | None, action: str, resource: str, resource_id: str | None,
     *, team_id: str | None = None, detail: str = "",
 ) -> None:
-    """Append one entry (ids and counts only, never personal data)."""
-    crud.insert_audit(
-        session,
-        AuditLog(
-            actor_id=p.user_id if p else None,
-            actor_role=p.role if p else "system",
-            action=action,
-            resource=resource,
-            resource_id=resource_id,
-            team_id=team_id,
-            detail=detail[:500],
-        ),
+    """Append one entry (ids and counts only, never personal data).
+
+    A change is audited in its own transaction.  A read (``read``, ``list``) in a request is
+    handed, once the request has committed, to the background audit writer (see
+    ``deps.get_session``), so reads never take a write lock.
+    """
+    entry = AuditLog(
+        actor_id=p.user_id if p else None,
+        actor_role=p.role if p else "system",
+        action=action,
+        resource=resource,
+        resource_id=resource_id,
+        team_id=team_id,
+        detail=detail[:500],
     )
+    if action in READ_ACTIONS and AUDIT_QUEUE in session.info:
+        session.info[AUDIT_QUEUE].append(entry)
+        return
+    crud.insert_audit(session, entry)
 
 
 # ---- users and keys ------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from .. import crud, services
 from ..deps import PrincipalDep, SessionDep
@@ -18,12 +18,16 @@ router = APIRouter(tags=["audit"], responses=problem_responses(401, 403, 422))
 
 @router.get("/audit", response_model=Page[AuditPublic], summary="Audit entries, newest first")
 def list_audit(
-    session: SessionDep, p: PrincipalDep, actor_id: str | None = None,
+    request: Request, session: SessionDep, p: PrincipalDep, actor_id: str | None = None,
     resource: str | None = None, resource_id: str | None = None, team_id: str | None = None,
     since: dt.datetime | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[AuditPublic]:
     services.require_manager(p)
+    writer = getattr(request.app.state, "audit_writer", None)
+    if writer is not None:  # reads queued for the background writer are listed too
+        writer.flush()
+        session.commit()
     rows, total = crud.list_audit(
         session, actor_id=actor_id, resource=resource, resource_id=resource_id, team_id=team_id,
         since=since, limit=limit, offset=offset,
