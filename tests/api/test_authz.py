@@ -124,3 +124,46 @@ def test_api_keys_carry_the_users_permissions(world: World) -> None:
     assert world.client.get(f"/v1/workers/{nurse.worker_id}/schedule", headers=headers).status_code == 200
     # and nobody else's keys
     assert_problem(world.post(f"/v1/users/{cm.user_id}/api-keys", "nurse_a", json={}), 403)
+
+
+def test_a_field_worker_sees_only_her_own_worker_record(world: World) -> None:
+    nurse, cm = world.actors["nurse_a"], world.actors["cm_a"]
+    listed = world.get(f"/v1/teams/{world.team_a}/workers", "nurse_a").json()
+    assert [w["id"] for w in listed["data"]] == [nurse.worker_id] and listed["count"] == 1
+    assert world.get(f"/v1/workers/{nurse.worker_id}", "nurse_a").status_code == 200
+    # no other worker's name or home coordinates
+    assert_problem(world.get(f"/v1/workers/{cm.worker_id}", "nurse_a"), 403)
+    assert_problem(world.get(f"/v1/teams/{world.team_b}/workers", "nurse_a"), 403)
+    assert world.get(f"/v1/teams/{world.team_a}/workers", "dispatcher_a").json()["count"] == 2
+
+
+# (method, path, JSON body, {actor: status}); placeholders name actors' user ids, teams and workers.
+ACCESS_MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
+    ("GET", "/v1/users", None, {"manager": 200, "dispatcher_a": 200, "nurse_a": 403}),
+    ("GET", "/v1/users?team_id={team_b}", None, {"manager": 200, "dispatcher_a": 403, "nurse_a": 403}),
+    ("POST", "/v1/users/{dispatcher_a}/api-keys", {},
+     {"manager": 403, "dispatcher_b": 403, "nurse_a": 403, "dispatcher_a": 201}),
+    ("POST", "/v1/users/{nurse_a}/api-keys", {}, {"manager": 403, "dispatcher_a": 403, "cm_a": 403, "nurse_a": 201}),
+    ("GET", "/v1/api-keys", None, {"manager": 200, "dispatcher_a": 200, "nurse_a": 200}),
+    ("GET", "/v1/api-keys?user_id={dispatcher_a}", None,
+     {"manager": 200, "dispatcher_a": 200, "dispatcher_b": 403, "nurse_a": 403}),
+    ("GET", "/v1/api-keys?user_id={nurse_a}", None, {"dispatcher_a": 200, "dispatcher_b": 403, "cm_a": 403}),
+    ("POST", "/v1/users/{cm_a}/deactivate", None, {"nurse_a": 403, "dispatcher_b": 403}),
+    ("POST", "/v1/users/{dispatcher_a}/deactivate", None, {"dispatcher_b": 403, "cm_a": 403}),
+    ("GET", "/v1/workers/{w_cm}", None, {"nurse_a": 403, "dispatcher_b": 403, "dispatcher_a": 200, "manager": 200}),
+    ("GET", "/v1/teams/{team_a}/workers", None, {"dispatcher_b": 403, "dispatcher_a": 200, "manager": 200}),
+    ("GET", "/v1/audit", None, {"manager": 200, "dispatcher_a": 403, "nurse_a": 403}),
+]
+
+
+def test_access_matrix_for_accounts_keys_and_workers(world: World) -> None:
+    names = {name: actor.user_id for name, actor in world.actors.items()}
+    names |= {"team_a": world.team_a, "team_b": world.team_b, "w_cm": world.workers_a["t-cm"]}
+    wrong = []
+    for method, path, body, expected in ACCESS_MATRIX:
+        url = path.format(**names)
+        for who, status in expected.items():
+            r = world.client.request(method, url, headers=world[who], json=body)
+            if r.status_code != status:
+                wrong.append(f"{method} {path} as {who}: {r.status_code}, expected {status}")
+    assert not wrong, wrong
