@@ -115,14 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true", help="reuse rows already in --raw")
     args = ap.parse_args(argv)
 
-    folder, _ = I.SETS[args.set]
-    if not folder.is_dir():
-        print(f"benchmark data absent: {folder} (see ../shared)", file=sys.stderr)
-        return 2
     solvers = [s for s in args.solvers.split(",") if s]
     unknown = [s for s in solvers if s not in ALL]
     if unknown:
         print(f"unknown solver(s) {', '.join(unknown)}; choose from {', '.join(ALL)}", file=sys.stderr)
+        return 2
+    # Bad arguments are reported first, also where ../shared is absent.
+    folder, _ = I.SETS[args.set]
+    if not folder.is_dir():
+        print(f"benchmark data absent: {folder} (see ../shared)", file=sys.stderr)
         return 2
     needs = {"salpimi": ("ortools", "pyvrp", "vroom"), "ortools": ("ortools",), "pyvrp": ("pyvrp",),
              "vroom": ("vroom",)}
