@@ -61,7 +61,10 @@ def decode(raw: bytes) -> str:
 def read_rows(raw: bytes, *, allowed: tuple[str, ...], required: tuple[str, ...]) -> list[dict[str, str]]:
     text = decode(raw)
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error:
+        raise _unreadable(1) from None
     if not header:
         raise ApiError(422, "the CSV file is empty",
                        errors=[ErrorItem(row=1, field="header", message="no header row")])
@@ -79,14 +82,24 @@ def read_rows(raw: bytes, *, allowed: tuple[str, ...], required: tuple[str, ...]
         raise ApiError(422, f"the header row has {len(errors)} problem(s)", slug="csv-invalid",
                        errors=errors)
     rows = []
-    for row in reader:
-        if None in row:
-            row.pop(None)  # type: ignore[call-overload]
-            row["__extra__"] = "1"
-        rows.append({k: (v or "").strip() for k, v in row.items()})
-        if len(rows) > MAX_ROWS:
-            raise ApiError(422, f"at most {MAX_ROWS} rows per file", slug="csv-invalid")
+    try:
+        for row in reader:
+            if None in row:
+                row.pop(None)  # type: ignore[call-overload]
+                row["__extra__"] = "1"
+            rows.append({k: (v or "").strip() for k, v in row.items()})
+            if len(rows) > MAX_ROWS:
+                raise ApiError(422, f"at most {MAX_ROWS} rows per file", slug="csv-invalid")
+    except csv.Error:
+        raise _unreadable(len(rows) + 2) from None
     return rows
+
+
+def _unreadable(row: int) -> ApiError:
+    """The csv module gave up (a cell over 128 KB, a quote never closed): nothing is imported."""
+    message = "cannot be read as CSV (a cell larger than 128 KB, or a quote that is never closed)"
+    return ApiError(422, f"row {row} {message}; nothing was imported", slug="csv-invalid",
+                    errors=[ErrorItem(row=row, field="file", message=message)])
 
 
 def _bool(text: str) -> bool:

@@ -9,11 +9,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .models import ErrorItem, ProblemDetails
+from .redact import scrub_values
 
-__all__ = ["ApiError", "install_handlers", "problem_response", "problem_responses"]
+__all__ = ["ApiError", "install_handlers", "problem_response", "problem_responses", "safe_errors"]
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://salpimi.example/problems/"
@@ -79,8 +81,15 @@ def problem_response(
     errors: Sequence[ErrorItem] | None = None,
     headers: dict[str, str] | None = None,
     instance: str | None = None,
+    values_removed: bool = False,
 ) -> JSONResponse:
+    """The problem+json response; a 422's detail and errors lose any input value they quote
+    (unless ``values_removed`` says the caller did that already)."""
     default_slug, default_title = _TITLES.get(status, ("error", "Error"))
+    if status == 422 and not values_removed:
+        # Validation problems carry field locations and messages only, never the input value.
+        detail = scrub_values(detail) if detail else detail
+        errors = safe_errors(errors) if errors is not None else None
     body = ProblemDetails(
         type=TYPE_BASE + (slug or default_slug),
         title=title or default_title,
@@ -95,18 +104,39 @@ def problem_response(
     )
 
 
+def _loc_part(part: Any) -> str:
+    text = str(part)
+    if len(text) > 40 or not text.isprintable():
+        return "…"  # a key of the input itself (a dictionary key), not a field name
+    return text
+
+
 def _loc(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc]
+    parts = [_loc_part(p) for p in loc]
     return ".".join(parts) if parts else "request"
 
 
+def safe_errors(errors: Sequence[ErrorItem]) -> list[ErrorItem]:
+    """Errors with printable, bounded field paths and messages without the values they quote."""
+    out = []
+    for e in errors:
+        field = ".".join(_loc_part(p) for p in e.field.split(".")) if e.field else "request"
+        out.append(ErrorItem(row=e.row, field=field[:200], message=scrub_values(e.message)))
+    return out
+
+
 def validation_items(exc: RequestValidationError) -> list[ErrorItem]:
-    """Field and message of each error; the offending input is never echoed (personal data)."""
+    """Field and message of each error; the offending input is never echoed (personal data).
+
+    Pydantic's own messages name the rule, never the input; messages of our validators
+    (``value_error``) may quote the value, so they lose it.
+    """
     items = []
     for err in exc.errors():
         msg = str(err.get("msg", "invalid"))
-        msg = msg.removeprefix("Value error, ")
-        items.append(ErrorItem(field=_loc(err.get("loc", ())), message=msg))
+        if err.get("type") in ("value_error", "assertion_error") or msg.startswith("Value error, "):
+            msg = scrub_values(msg.removeprefix("Value error, "))
+        items.append(ErrorItem(field=_loc(err.get("loc", ())), message=msg[:300]))
     return items
 
 
@@ -126,7 +156,7 @@ def install_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{i.field}: {i.message}" for i in items[:3])
         if len(items) > 3:
             detail += f" (and {len(items) - 3} more)"
-        return problem_response(request, 422, detail, errors=items)
+        return problem_response(request, 422, detail, errors=items, values_removed=True)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -139,6 +169,16 @@ def install_handlers(app: FastAPI) -> None:
             request, exc.status_code, detail, headers=getattr(exc, "headers", None)
         )
 
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # The backstop for values the models let through but the database refuses (PostgreSQL:
+        # a NUL character, a number beyond its column).  Neither the value nor the driver's message.
+        _log.warning("the database refused a value on %s %s", request.method, request.url.path)
+        return problem_response(
+            request, 422, "a value cannot be stored: it holds a NUL character or lies beyond its field's range",
+            values_removed=True,
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Type only: exception messages may carry personal data.
@@ -147,14 +187,15 @@ def install_handlers(app: FastAPI) -> None:
 
 
 _DESCRIPTIONS = {
-    400: "Bad request",
+    400: "Malformed request: a body that is not parseable JSON, or control characters (%00) in the URL",
     401: "Missing or invalid credentials",
     403: "The caller's role or team does not allow this",
     404: "No such resource (or route)",
     409: "Conflicts with the current state",
     413: "Request body larger than the configured limit",
-    415: "Unsupported media type",
-    422: "Validation error; `errors` lists each field (and CSV row)",
+    415: "The body's media type is not the one this route reads (JSON; CSV uploads multipart/form-data)",
+    422: "Validation error; `errors` lists each field (and CSV row), never the input value",
+    503: "Overloaded or a dependency unavailable; retry after `Retry-After` seconds",
 }
 
 

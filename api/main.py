@@ -16,6 +16,7 @@ from .auditwriter import AuditWriter
 from .config import Settings
 from .db import current_revision, make_engine, upgrade
 from .errors import install_handlers, problem_responses
+from .guard import install_guards
 from .middleware import BodyLimitMiddleware
 from .ratelimit import SignInGuard
 from .redact import install_log_redaction
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         responses=problem_responses(413),
     )
+    install_guards(app)  # 400 control characters in the URL, 415 unreadable bodies, OPTIONS with Allow
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,

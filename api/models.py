@@ -10,11 +10,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+import unicodedata
 from enum import StrEnum
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -87,6 +96,8 @@ def _secs(hhmm: str) -> int:
 def _windows(value: Any, name: str) -> list[list[str]]:
     if not isinstance(value, list):
         raise ValueError(f"{name}: expected a list of [\"HH:MM\", \"HH:MM\"] pairs")
+    if len(value) > 16:
+        raise ValueError(f"{name}: at most 16 windows")
     out = []
     for i, w in enumerate(value):
         if not (isinstance(w, list | tuple) and len(w) == 2):
@@ -97,6 +108,118 @@ def _windows(value: Any, name: str) -> list[list[str]]:
             raise ValueError(f"{name}[{i}]: end {end} is not after start {start}")
         out.append([start, end])
     return out
+
+
+# ---- input rules shared by every request body ---------------------------------------------
+
+#: Bounds of every ``offset`` query parameter (past the end a page is just empty).
+MAX_OFFSET = 1_000_000_000
+#: Dates the service accepts (a planning day, a last contact, a report).
+DATE_MIN, DATE_MAX = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
+#: Load units a worker carries or a visit delivers (the planner's range).
+MAX_LOAD = 1_000_000
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _date_in_range(value: dt.date) -> None:
+    if not DATE_MIN <= value <= DATE_MAX:
+        raise ValueError(f"lies outside {DATE_MIN.isoformat()}..{DATE_MAX.isoformat()}")
+
+
+def _iso_date(value: Any) -> Any:
+    """``YYYY-MM-DD`` (or a date) only: ``0`` is not 1970-01-01."""
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("not a calendar date (expected YYYY-MM-DD)") from None
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise ValueError("expected a date YYYY-MM-DD")
+    _date_in_range(value)
+    return value
+
+
+def _iso_datetime(value: Any) -> Any:
+    """ISO 8601 text (or a datetime) only: a number is not seconds since 1970."""
+    if isinstance(value, dt.datetime):
+        _date_in_range(value.date())
+        return value
+    if not isinstance(value, str) or not _ISO_DATETIME.match(value):
+        raise ValueError("expected an ISO 8601 datetime such as 2026-11-24T14:05:00+09:00")
+    if not DATE_MIN.year <= int(value[:4]) <= DATE_MAX.year:
+        raise ValueError(f"lies outside {DATE_MIN.isoformat()}..{DATE_MAX.isoformat()}")
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_datetime)]
+#: A skill or language code: 1-64 characters, not only spaces (the planner's rule for tags).
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"\S")]
+
+
+def _bad_text(value: Any, *, multiline: bool) -> str | None:
+    """The first character not allowed in stored text: control characters (NUL included), lone
+    surrogates and bidirectional overrides; tabs and newlines only in ``multiline`` text."""
+    if isinstance(value, str):
+        for ch in value:
+            if multiline and ch in "\t\n\r":
+                continue
+            if ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cs"):
+                return ch
+        return None
+    if isinstance(value, list | tuple):
+        return next((b for b in (_bad_text(v, multiline=multiline) for v in value) if b), None)
+    if isinstance(value, dict):
+        return next((b for b in (_bad_text(v, multiline=multiline) for kv in value.items() for v in kv) if b), None)
+    return None
+
+
+def _without_null(schema: dict[str, Any], model: Any) -> None:
+    """JSON Schema of a PATCH body: fields that cannot be emptied do not offer ``null``."""
+    nullable = getattr(model, "NULLABLE", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        options = prop.get("anyOf")
+        if name in nullable or not options:
+            continue
+        kept = [o for o in options if o.get("type") != "null"]
+        if len(kept) == 1:
+            del prop["anyOf"]
+            prop.update(kept[0])
+        else:
+            prop["anyOf"] = kept
+        if prop.get("default", 0) is None:
+            del prop["default"]
+
+
+class InputModel(SQLModel):
+    """A request body: unknown (misspelt) fields are refused; text carries no control characters."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    MULTILINE: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _clean_text(cls, value: Any, info: ValidationInfo) -> Any:
+        bad = _bad_text(value, multiline=info.field_name in cls.MULTILINE)
+        if bad is not None:
+            raise ValueError(f"contains the control character U+{ord(bad):04X}")
+        return value
+
+
+class PatchModel(InputModel):
+    """A PATCH body: only the fields given change; ``null`` only where the stored value may be empty."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_null)  # type: ignore[assignment]
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.NULLABLE:
+            raise ValueError("must not be null")
+        return value
 
 
 # ---- enumerations -------------------------------------------------------------------------
@@ -244,11 +367,11 @@ class TeamBase(SQLModel):
     district: str = Field(default="", max_length=200, description="e.g. Gwanak-gu")
 
 
-class TeamCreate(TeamBase):
+class TeamCreate(TeamBase, InputModel):
     pass
 
 
-class TeamUpdate(SQLModel):
+class TeamUpdate(PatchModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     district: str | None = Field(default=None, max_length=200)
 
@@ -273,7 +396,7 @@ class UserBase(SQLModel):
     worker_id: str | None = Field(default=None, max_length=40, description="field workers only")
 
 
-class UserCreate(UserBase):
+class UserCreate(UserBase, InputModel):
     password: str = Field(min_length=8, max_length=256)
 
     @model_validator(mode="after")
@@ -301,7 +424,7 @@ class UserPublic(UserBase):
     deactivated_at: dt.datetime | None = None
 
 
-class ApiKeyCreate(SQLModel):
+class ApiKeyCreate(InputModel):
     name: str = Field(default="", max_length=100)
     expires_in_days: int | None = Field(
         default=None, ge=1, le=365, description="default: the server's SALPIMI_API_KEY_TTL_DAYS (90)"
@@ -345,8 +468,8 @@ class WorkerBase(SQLModel):
     ref: str | None = Field(default=None, max_length=128, description=_REF_DOC)
     name: str = Field(default="", max_length=200)
     role: WorkerRole = Field(sa_type=_STR32)
-    skills: list[str] = Field(default_factory=list, sa_type=sa.JSON)
-    languages: list[str] = Field(default_factory=lambda: ["ko"], sa_type=sa.JSON)
+    skills: list[Tag] = Field(default_factory=list, sa_type=sa.JSON, max_length=32)
+    languages: list[Tag] = Field(default_factory=lambda: ["ko"], sa_type=sa.JSON, max_length=32)
     start_lat: float = Field(ge=-90, le=90)
     start_lon: float = Field(ge=-180, le=180)
     end_lat: float | None = Field(default=None, ge=-90, le=90)
@@ -360,7 +483,7 @@ class WorkerBase(SQLModel):
     max_work_s: int | None = Field(default=None, ge=1, le=24 * 3600)
     travel_mode: TravelMode = Field(default=TravelMode.WALK, sa_type=_STR32)
     speed_factor: float = Field(default=1.0, ge=0.1, le=10)
-    capacity: int | None = Field(default=None, ge=0, description="load units carried; null = any")
+    capacity: int | None = Field(default=None, ge=0, le=MAX_LOAD, description="load units carried; null = any")
     active: bool = True
 
     @field_validator("shift_start", "shift_end", "break_start", "break_end")
@@ -398,16 +521,20 @@ def check_worker_times(
         raise ValueError("end_lat: give both end_lat and end_lon, or neither")
 
 
-class WorkerCreate(WorkerBase):
+class WorkerCreate(WorkerBase, InputModel):
     pass
 
 
-class WorkerUpdate(SQLModel):
+class WorkerUpdate(PatchModel):
+    NULLABLE = frozenset(
+        {"ref", "end_lat", "end_lon", "break_start", "break_end", "max_visits", "max_work_s", "capacity"}
+    )
+
     ref: str | None = Field(default=None, max_length=128)
     name: str | None = Field(default=None, max_length=200)
     role: WorkerRole | None = None
-    skills: list[str] | None = None
-    languages: list[str] | None = None
+    skills: list[Tag] | None = Field(default=None, max_length=32)
+    languages: list[Tag] | None = Field(default=None, max_length=32)
     start_lat: float | None = Field(default=None, ge=-90, le=90)
     start_lon: float | None = Field(default=None, ge=-180, le=180)
     end_lat: float | None = Field(default=None, ge=-90, le=90)
@@ -421,7 +548,7 @@ class WorkerUpdate(SQLModel):
     max_work_s: int | None = Field(default=None, ge=1, le=24 * 3600)
     travel_mode: TravelMode | None = None
     speed_factor: float | None = Field(default=None, ge=0.1, le=10)
-    capacity: int | None = Field(default=None, ge=0)
+    capacity: int | None = Field(default=None, ge=0, le=MAX_LOAD)
     active: bool | None = None
 
     @field_validator("shift_start", "shift_end", "break_start", "break_end")
@@ -456,9 +583,9 @@ class HouseholdBase(SQLModel):
     dong: str = Field(default="", max_length=64, description="administrative dong")
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    last_contact: dt.date | None = None
+    last_contact: IsoDate | None = None
     preferred_worker_id: str | None = Field(default=None, max_length=40)
-    languages: list[str] = Field(default_factory=lambda: ["ko"], sa_type=sa.JSON)
+    languages: list[Tag] = Field(default_factory=lambda: ["ko"], sa_type=sa.JSON, max_length=32)
     availability: dict[str, list[list[str]]] = Field(
         default_factory=dict,
         sa_type=sa.JSON,
@@ -508,11 +635,13 @@ class HouseholdPrivateBase(SQLModel):
     crisis_report: bool = False
 
 
-class HouseholdPrivateCreate(HouseholdPrivateBase):
-    pass
+class HouseholdPrivateCreate(HouseholdPrivateBase, InputModel):
+    MULTILINE = frozenset({"address", "health_notes"})
 
 
-class HouseholdPrivateUpdate(SQLModel):
+class HouseholdPrivateUpdate(PatchModel):
+    MULTILINE = frozenset({"address", "health_notes"})
+
     label: str | None = Field(default=None, max_length=200)
     contact: str | None = Field(default=None, max_length=200)
     address: str | None = Field(default=None, max_length=300)
@@ -546,18 +675,20 @@ RISK_FIELDS = (
 )
 
 
-class HouseholdCreate(HouseholdBase):
+class HouseholdCreate(HouseholdBase, InputModel):
     private: HouseholdPrivateCreate | None = None
 
 
-class HouseholdUpdate(SQLModel):
+class HouseholdUpdate(PatchModel):
+    NULLABLE = frozenset({"ref", "last_contact", "preferred_worker_id"})
+
     ref: str | None = Field(default=None, max_length=128)
     dong: str | None = Field(default=None, max_length=64)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    last_contact: dt.date | None = None
+    last_contact: IsoDate | None = None
     preferred_worker_id: str | None = Field(default=None, max_length=40)
-    languages: list[str] | None = None
+    languages: list[Tag] | None = Field(default=None, max_length=32)
     availability: dict[str, list[list[str]]] | None = None
     active: bool | None = None
 
@@ -590,19 +721,19 @@ class HouseholdPublic(HouseholdBase):
 
 class VisitRequestBase(SQLModel):
     household_id: str = Field(foreign_key="household.id", index=True, max_length=40)
-    date: dt.date = Field(index=True)
+    date: IsoDate = Field(index=True)
     kind: VisitKind = Field(default=VisitKind.ROUTINE, sa_type=_STR32)
     duration_s: int | None = Field(default=None, ge=1, le=12 * 3600)
     mandatory: bool = False
     urgent: bool = False
-    time_windows: list[list[str]] = Field(default_factory=list, sa_type=sa.JSON)
-    required_skills: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    time_windows: list[list[str]] = Field(default_factory=list, sa_type=sa.JSON, max_length=16)
+    required_skills: list[Tag] = Field(default_factory=list, sa_type=sa.JSON, max_length=32)
     required_worker_id: str | None = Field(default=None, max_length=40)
-    forbidden_worker_ids: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    forbidden_worker_ids: list[str] = Field(default_factory=list, sa_type=sa.JSON, max_length=250)
     allowed_roles: list[WorkerRole] = Field(
         default_factory=list, sa_type=sa.JSON, description="empty = any role"
     )
-    load: int = Field(default=0, ge=0, description="units delivered (kits, food boxes)")
+    load: int = Field(default=0, ge=0, le=MAX_LOAD, description="units delivered (kits, food boxes)")
 
     @field_validator("time_windows")
     @classmethod
@@ -610,21 +741,23 @@ class VisitRequestBase(SQLModel):
         return _windows(v, "time_windows")
 
 
-class VisitRequestCreate(VisitRequestBase):
+class VisitRequestCreate(VisitRequestBase, InputModel):
     pass
 
 
-class VisitRequestUpdate(SQLModel):
+class VisitRequestUpdate(PatchModel):
+    NULLABLE = frozenset({"duration_s", "required_worker_id"})
+
     kind: VisitKind | None = None
     duration_s: int | None = Field(default=None, ge=1, le=12 * 3600)
     mandatory: bool | None = None
     urgent: bool | None = None
-    time_windows: list[list[str]] | None = None
-    required_skills: list[str] | None = None
-    required_worker_id: str | None = None
-    forbidden_worker_ids: list[str] | None = None
+    time_windows: list[list[str]] | None = Field(default=None, max_length=16)
+    required_skills: list[Tag] | None = Field(default=None, max_length=32)
+    required_worker_id: str | None = Field(default=None, max_length=40)
+    forbidden_worker_ids: list[str] | None = Field(default=None, max_length=250)
     allowed_roles: list[WorkerRole] | None = None
-    load: int | None = Field(default=None, ge=0)
+    load: int | None = Field(default=None, ge=0, le=MAX_LOAD)
     status: Literal["open", "cancelled"] | None = None
 
     @field_validator("time_windows")
@@ -662,13 +795,13 @@ class ReportBase(SQLModel):
     household_id: str = Field(foreign_key="household.id", index=True, max_length=40)
     reporter_kind: ReporterKind = Field(sa_type=_STR32)
     summary: str = Field(default="", max_length=2000, description="what was noticed (kept private)")
-    date: dt.date | None = Field(
+    date: IsoDate | None = Field(
         default=None, description="day of the urgent visit; default today (Asia/Seoul)"
     )
 
 
-class ReportCreate(ReportBase):
-    pass
+class ReportCreate(ReportBase, InputModel):
+    MULTILINE = frozenset({"summary"})
 
 
 class Report(ReportBase, table=True):
@@ -691,17 +824,17 @@ class ReportPublic(ReportBase):
 
 class PlanJobBase(SQLModel):
     team_id: str = Field(foreign_key="team.id", max_length=40)
-    date: dt.date
+    date: IsoDate
     time_limit_s: float = Field(default=10.0, gt=0, le=3600)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
-class PlanJobCreate(PlanJobBase):
+class PlanJobCreate(PlanJobBase, InputModel):
     pass
 
 
-class ReplanRequest(SQLModel):
-    now: dt.datetime | None = Field(
+class ReplanRequest(InputModel):
+    now: IsoDateTime | None = Field(
         default=None, description="the moment to re-plan from (default: the current time)"
     )
     time_limit_s: float = Field(default=10.0, gt=0, le=3600)
@@ -890,7 +1023,7 @@ class OutcomeBase(SQLModel):
     worker_id: str | None = Field(
         default=None, max_length=40, description="for worker_delayed and worker_off_sick"
     )
-    at: dt.datetime | None = Field(
+    at: IsoDateTime | None = Field(
         default=None, sa_type=UTCDateTime, description="when it happened (default: now)"
     )
     delay_s: int | None = Field(default=None, ge=0, le=12 * 3600, description="for worker_delayed")
@@ -908,7 +1041,7 @@ class OutcomeBase(SQLModel):
         return self
 
 
-class OutcomeCreate(OutcomeBase):
+class OutcomeCreate(OutcomeBase, InputModel):
     pass
 
 

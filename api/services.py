@@ -410,12 +410,13 @@ def update_worker(session: Session, worker: Worker, body: WorkerUpdate) -> Worke
     for key, value in changes.items():
         setattr(worker, key, value)
     worker.updated_at = now_utc()
+    ref = worker.ref  # read before the flush: a failed flush leaves the row unreadable
     try:
         with session.begin_nested():
             session.add(worker)
             session.flush()
     except IntegrityError:
-        raise conflict(f"a worker with ref {worker.ref!r} already exists in this team") from None
+        raise conflict(f"a worker with ref {ref!r} already exists in this team") from None
     return worker
 
 
@@ -454,13 +455,15 @@ def update_household(
             )
         setattr(household, key, value)
     household.updated_at = now_utc()
-    refresh_tier(household, crud.get(session, HouseholdPrivate, household.id), risk_model)
+    ref = household.ref
+    with session.no_autoflush:  # a duplicate ref must fail in the savepoint below, not here
+        refresh_tier(household, crud.get(session, HouseholdPrivate, household.id), risk_model)
     try:
         with session.begin_nested():
             session.add(household)
             session.flush()
     except IntegrityError:
-        raise conflict(f"a household with ref {household.ref!r} already exists in this team") from None
+        raise conflict(f"a household with ref {ref!r} already exists in this team") from None
     audit(session, p, "update", "household", household.id, team_id=household.team_id,
           detail="fields=" + ",".join(sorted(changes)))
     return household
@@ -1122,6 +1125,10 @@ def load_problem_data(
         for h in data.get("households", []) if isinstance(h, dict)
     }
     meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+    if district is None and meta.get("district") is not None:
+        district = meta["district"]
+        if not isinstance(district, str) or len(district) > 200 or not district.isprintable():
+            raise ValueError("meta.district: expected printable text of at most 200 characters")
     team = Team(
         name=team_name or canon.get("name") or "district",
         district=district if district is not None else str(meta.get("district", "")),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -11,7 +10,7 @@ from .. import crud, services
 from ..deps import PrincipalDep, SessionDep
 from ..errors import problem_responses
 from ..mappers import audit_public
-from ..models import AuditPublic, Page
+from ..models import MAX_OFFSET, AuditPublic, IsoDateTime, Page
 
 router = APIRouter(tags=["audit"], responses=problem_responses(401, 403, 422))
 
@@ -20,8 +19,8 @@ router = APIRouter(tags=["audit"], responses=problem_responses(401, 403, 422))
 def list_audit(
     request: Request, session: SessionDep, p: PrincipalDep, actor_id: str | None = None,
     resource: str | None = None, resource_id: str | None = None, team_id: str | None = None,
-    since: dt.datetime | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    since: IsoDateTime | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[AuditPublic]:
     services.require_manager(p)
     writer = getattr(request.app.state, "audit_writer", None)

@@ -12,6 +12,7 @@ from ..deps import PrincipalDep, RiskDep, SessionDep, SettingsDep
 from ..errors import problem_responses
 from ..mappers import household_public, private_public
 from ..models import (
+    MAX_OFFSET,
     HouseholdCreate,
     HouseholdPrivate,
     HouseholdPrivatePublic,
@@ -34,7 +35,7 @@ router = APIRouter(tags=["households"], responses=problem_responses(401, 403, 42
 def list_households(
     team_id: str, session: SessionDep, p: PrincipalDep, active: bool | None = None,
     dong: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[HouseholdPublic]:
     services.get_team(session, team_id)
     services.require_team_read(p, team_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -17,7 +16,7 @@ from .. import crud, services
 from ..deps import EventsDep, PrincipalDep, RunnerDep, SessionDep, SettingsDep
 from ..errors import problem_responses
 from ..mappers import job_public
-from ..models import JobStatus, Page, PlanJob, PlanJobCreate, PlanJobPublic
+from ..models import MAX_OFFSET, IsoDate, JobStatus, Page, PlanJob, PlanJobCreate, PlanJobPublic
 
 router = APIRouter(tags=["plan jobs"], responses=problem_responses(401, 403, 422))
 
@@ -52,8 +51,8 @@ def create_plan_job(
     responses=problem_responses(404),
 )
 def list_jobs(
-    team_id: str, session: SessionDep, p: PrincipalDep, date: dt.date | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    team_id: str, session: SessionDep, p: PrincipalDep, date: IsoDate | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[PlanJobPublic]:
     services.get_team(session, team_id)
     services.require_not_field_worker(p, "plan jobs")

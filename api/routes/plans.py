@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, status
@@ -14,7 +13,9 @@ from ..deps import EventsDep, PrincipalDep, RunnerDep, SessionDep, SettingsDep
 from ..errors import problem_responses
 from ..mappers import job_public, outcome_public, plan_geojson, plan_public, plan_summary
 from ..models import (
+    MAX_OFFSET,
     CheckResult,
+    IsoDate,
     OutcomeCreate,
     OutcomePublic,
     Page,
@@ -51,9 +52,9 @@ def _check_result(ev: Any) -> CheckResult:
     summary="A team's plan versions (newest first)", responses=problem_responses(404),
 )
 def list_plans(
-    team_id: str, session: SessionDep, p: PrincipalDep, date: dt.date | None = None,
+    team_id: str, session: SessionDep, p: PrincipalDep, date: IsoDate | None = None,
     published: bool | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[PlanSummary]:
     services.get_team(session, team_id)
     services.require_not_field_worker(p, "whole plans")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, status
+from fastapi import APIRouter, Body, Query, status
 
 from .. import services
 from ..deps import PrincipalDep, RiskDep, SessionDep
 from ..errors import ApiError, problem_responses
 from ..mappers import team_public
-from ..models import Page, TeamCreate, TeamLoadResult, TeamPublic
+from ..models import ErrorItem, Page, TeamCreate, TeamLoadResult, TeamPublic
 from ..redact import scrub_values
 
 router = APIRouter(tags=["teams"], responses=problem_responses(401, 403, 422))
@@ -55,7 +55,7 @@ def load_team(
     problem: dict[str, Any] = Body(  # noqa: B008
         ..., description="a problem JSON in the planner.io format (see `salpimi schema`)"
     ),
-    name: str | None = None,
+    name: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> TeamLoadResult:
     services.require_manager(p)
     try:
@@ -64,7 +64,11 @@ def load_team(
         )
     except (ValueError, TypeError, KeyError) as exc:
         # The planner's message names the field and quotes the value: keep the field only.
-        raise ApiError(422, f"not a valid problem: {scrub_values(str(exc))}", slug="invalid-problem") from None
+        where, _, why = str(exc).partition(": ")
+        raise ApiError(
+            422, f"not a valid problem: {scrub_values(str(exc))}", slug="invalid-problem",
+            errors=[ErrorItem(field=where if why else "body", message=why or str(exc))],
+        ) from None
     return TeamLoadResult(
         team=team_public(team), workers=workers, households=households, visit_requests=visits
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -12,6 +11,8 @@ from ..deps import PrincipalDep, RiskDep, SessionDep
 from ..errors import not_found, problem_responses
 from ..mappers import report_public, visit_request_public
 from ..models import (
+    MAX_OFFSET,
+    IsoDate,
     Page,
     ReportCreate,
     ReportPublic,
@@ -39,10 +40,10 @@ def _visit(session: SessionDep, p: PrincipalDep, visit_id: str) -> VisitRequest:
     summary="A team's visit requests", responses=problem_responses(404),
 )
 def list_visit_requests(
-    team_id: str, session: SessionDep, p: PrincipalDep, date: dt.date | None = None,
+    team_id: str, session: SessionDep, p: PrincipalDep, date: IsoDate | None = None,
     status_: Annotated[list[VisitStatus] | None, Query(alias="status")] = None,
     household_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[VisitRequestPublic]:
     services.get_team(session, team_id)
     services.require_not_field_worker(p, "visit requests")
@@ -74,7 +75,7 @@ def create_visit_request(
     responses=problem_responses(404),
 )
 def generate_visit_requests(
-    team_id: str, date: dt.date, session: SessionDep, p: PrincipalDep, risk: RiskDep,
+    team_id: str, date: IsoDate, session: SessionDep, p: PrincipalDep, risk: RiskDep,
     lookahead_days: Annotated[int, Query(ge=0, le=60)] = 0,
 ) -> Page[VisitRequestPublic]:
     services.get_team(session, team_id)
@@ -120,7 +121,7 @@ def create_report(
 )
 def list_reports(
     team_id: str, session: SessionDep, p: PrincipalDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[ReportPublic]:
     services.get_team(session, team_id)
     services.require_team_write(p, team_id)

@@ -13,8 +13,10 @@ from ..deps import PrincipalDep, SessionDep, SettingsDep
 from ..errors import ApiError, forbidden, not_found, problem_responses
 from ..mappers import seoul, today_seoul, worker_public
 from ..models import (
+    MAX_OFFSET,
     BreakPublic,
     ImportResult,
+    IsoDate,
     Page,
     SchedulePublic,
     ScheduleStop,
@@ -48,7 +50,7 @@ async def read_csv_upload(file: UploadFile, limit: int) -> bytes:
 )
 def list_workers(
     team_id: str, session: SessionDep, p: PrincipalDep, active: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[WorkerPublic]:
     services.get_team(session, team_id)
     services.require_team_read(p, team_id)
@@ -137,7 +139,7 @@ def delete_worker(worker_id: str, session: SessionDep, p: PrincipalDep) -> Respo
     responses=problem_responses(404),
 )
 def schedule(
-    worker_id: str, session: SessionDep, p: PrincipalDep, date: dt.date | None = None
+    worker_id: str, session: SessionDep, p: PrincipalDep, date: IsoDate | None = None
 ) -> SchedulePublic:
     day = date or today_seoul()
     worker, plan, route = services.worker_schedule(session, p, worker_id, day)
