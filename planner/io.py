@@ -60,6 +60,11 @@ class NumberRange:
     unit: str
     integer: bool = True
 
+    def text(self) -> str:
+        """``1..86400 (s)``: the range as the docs and error messages write it."""
+        low, high = (int(x) if float(x).is_integer() else x for x in (self.minimum, self.maximum))
+        return f"{low}..{high} ({self.unit})"
+
     def schema(self) -> dict[str, Any]:
         """The JSON Schema of a value in this range."""
         return {"type": "integer" if self.integer else "number", "minimum": self.minimum,
@@ -100,9 +105,17 @@ _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def show(value: Any, *, limit: int = 40) -> str:
-    """``repr(value)`` cut to ``limit`` characters, control characters escaped: safe in one error line."""
+    """``repr(value)`` cut to ``limit`` characters, control characters escaped: safe in one error line.
+
+    A cut string keeps its closing quote (``'abc…'``); a long list or object is named, not shown.
+    """
     text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    if isinstance(value, str):
+        quoted = repr(value[:limit])
+        return quoted[: limit - 2] + "…" + quoted[0]
+    return f"a {type(value).__name__} of {len(text):,} characters"
 
 
 def require_mapping(value: Any, where: str) -> Mapping[str, Any]:
@@ -162,7 +175,7 @@ def _number(value: Any, where: str, key: str) -> Any:
     if r.integer and value != int(value):
         raise ValueError(f"{where}: expected an integer, got {show(value)}")
     if not r.minimum <= value <= r.maximum:
-        raise ValueError(f"{where}: must lie in {r.minimum:g}..{r.maximum:g} ({r.unit}), got {show(value)}")
+        raise ValueError(f"{where}: must lie in {r.text()}, got {show(value)}")
     return int(value) if r.integer else float(value)
 
 
