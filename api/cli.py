@@ -69,6 +69,11 @@ def _read_problem(path: str) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise _BadInput(f"fixture {p}: no such file")
+    except sa.exc.ProgrammingError as exc:  # a service role without DDL rights, database not at head
+        first = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+        raise _BadInput(
+            f"database: cannot migrate ({first}); run `salpimi db upgrade` as the tables' owner"
+        ) from None
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -116,6 +121,65 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
+def _summary_line(manifest: Any) -> str:
+    return (f"{len(manifest.tables)} tables, {manifest.rows} rows, {manifest.audit_entries} audit entries "
+            f"(audit chain {manifest.audit_chain[:12]}…), revision {manifest.revision}")
+
+
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    """``db backup FILE``: a consistent copy of the live database, never overwriting a file."""
+    from .maintenance import MaintenanceError, backup, manifest_path
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    target = Path(args.file)
+    try:
+        manifest = backup(settings, engine, target)
+    except MaintenanceError as exc:
+        raise _BadInput(str(exc)) from None
+    finally:
+        engine.dispose()
+    print(f"backup written to {target}: {_summary_line(manifest)}")
+    print(f"  manifest: {manifest_path(target)}")
+    return 0
+
+
+def cmd_db_restore(args: argparse.Namespace) -> int:
+    """``db restore FILE [--force]``: replace the database's contents with a backup, then migrate."""
+    from .maintenance import MaintenanceError, restore
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    try:
+        manifest, safety = restore(settings, engine, Path(args.file), force=args.force)
+    except MaintenanceError as exc:
+        raise _BadInput(str(exc)) from None
+    finally:
+        engine.dispose()
+    if safety is not None:
+        print(f"the previous contents were backed up to {safety}")
+    print(f"restored {args.file} into {_describe(settings)}: {_summary_line(manifest)}")
+    return 0
+
+
+def cmd_db_grant(args: argparse.Namespace) -> int:
+    """``db grant ROLE``: the service role may read and write, and only append to the audit log."""
+    from .maintenance import MaintenanceError, grant_service_role
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    _migrate(engine)
+    try:
+        grant_service_role(engine, args.role)
+    except MaintenanceError as exc:
+        raise _BadInput(str(exc)) from None
+    finally:
+        engine.dispose()
+    print(f"role {args.role} may now run the service on {_describe(settings)} "
+          "(audit_log: SELECT and INSERT only; no TRUNCATE, no ownership)")
+    return 0
+
+
     from pydantic import ValidationError
 
     from .db import session_scope
@@ -246,26 +310,46 @@ def _write_private(path: Path, text: str) -> None:
 def _demo(engine: Any, settings: Any, fixture: str, host: str, port: int) -> None:
     from . import crud
     from .db import session_scope
-    from .models import UserRole
+    from .models import Team, UserRole
     from .services import create_api_key, ensure_user, first_field_worker, principal_from_api_key
 
     with session_scope(engine) as session:
-        empty = crud.count_teams(session) == 0
-    if empty:
+        found = crud.first_team_named(session, demo_name)
+        demo_team_id = found.id if found is not None else None
+    if demo_team_id is None:
         team, workers, households, visits = _load(engine, fixture, name=None)
         print(f"loaded {fixture}: team {team.id}, {workers} workers, {households} households, "
               f"{visits} visit requests")
     creds_path = settings.data_dir / "demo-credentials.json"
+def _demo_day(session: Any, team_id: str, data: dict[str, Any]) -> str:
+    """The day the demo plans: the fixture's, else the team's first open visit requests', else today."""
+    import datetime as dt
+
+    from . import crud
+    from .mappers import today_seoul
+
+    try:
+        return dt.date.fromisoformat(str(data["date"])).isoformat()
+    except (KeyError, ValueError):
+        pass
+    first, _ = crud.list_visit_requests(session, team_id, statuses=("open",), limit=1)
+    return (first[0].date if first else today_seoul()).isoformat()
+
+
     lines = []
     with session_scope(engine) as session:
-        team = crud.list_teams(session)[0]
+        team = crud.get(session, Team, demo_team_id)
+        assert team is not None
         nurse = first_field_worker(session, team.id)
         people = [("manager", UserRole.MANAGER, None, None),
                   ("dispatcher", UserRole.DISPATCHER, team.id, None)]
+    data = _read_problem(fixture)
+    demo_name = str(data.get("name") or Path(fixture).stem)
         if nurse is not None:
             people.append(("nurse", UserRole.FIELD_WORKER, team.id, nurse.id))
         stored = _read_demo_credentials(creds_path)
         for username, role, team_id, worker_id in people:
+        demo_team_id = team.id
             entry = stored.setdefault(username, {})
             password = entry.get("password") or secrets.token_urlsafe(9)
             user, created = ensure_user(
@@ -285,8 +369,7 @@ def _demo(engine: Any, settings: Any, fixture: str, host: str, port: int) -> Non
             lines.append((username, role.value, entry.get("password", "(set earlier)"), key))
         _write_private(creds_path, json.dumps(stored, indent=2))
         team_id, team_name = team.id, team.name
-        first, _ = crud.list_visit_requests(session, team.id, limit=1)
-        day = first[0].date.isoformat() if first else "YYYY-MM-DD"
+        day = _demo_day(session, team.id, data)
     base = f"http://{host}:{port}"
     print(f"\nSalpimi demo: team {team_name} ({team_id}), day {day}")
     print(f"  API docs:  {base}/docs")
@@ -399,6 +482,20 @@ def register(subparsers: Any) -> None:
     add.set_defaults(func=_guard(cmd_user_add))
     key = user_sub.add_parser("key", help="create an API key for a user (printed once)")
     _common(key)
+    bk = db_sub.add_parser("backup", help="copy the live database to a new file (SQLite online backup; pg_dump)")
+    _common(bk)
+    bk.add_argument("file", metavar="FILE", help="a new file (never overwritten); a FILE.manifest.json goes beside it")
+    bk.set_defaults(func=_guard(cmd_db_backup))
+    rs = db_sub.add_parser("restore", help="replace the database's contents with a backup, then migrate")
+    _common(rs)
+    rs.add_argument("file", metavar="FILE", help="a file written by `salpimi db backup`")
+    rs.add_argument("--force", action="store_true",
+                    help="replace a database that holds data (its contents are first backed up to DATA_DIR/backups)")
+    rs.set_defaults(func=_guard(cmd_db_restore))
+    gr = db_sub.add_parser("grant", help="PostgreSQL: let ROLE run the service without owning the tables")
+    _common(gr)
+    gr.add_argument("role", metavar="ROLE", help="an existing login role that does not own the tables")
+    gr.set_defaults(func=_guard(cmd_db_grant))
     key.add_argument("username")
     key.add_argument("--name", default="cli", help="a label for the key")
     key.add_argument("--days", type=int, default=None, help="lifetime (default $SALPIMI_API_KEY_TTL_DAYS or 90)")

@@ -56,6 +56,11 @@ def list_teams(session: Session, *, ids: Collection[str] | None = None) -> list[
 
 
 def count_teams(session: Session) -> int:
+def first_team_named(session: Session, name: str) -> Team | None:
+    """The oldest team called ``name`` (the demo's team, after restarts)."""
+    return session.exec(select(Team).where(Team.name == name).order_by(col(Team.created_at), col(Team.id))).first()
+
+
     return int(session.exec(select(func.count()).select_from(Team)).one())
 
 
@@ -244,14 +249,22 @@ def published_plans(session: Session, team_id: str) -> list[Plan]:
     )
 
 
-def unpublish_others(session: Session, plan: Plan) -> None:
+def publish_exclusively(session: Session, plan: Plan, *, at: dt.datetime) -> None:
+    """Make ``plan`` the one published version of its team's day, in the current transaction.
+
+    The day's versions are locked first (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the
+    first UPDATE takes the database's single write lock, waiting its turn: a read before it would
+    pin an old snapshot and fail with "database is locked" instead of waiting), so concurrent
+    publishers of the same day run one after the other; the partial unique index
+    ``uq_plan_published`` refuses a second published version whatever happens.  Readers see the
+    old version until the transaction commits, then the new one: never none.
+    """
+    day = (col(Plan.team_id) == plan.team_id, col(Plan.date) == plan.date)
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(select(Plan.id).where(*day).order_by(col(Plan.id)).with_for_update()).all()
     session.exec(  # type: ignore[call-overload]
         sa.update(Plan)
-        .where(
-            col(Plan.team_id) == plan.team_id,
-            col(Plan.date) == plan.date,
-            col(Plan.id) != plan.id,
-        )
+        .where(*day, col(Plan.published) == True, col(Plan.id) != plan.id)  # noqa: E712
         .values(published=False)
     )
 
@@ -269,6 +282,9 @@ def list_outcomes(
     if team_id is not None:
         stmt = stmt.where(Outcome.team_id == team_id)
     if date is not None:
+    session.exec(  # type: ignore[call-overload]
+        sa.update(Plan).where(col(Plan.id) == plan.id).values(published=True, published_at=at)
+    )
         stmt = stmt.where(Outcome.date == date)
     return list(session.exec(stmt.order_by(Outcome.created_at, Outcome.id)).all())
 

@@ -901,7 +901,14 @@ class PlanBase(SQLModel):
 
 
 class Plan(PlanBase, table=True):
-    __table_args__ = (sa.UniqueConstraint("team_id", "date", "version", name="uq_plan_version"),)
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "date", "version", name="uq_plan_version"),
+        # One published version per team and day (migration 0002).
+        sa.Index(
+            "uq_plan_published", "team_id", "date", unique=True,
+            sqlite_where=sa.text("published"), postgresql_where=sa.text("published"),
+        ),
+    )
 
     id: str = Field(default_factory=lambda: new_id("pl"), primary_key=True, max_length=40)
     version: int = Field(ge=1)

@@ -71,6 +71,7 @@ _log = logging.getLogger("salpimi.services")
 
 FINISHED_VISIT = (VisitStatus.DONE.value, VisitStatus.NO_ANSWER.value, VisitStatus.REFUSED.value)
 NOT_CANCELLED = tuple(s.value for s in VisitStatus if s != VisitStatus.CANCELLED)
+_PUBLISH_ATTEMPTS = 5
 
 # ---- access rules ------------------------------------------------------------------------------
 
@@ -894,13 +895,21 @@ def visit_statuses(session: Session, plan: Plan) -> dict[str, str]:
 
 
 def publish_plan(session: Session, plan: Plan) -> Plan:
-    """Publish ``plan``; earlier versions of the team's day stay stored but unpublished."""
-    crud.unpublish_others(session, plan)
-    plan.published = True
-    plan.published_at = now_utc()
-    session.add(plan)
-    session.flush()
-    return plan
+    """Publish ``plan``; earlier versions of the team's day stay stored but unpublished.
+
+    Atomic: the day's other versions are unpublished and ``plan`` published in one transaction,
+    under a lock on the day's versions, and the database allows one published version per team
+    and day (a partial unique index).  A publisher that still loses a race retries.
+    """
+    for _attempt in range(_PUBLISH_ATTEMPTS):
+        try:
+            with session.begin_nested():
+                crud.publish_exclusively(session, plan, at=now_utc())
+        except IntegrityError:
+            continue
+        return plan
+    raise conflict(f"plan {plan.id}: another version of the day was being published; try again",
+                   slug="publish-conflict")
 
 
 def travel_provider(network: str | None, *, data_dir: Any = None) -> Any:

@@ -152,14 +152,16 @@ def test_serve_finds_networks_imported_under_its_data_dir(
 ) -> None:
     import uvicorn
 
+    from api.cli import main as salpimi  # the whole command: the planner's and the service's
+
     monkeypatch.delenv("SALPIMI_DATA_DIR", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("SALPIMI_CACHE_DIR", str(tmp_path / "cache"))
     served: list[object] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(app))
     x = tmp_path / "x"
-    assert main(["network", "import", str(TINY_OSM), "--name", "streets", "--data-dir", str(x)]) == 0
-    assert main(["serve", "--data-dir", str(x), "--network", "streets", "--port", "8799"]) == 0
+    assert salpimi(["network", "import", str(TINY_OSM), "--name", "streets", "--data-dir", str(x)]) == 0
+    assert salpimi(["serve", "--data-dir", str(x), "--network", "streets", "--port", "8799"]) == 0
     assert served and "travel: road network streets" in capsys.readouterr().out
     assert (x / "salpimi.db").is_file()
 
