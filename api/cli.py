@@ -56,6 +56,11 @@ def _migrate(engine: Any) -> str | None:
     except sa.exc.OperationalError as exc:
         first = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
         raise _BadInput(f"database: cannot connect ({first})") from None
+    except sa.exc.ProgrammingError as exc:  # a service role without DDL rights, database not at head
+        first = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+        raise _BadInput(
+            f"database: cannot migrate ({first}); run `salpimi db upgrade` as the tables' owner"
+        ) from None
     return current_revision(engine)
 
 
@@ -69,11 +74,6 @@ def _read_problem(path: str) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise _BadInput(f"fixture {p}: no such file")
-    except sa.exc.ProgrammingError as exc:  # a service role without DDL rights, database not at head
-        first = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
-        raise _BadInput(
-            f"database: cannot migrate ({first}); run `salpimi db upgrade` as the tables' owner"
-        ) from None
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -108,19 +108,6 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_load(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    engine = _engine(settings)
-    _migrate(engine)
-    team, workers, households, visits = _load(engine, args.fixture, name=args.name)
-    print(
-        f"loaded team {team.id} ({team.name}): {workers} workers, {households} households, "
-        f"{visits} visit requests"
-    )
-    return 0
-
-
-def cmd_user_add(args: argparse.Namespace) -> int:
 def _summary_line(manifest: Any) -> str:
     return (f"{len(manifest.tables)} tables, {manifest.rows} rows, {manifest.audit_entries} audit entries "
             f"(audit chain {manifest.audit_chain[:12]}…), revision {manifest.revision}")
@@ -180,6 +167,19 @@ def cmd_db_grant(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    engine = _engine(settings)
+    _migrate(engine)
+    team, workers, households, visits = _load(engine, args.fixture, name=args.name)
+    print(
+        f"loaded team {team.id} ({team.name}): {workers} workers, {households} households, "
+        f"{visits} visit requests"
+    )
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from .db import session_scope
@@ -307,20 +307,6 @@ def _write_private(path: Path, text: str) -> None:
     path.chmod(0o600)
 
 
-def _demo(engine: Any, settings: Any, fixture: str, host: str, port: int) -> None:
-    from . import crud
-    from .db import session_scope
-    from .models import Team, UserRole
-    from .services import create_api_key, ensure_user, first_field_worker, principal_from_api_key
-
-    with session_scope(engine) as session:
-        found = crud.first_team_named(session, demo_name)
-        demo_team_id = found.id if found is not None else None
-    if demo_team_id is None:
-        team, workers, households, visits = _load(engine, fixture, name=None)
-        print(f"loaded {fixture}: team {team.id}, {workers} workers, {households} households, "
-              f"{visits} visit requests")
-    creds_path = settings.data_dir / "demo-credentials.json"
 def _demo_day(session: Any, team_id: str, data: dict[str, Any]) -> str:
     """The day the demo plans: the fixture's, else the team's first open visit requests', else today."""
     import datetime as dt
@@ -336,6 +322,23 @@ def _demo_day(session: Any, team_id: str, data: dict[str, Any]) -> str:
     return (first[0].date if first else today_seoul()).isoformat()
 
 
+def _demo(engine: Any, settings: Any, fixture: str, host: str, port: int) -> None:
+    from . import crud
+    from .db import session_scope
+    from .models import Team, UserRole
+    from .services import create_api_key, ensure_user, first_field_worker, principal_from_api_key
+
+    data = _read_problem(fixture)
+    demo_name = str(data.get("name") or Path(fixture).stem)
+    with session_scope(engine) as session:
+        found = crud.first_team_named(session, demo_name)
+        demo_team_id = found.id if found is not None else None
+    if demo_team_id is None:
+        team, workers, households, visits = _load(engine, fixture, name=None)
+        demo_team_id = team.id
+        print(f"loaded {fixture}: team {team.id}, {workers} workers, {households} households, "
+              f"{visits} visit requests")
+    creds_path = settings.data_dir / "demo-credentials.json"
     lines = []
     with session_scope(engine) as session:
         team = crud.get(session, Team, demo_team_id)
@@ -343,13 +346,10 @@ def _demo_day(session: Any, team_id: str, data: dict[str, Any]) -> str:
         nurse = first_field_worker(session, team.id)
         people = [("manager", UserRole.MANAGER, None, None),
                   ("dispatcher", UserRole.DISPATCHER, team.id, None)]
-    data = _read_problem(fixture)
-    demo_name = str(data.get("name") or Path(fixture).stem)
         if nurse is not None:
             people.append(("nurse", UserRole.FIELD_WORKER, team.id, nurse.id))
         stored = _read_demo_credentials(creds_path)
         for username, role, team_id, worker_id in people:
-        demo_team_id = team.id
             entry = stored.setdefault(username, {})
             password = entry.get("password") or secrets.token_urlsafe(9)
             user, created = ensure_user(
@@ -462,6 +462,20 @@ def register(subparsers: Any) -> None:
     up = db_sub.add_parser("upgrade", help="run migrations to the latest revision")
     _common(up)
     up.set_defaults(func=_guard(cmd_db_upgrade))
+    bk = db_sub.add_parser("backup", help="copy the live database to a new file (SQLite online backup; pg_dump)")
+    _common(bk)
+    bk.add_argument("file", metavar="FILE", help="a new file (never overwritten); a FILE.manifest.json goes beside it")
+    bk.set_defaults(func=_guard(cmd_db_backup))
+    rs = db_sub.add_parser("restore", help="replace the database's contents with a backup, then migrate")
+    _common(rs)
+    rs.add_argument("file", metavar="FILE", help="a file written by `salpimi db backup`")
+    rs.add_argument("--force", action="store_true",
+                    help="replace a database that holds data (its contents are first backed up to DATA_DIR/backups)")
+    rs.set_defaults(func=_guard(cmd_db_restore))
+    gr = db_sub.add_parser("grant", help="PostgreSQL: let ROLE run the service without owning the tables")
+    _common(gr)
+    gr.add_argument("role", metavar="ROLE", help="an existing login role that does not own the tables")
+    gr.set_defaults(func=_guard(cmd_db_grant))
 
     load = subparsers.add_parser("load", help="load a problem file (fixtures/problems/*.json) as a team")
     _common(load)
@@ -482,20 +496,6 @@ def register(subparsers: Any) -> None:
     add.set_defaults(func=_guard(cmd_user_add))
     key = user_sub.add_parser("key", help="create an API key for a user (printed once)")
     _common(key)
-    bk = db_sub.add_parser("backup", help="copy the live database to a new file (SQLite online backup; pg_dump)")
-    _common(bk)
-    bk.add_argument("file", metavar="FILE", help="a new file (never overwritten); a FILE.manifest.json goes beside it")
-    bk.set_defaults(func=_guard(cmd_db_backup))
-    rs = db_sub.add_parser("restore", help="replace the database's contents with a backup, then migrate")
-    _common(rs)
-    rs.add_argument("file", metavar="FILE", help="a file written by `salpimi db backup`")
-    rs.add_argument("--force", action="store_true",
-                    help="replace a database that holds data (its contents are first backed up to DATA_DIR/backups)")
-    rs.set_defaults(func=_guard(cmd_db_restore))
-    gr = db_sub.add_parser("grant", help="PostgreSQL: let ROLE run the service without owning the tables")
-    _common(gr)
-    gr.add_argument("role", metavar="ROLE", help="an existing login role that does not own the tables")
-    gr.set_defaults(func=_guard(cmd_db_grant))
     key.add_argument("username")
     key.add_argument("--name", default="cli", help="a label for the key")
     key.add_argument("--days", type=int, default=None, help="lifetime (default $SALPIMI_API_KEY_TTL_DAYS or 90)")

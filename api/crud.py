@@ -55,12 +55,12 @@ def list_teams(session: Session, *, ids: Collection[str] | None = None) -> list[
     return list(session.exec(stmt).all())
 
 
-def count_teams(session: Session) -> int:
 def first_team_named(session: Session, name: str) -> Team | None:
     """The oldest team called ``name`` (the demo's team, after restarts)."""
     return session.exec(select(Team).where(Team.name == name).order_by(col(Team.created_at), col(Team.id))).first()
 
 
+def count_teams(session: Session) -> int:
     return int(session.exec(select(func.count()).select_from(Team)).one())
 
 
@@ -267,6 +267,9 @@ def publish_exclusively(session: Session, plan: Plan, *, at: dt.datetime) -> Non
         .where(*day, col(Plan.published) == True, col(Plan.id) != plan.id)  # noqa: E712
         .values(published=False)
     )
+    session.exec(  # type: ignore[call-overload]
+        sa.update(Plan).where(col(Plan.id) == plan.id).values(published=True, published_at=at)
+    )
 
 
 # ---- outcomes ------------------------------------------------------------------------------------
@@ -282,9 +285,6 @@ def list_outcomes(
     if team_id is not None:
         stmt = stmt.where(Outcome.team_id == team_id)
     if date is not None:
-    session.exec(  # type: ignore[call-overload]
-        sa.update(Plan).where(col(Plan.id) == plan.id).values(published=True, published_at=at)
-    )
         stmt = stmt.where(Outcome.date == date)
     return list(session.exec(stmt.order_by(Outcome.created_at, Outcome.id)).all())
 

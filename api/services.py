@@ -69,9 +69,9 @@ from .security import Principal, hash_api_key, hash_password, new_api_key, verif
 
 _log = logging.getLogger("salpimi.services")
 
+_PUBLISH_ATTEMPTS = 5
 FINISHED_VISIT = (VisitStatus.DONE.value, VisitStatus.NO_ANSWER.value, VisitStatus.REFUSED.value)
 NOT_CANCELLED = tuple(s.value for s in VisitStatus if s != VisitStatus.CANCELLED)
-_PUBLISH_ATTEMPTS = 5
 
 # ---- access rules ------------------------------------------------------------------------------
 
