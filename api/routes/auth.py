@@ -12,7 +12,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from .. import crud, services
 from ..deps import PrincipalDep, SessionDep, SettingsDep
 from ..errors import ApiError, conflict, forbidden, problem_responses
-from ..mappers import user_public
+from ..mappers import seoul, user_public
 from ..models import ApiKey, ApiKeyCreate, ApiKeyPublic, Page, Token, UserCreate, UserPublic
 from ..ratelimit import SignInGuard
 from ..security import issue_token
@@ -21,9 +21,9 @@ router = APIRouter(tags=["auth"], responses=problem_responses(401, 422))
 
 
 def _key_public(row: ApiKey, key: str | None = None) -> ApiKeyPublic:
-    return ApiKeyPublic(
-        id=row.id, user_id=row.user_id, name=row.name, revoked=row.revoked, created_at=row.created_at,
-        expires_at=row.expires_at, revoked_at=row.revoked_at, key=key,
+    return ApiKeyPublic(  # datetimes in +09:00 like every other resource
+        id=row.id, user_id=row.user_id, name=row.name, revoked=row.revoked, created_at=seoul(row.created_at),
+        expires_at=seoul(row.expires_at), revoked_at=seoul(row.revoked_at), key=key,
     )
 
 
