@@ -1,7 +1,9 @@
 """`salpimi serve`, `salpimi db upgrade`, `salpimi load FIXTURE` and `salpimi user add|key|deactivate|activate`.
 
 ``register(subparsers)`` adds the commands to the planner's argparse CLI; every handler is
-``fn(args) -> int`` and reports bad input as one line on stderr with exit status 2.
+``fn(args) -> int`` and reports bad input as one line on stderr with exit status 2.  ``main`` is the
+``salpimi`` entry point: the planner's commands and these on one parser, composed here where both
+halves are visible (the planner never reaches for this package).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from planner import cli as planner_cli
+
 __all__ = ["main", "register"]
 
 DEMO_FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "problems" / "gwanak.json"
@@ -22,6 +26,15 @@ DEMO_FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "problems" 
 
 class _BadInput(Exception):
     """A one-line message for the user; exit status 2."""
+
+
+# Top-level modules of the ``api`` extra (pyproject.toml) and what they pull in.  This module imports
+# only the standard library and the planner, so a planner-only install still runs ``salpimi``; the
+# service's commands then refuse in one line instead of a traceback.
+_API_EXTRA = frozenset({
+    "alembic", "anyio", "fastapi", "icalendar", "jwt", "multipart", "psycopg", "pydantic", "python_multipart",
+    "sqlalchemy", "sqlmodel", "sse_starlette", "starlette", "uvicorn",
+})
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
@@ -435,6 +448,13 @@ def _guard(fn: Any) -> Any:
         except _BadInput as exc:
             print(f"salpimi: {exc}", file=sys.stderr)
             return 2
+        except ModuleNotFoundError as exc:
+            missing = (exc.name or "").partition(".")[0]
+            if missing not in _API_EXTRA:
+                raise
+            print(f"salpimi {args.command}: the service needs the api extra: pip install 'salpimi[api]' "
+                  f"({missing} is not installed)", file=sys.stderr)
+            return 2
 
     run.__name__ = fn.__name__
     run.__doc__ = fn.__doc__
@@ -509,11 +529,8 @@ def register(subparsers: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry (``python -m api.cli``) until the planner CLI wires these in."""
-    parser = argparse.ArgumentParser(prog="salpimi")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    """The ``salpimi`` command: plan, check, schema and network (the planner's), serve, db, load and user."""
+    return planner_cli.main(argv, parser=planner_cli.build_parser(register))
 
 
 if __name__ == "__main__":

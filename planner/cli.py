@@ -1,4 +1,4 @@
-"""The ``salpimi`` command line: plan a day, check a plan, print the problem schema."""
+"""The planner's commands (plan, check, schema, network) and their parser; the service adds its own to it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -18,10 +18,11 @@ from .plan import Plan, Stop
 from .solve import Result, solve
 from .solvers.base import Progress
 from .timeline import format_hhmm, parse_date
+from .travel import netcli
 from .travel.base import TravelTimeProvider
 from .travel.haversine import HaversineProvider
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main", "register"]
 
 
 class UsageError(Exception):
@@ -222,10 +223,25 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*extensions: Callable[[Any], object]) -> argparse.ArgumentParser:
+    """The ``salpimi`` parser: the planner's commands, then each extension's.
+
+    Parameters
+    ----------
+    extensions
+        Functions ``register(subparsers)`` adding more commands (the service's ``register`` adds
+        serve, db, load and user); each command's ``func(args) -> int`` reports its own bad input.
+    """
     parser = _Parser(prog="salpimi", description="Outreach visit planning for welfare services.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    register(sub)
+    for extension in extensions:
+        extension(sub)
+    return parser
 
+
+def register(sub: Any) -> None:
+    """Add ``plan``, ``check``, ``schema`` and ``network`` to an argparse subparsers object."""
     p = sub.add_parser("plan", help="plan a day's visits")
     p.add_argument("problem", help="problem JSON file (see `salpimi schema`)")
     p.add_argument("--date", type=_date, help="planning day YYYY-MM-DD (default: the file's)")
@@ -249,25 +265,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schema", help="print the JSON Schema of the problem file")
     s.set_defaults(func=_cmd_schema)
 
-    from .travel import netcli
-
     netcli.add_data_dir_option(p)
     netcli.add_data_dir_option(c)
     netcli.register(sub)
-    try:
-        import importlib
-
-        api_cli = importlib.import_module("api.cli")
-    except ImportError:
-        api_cli = None
-    if api_cli is not None:
-        api_cli.register(sub)
-    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run one command; ``parser`` defaults to the planner's commands alone (``python -m planner``)."""
+    args = (parser or build_parser()).parse_args(argv)
     try:
         code = args.func(args)
         sys.stdout.flush()

@@ -9,11 +9,14 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from ..timeline import SEOUL
 from .cache import file_digest
-from .osm import MODES, NetworkConfig, NetworkError, OsmProvider, fetch_place_graphml
+
+if TYPE_CHECKING:
+    from .osm import NetworkConfig, OsmProvider
 
 __all__ = [
     "NetworkRegistryError",
@@ -22,6 +25,7 @@ __all__ = [
     "default_name",
     "describe",
     "fetch_network",
+    "fetch_place_graphml",
     "import_network",
     "known_networks",
     "network_meta",
@@ -34,6 +38,8 @@ __all__ = [
 # never a hidden staging folder, never a path.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", re.ASCII)
 _META = "network.json"
+# What the OSM stage needs beyond the planner's own dependencies: the ``osm`` extra.
+_OSM_EXTRA = frozenset({"osmnx", "osmium", "scipy", "networkx", "requests"})
 
 
 class NetworkRegistryError(ValueError):
@@ -42,6 +48,32 @@ class NetworkRegistryError(ValueError):
 
 class UnknownNetworkError(NetworkRegistryError):
     """No imported network has the requested name."""
+
+
+def _osm() -> ModuleType:
+    """The OSM stage (``planner.travel.osm``), loaded on first use so the planner runs without osmnx.
+
+    Raises
+    ------
+    NetworkRegistryError
+        One line naming the ``osm`` extra when osmnx or another of its packages is not installed.
+    """
+    try:
+        from . import osm
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if missing not in _OSM_EXTRA:
+            raise
+        raise NetworkRegistryError(
+            f"road networks need the osm extra: pip install 'salpimi[osm]' ({missing} is not installed)"
+        ) from None
+    return osm
+
+
+def fetch_place_graphml(place: str, target: Path) -> Path:
+    """Download all streets of ``place`` from OpenStreetMap (needs internet) into GraphML at ``target``."""
+    path: Path = _osm().fetch_place_graphml(place, target)
+    return path
 
 
 def networks_dir(data_dir: Path | None = None) -> Path:
@@ -167,12 +199,14 @@ def provider_for(
         One line naming the known networks.
     """
     meta = network_meta(name, data_dir=data_dir)
-    return OsmProvider(
+    osm = _osm()
+    provider: OsmProvider = osm.OsmProvider(
         path=networks_dir(data_dir) / name / str(meta["file"]),
         name=name,
-        config=config or NetworkConfig(),
+        config=config or osm.NetworkConfig(),
         cache_dir=cache_dir,
     )
+    return provider
 
 
 def describe(provider: OsmProvider) -> dict[str, Any]:
@@ -183,11 +217,12 @@ def describe(provider: OsmProvider) -> dict[str, Any]:
     NetworkRegistryError
         If neither mode has any roads.
     """
+    osm = _osm()
     modes: dict[str, Any] = {}
-    for mode in MODES:
+    for mode in osm.MODES:
         try:
             g = provider.graph(mode)
-        except NetworkError as exc:
+        except osm.NetworkError as exc:
             modes[mode] = {"available": False, "reason": str(exc)}
             continue
         modes[mode] = {
@@ -242,12 +277,13 @@ def import_network(
     suffix = next((s for s in (".osm.pbf", ".graphml", ".osm", ".xml", ".pbf") if lower.endswith(s)), "")
     if not suffix:
         raise NetworkRegistryError(f"{source.name}: expected an .osm, .osm.pbf or .graphml file")
+    osm = _osm()  # before any folder is made: refuse at once without the osm extra
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.importing-", dir=root))
     try:
         target = staging / f"source{suffix}"
         shutil.copyfile(source, target)
-        modes = describe(OsmProvider(path=target, name=name))
+        modes = describe(osm.OsmProvider(path=target, name=name))
         meta = {
             "name": name,
             "file": target.name,
@@ -282,6 +318,7 @@ def fetch_network(place: str, name: str, *, force: bool = False, data_dir: Path 
     root = networks_dir(data_dir)
     if _folder(root, name).exists() and not force:
         raise NetworkRegistryError(f"network {name!r} already exists (add --force to replace it)")
+    _osm()  # before any folder is made: refuse at once without the osm extra
     root.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{name}.download-", dir=root))
     try:

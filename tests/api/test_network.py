@@ -9,8 +9,8 @@ import pytest
 from apisupport import DAY, REPO, bootstrap_manager, make_settings, wait_for_job
 from fastapi.testclient import TestClient
 
+from api.cli import main
 from api.main import create_app
-from planner.cli import main
 
 TINY_OSM = REPO / "fixtures" / "osm" / "tiny.osm"
 
