@@ -7,6 +7,7 @@ from collections.abc import Collection
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.orm import defer
 from sqlmodel import Session, SQLModel, col, func, select
 
 from .models import (
@@ -154,6 +155,27 @@ def list_visit_requests(
         stmt = stmt.where(VisitRequest.household_id == household_id)
     stmt = stmt.order_by(VisitRequest.date, VisitRequest.created_at, VisitRequest.id)
     return _page(session, stmt, limit=limit, offset=offset)
+
+
+def visit_status_map(session: Session, ids: Collection[str]) -> dict[str, str]:
+    """``{visit id: status}`` of the given visit requests (two columns, no ORM objects)."""
+    if not ids:
+        return {}
+    table = VisitRequest.__table__  # type: ignore[attr-defined]
+    stmt = sa.select(table.c.id, table.c.status).where(table.c.id.in_(list(ids)))
+    return {str(vid): str(status) for vid, status in session.connection().execute(stmt)}
+
+
+def day_status_map(session: Session, team_id: str, date: dt.date) -> dict[str, str]:
+    """``{visit id: status}`` of a team's visit requests on ``date`` (one indexed query, no ORM)."""
+    table = VisitRequest.__table__  # type: ignore[attr-defined]
+    stmt = sa.select(table.c.id, table.c.status).where(table.c.team_id == team_id, table.c.date == date)
+    return {str(vid): str(status) for vid, status in session.connection().execute(stmt)}
+
+
+def plan_without_bodies(session: Session, plan_id: str) -> Plan | None:
+    """A plan row whose ``data`` and ``problem`` JSON load only when first touched."""
+    return session.get(Plan, plan_id, options=[defer(Plan.data), defer(Plan.problem)])  # type: ignore[arg-type]
 
 
 def visit_requests_by_ids(session: Session, ids: Collection[str]) -> dict[str, VisitRequest]:

@@ -68,7 +68,8 @@ def make_engine(settings: Settings, *, pool_size: int | None = None, max_overflo
             settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         _private_sqlite_file(url)
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True,
+            # A file connection cannot go stale: no ping before every checkout.
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=False,
             hide_parameters=True, **({} if sa.engine.make_url(url).database in (None, "", ":memory:") else pool),
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)

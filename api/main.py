@@ -18,6 +18,7 @@ from .db import current_revision, make_engine, upgrade
 from .errors import install_handlers, problem_responses
 from .guard import install_guards
 from .middleware import BodyLimitMiddleware
+from .plancache import PlanBodyCache
 from .ratelimit import SignInGuard
 from .redact import install_log_redaction
 from .routes import api_router
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.job_events = events
         app.state.runner = runner
         app.state.audit_writer = audit_writer
+        app.state.plan_cache = PlanBodyCache()
         audit_writer.start()
         runner.start()
         try:

@@ -18,6 +18,7 @@ from .db import session_scope
 from .errors import ApiError, conflict, forbidden, not_found
 from .mappers import (
     household_json,
+    plan_public,
     seconds_of_day,
     today_seoul,
     visit_json,
@@ -63,6 +64,7 @@ from .models import (
     check_worker_times,
     now_utc,
 )
+from .plancache import CachedBody, PlanBodyCache
 from .redact import scrub_values
 from .runner import JobRunner
 from .security import Principal, hash_api_key, hash_password, new_api_key, verify_password
@@ -873,7 +875,7 @@ def store_plan(
 
 
 def get_plan(session: Session, p: Principal, plan_id: str) -> Plan:
-    plan = crud.get(session, Plan, plan_id)
+    plan = crud.plan_without_bodies(session, plan_id)  # the JSON loads only if it is used
     if plan is None:
         raise not_found("plan", plan_id)
     require_not_field_worker(p, "whole plans")
@@ -889,9 +891,37 @@ def plan_for_outcomes(session: Session, plan_id: str) -> Plan:
     return plan
 
 
+def _stop_visit_ids(plan: Plan) -> tuple[str, ...]:
+    return tuple(s["visit_id"] for r in (plan.data or {}).get("routes", []) for s in r.get("stops", []))
+
+
 def visit_statuses(session: Session, plan: Plan) -> dict[str, str]:
-    ids = {s["visit_id"] for r in (plan.data or {}).get("routes", []) for s in r.get("stops", [])}
-    return {vid: str(v.status) for vid, v in crud.visit_requests_by_ids(session, ids).items()}
+    return crud.visit_status_map(session, set(_stop_visit_ids(plan)))
+
+
+_PLAN_STATE_COLUMNS = tuple(c.name for c in Plan.__table__.columns if c.name not in ("data", "problem"))  # type: ignore[attr-defined]
+
+
+def plan_body(session: Session, plan: Plan, cache: PlanBodyCache) -> CachedBody:
+    """``GET /v1/plans/{id}``'s JSON body and ETag, from ``cache`` unless the plan's row or a
+    visit's status changed since it was built (a hit reads two small queries, no plan JSON)."""
+    visit_ids = cache.visit_ids(plan.id)
+    if visit_ids is None:
+        visit_ids = _stop_visit_ids(plan)
+    statuses = crud.day_status_map(session, plan.team_id, plan.date)  # the plan's visits are the day's
+    missing = [v for v in visit_ids if v not in statuses]
+    if missing:
+        statuses.update(crud.visit_status_map(session, missing))
+    key = (
+        tuple(getattr(plan, name) for name in _PLAN_STATE_COLUMNS),
+        tuple(statuses.get(v, "open") for v in visit_ids),
+    )
+    hit = cache.lookup(plan.id, key)
+    if hit is not None:
+        return hit
+    body = CachedBody.build(key, plan_public(plan, statuses).model_dump_json(by_alias=True).encode())
+    cache.store(plan.id, visit_ids, body)
+    return body
 
 
 def publish_plan(session: Session, plan: Plan) -> Plan:

@@ -1,8 +1,8 @@
 """The service under load: the real server on loopback, C concurrent keep-alive clients per phase, with a solve or not.
 
-Starts ``salpimi serve`` (uvicorn, one process, as shipped) on 127.0.0.1 with the Gwanak fixture loaded into a fresh
-database (SQLite in a temporary directory, or a throwaway database created next to ``--db postgresql://...`` and
-dropped afterwards), plans and publishes the day once, then runs each phase for ``--duration`` seconds:
+Starts ``salpimi serve`` (``python -m api.cli serve``: uvicorn, one process, as shipped) on 127.0.0.1 with the
+Gwanak fixture loaded into a fresh database (SQLite in a temporary directory, or a throwaway database created next to
+``--db postgresql://...`` and dropped afterwards), plans and publishes the day once, then runs each phase for ``--duration`` seconds:
 
 * ``plans``  -- every client reads the published plan (``GET /v1/plans/{id}``) in a loop;
 * ``mixed``  -- 3 plan reads, 1 household read (audited), 1 ``GET /v1/users/me`` per cycle;
@@ -413,7 +413,7 @@ def server(target: Target, port: int, env_extra: dict[str, str], log_path: Path)
     env.pop("DATABASE_URL", None)
     if target.database_url:
         env["DATABASE_URL"] = target.database_url
-    cmd = [sys.executable, "-m", "planner", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, status
+import anyio.to_thread
+from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlmodel import Session
 
 from .. import crud, services
-from ..deps import EventsDep, PrincipalDep, RunnerDep, SessionDep, SettingsDep
+from ..deps import (
+    ApiKeyDep,
+    EventsDep,
+    PrincipalDep,
+    RunnerDep,
+    SessionDep,
+    SettingsDep,
+    TokenDep,
+    run_authenticated,
+)
 from ..errors import problem_responses
-from ..mappers import job_public, outcome_public, plan_geojson, plan_public, plan_summary
+from ..mappers import job_public, outcome_public, plan_geojson, plan_summary
 from ..models import (
     MAX_OFFSET,
     CheckResult,
@@ -25,6 +36,8 @@ from ..models import (
     ReplanRequest,
     ViolationPublic,
 )
+from ..plancache import CachedBody
+from ..security import Principal
 
 router = APIRouter(tags=["plans"], responses=problem_responses(401, 403, 422))
 
@@ -67,11 +80,21 @@ def list_plans(
 
 @router.get(
     "/plans/{plan_id}", response_model=PlanPublic, response_model_by_alias=True,
-    summary="Routes, unassigned visits with reasons, KPIs", responses=problem_responses(404),
+    summary="Routes, unassigned visits with reasons, KPIs (ETag; If-None-Match answers 304)",
+    responses={**problem_responses(404), 304: {"description": "unchanged since the ETag in If-None-Match"}},
 )
-def get_plan(plan_id: str, session: SessionDep, p: PrincipalDep) -> PlanPublic:
-    plan = services.get_plan(session, p, plan_id)
-    return plan_public(plan, services.visit_statuses(session, plan))
+async def get_plan(plan_id: str, request: Request, token: TokenDep, api_key: ApiKeyDep) -> Response:
+    # The hottest read: authentication, access check and body in one worker-thread call.
+    def work(session: Session, p: Principal) -> CachedBody:
+        plan = services.get_plan(session, p, plan_id)
+        return services.plan_body(session, plan, request.app.state.plan_cache)
+
+    cached = await anyio.to_thread.run_sync(run_authenticated, request, token, api_key, work)
+    headers = {"ETag": cached.etag, "Cache-Control": "private, no-cache"}
+    match = request.headers.get("if-none-match", "")
+    if cached.etag in (t.strip().removeprefix("W/") for t in match.split(",")) or match.strip() == "*":
+        return Response(status_code=304, headers=headers)
+    return Response(cached.body, media_type="application/json", headers=headers)
 
 
 @router.get(
