@@ -189,3 +189,37 @@ def test_plan_out_never_overwrites_the_problem_or_a_folder(
     assert main(["plan", str(problem), "--out", str(out), *fast]) == 0
     assert json.loads(out.read_text(encoding="utf-8"))["routes"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "plan.json", "problem.json"]  # no temp files
+
+
+def test_service_commands_write_only_their_own_files_in_the_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn
+
+    from api.cli import main as salpimi
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("SALPIMI_DATA_DIR", raising=False)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    data = tmp_path / "data"
+    (data / "networks" / "notes").mkdir(parents=True)
+    (data / "networks" / "notes" / "mine.txt").write_text("mine", encoding="utf-8")
+    (data / "report.txt").write_text("mine", encoding="utf-8")
+    (tmp_path / "sibling.txt").write_text("mine", encoding="utf-8")
+    before = _snapshot(tmp_path)
+    d = ["--data-dir", str(data)]
+    for argv in (
+        ["db", "upgrade", *d],
+        ["load", str(TINY_PROBLEM), "--name", "t", *d],
+        ["user", "add", "kim", "--role", "manager", "--api-key", *d],
+        ["serve", "--demo", "--fixture", str(TINY_PROBLEM), "--port", "8799", *d],
+        ["db", "backup", str(tmp_path / "backup.db"), *d],
+        ["db", "restore", str(tmp_path / "backup.db"), "--force", *d],
+        ["network", "list", *d],
+    ):
+        assert salpimi(argv) == 0, argv
+    after = _snapshot(tmp_path)
+    assert {k: v for k, v in after.items() if k in before} == before  # nothing changed or deleted
+    own = ("data/salpimi.db", "data/secret.key", "data/demo-credentials.json", "data/backups/before-restore-",
+           "backup.db")
+    assert all(k.startswith(own) for k in set(after) - set(before)), sorted(set(after) - set(before))
