@@ -401,6 +401,8 @@ def restore(
         )
     safety: Path | None = None
     if engine.dialect.name == "sqlite":
+        if source.resolve() == _sqlite_path(settings).resolve():
+            raise MaintenanceError(f"{source}: is the database itself")
         found = _check_sqlite_backup(source)
         _check(found, expected, source)
         if current is not None and _user_rows(current):
@@ -416,6 +418,8 @@ def restore(
         try:
             src.backup(dst)
             dst.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as exc:
+            raise MaintenanceError(f"restore into {db} failed ({exc}); the previous contents: {safety}") from None
         finally:
             dst.close()
             src.close()

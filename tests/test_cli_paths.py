@@ -218,6 +218,9 @@ def test_service_commands_write_only_their_own_files_in_the_data_dir(
         ["network", "list", *d],
     ):
         assert salpimi(argv) == 0, argv
+    capsys.readouterr()
+    assert salpimi(["db", "restore", str(data / "salpimi.db"), "--force", *d]) == 2
+    assert "the database itself" in capsys.readouterr().err
     after = _snapshot(tmp_path)
     assert {k: v for k, v in after.items() if k in before} == before  # nothing changed or deleted
     own = ("data/salpimi.db", "data/secret.key", "data/demo-credentials.json", "data/backups/before-restore-",
