@@ -23,11 +23,16 @@ STREAM_SUFFIXES = ("/events",)
 
 
 class AdmissionMiddleware:
-    """Let at most ``max_in_flight`` requests run; the rest wait in FIFO order.
+    """Let at most ``max_in_flight`` requests run; the rest wait for a slot.
 
     A request that waited ``queue_timeout_s`` for a slot, or that finds ``max_queued`` requests
     already waiting, is answered at once with 503 problem+json and ``Retry-After``, before any
     thread, database connection or body is touched.  Event streams are not counted.
+
+    Waiters are served first come, first served, until one times out: then, for the next
+    ``queue_timeout_s``, the newest waiter is served first (adaptive LIFO).  Under overload the
+    requests that have waited longest are the ones to give up, and when the flood stops a new
+    request is served at once instead of after the whole backlog.
     """
 
     def __init__(
@@ -41,6 +46,7 @@ class AdmissionMiddleware:
         self.retry_after_s = retry_after_s or max(1, math.ceil(queue_timeout_s))
         self.in_flight = 0
         self._waiters: deque[asyncio.Future[bool]] = deque()
+        self._congested_until = 0.0
         self.rejected = 0
 
     @property
@@ -67,13 +73,20 @@ class AdmissionMiddleware:
         if len(self._waiters) >= self.max_queued:
             self._prune()
             if len(self._waiters) >= self.max_queued:
+                self._congested_until = asyncio.get_running_loop().time() + self.queue_timeout_s
                 return False
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bool] = loop.create_future()
-        self._waiters.append(fut)
+        if loop.time() < self._congested_until:
+            self._waiters.appendleft(fut)  # overloaded: newest first
+        else:
+            self._waiters.append(fut)
         timer = loop.call_later(self.queue_timeout_s, _resolve, fut, False)
         try:
-            return await fut  # True: the releasing request handed its slot over
+            granted = await fut  # True: the releasing request handed its slot over
+            if not granted:
+                self._congested_until = loop.time() + self.queue_timeout_s
+            return granted
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled() and fut.result():
                 self._release()

@@ -1,0 +1,169 @@
+"""Limits under load: admission control (503 + Retry-After, never 500), pool and thread sizes from settings, pool
+timeouts as 503, read audits written by the background writer and kept at shutdown, cached plan bodies with ETags."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio.to_thread
+import apisupport
+import httpx
+import pytest
+import sqlalchemy as sa
+from apisupport import DAY, World, add_user, assert_problem, bootstrap_manager, load_team, make_settings, plan_day, refs
+from fastapi.testclient import TestClient
+
+from api.admission import AdmissionMiddleware
+from api.config import Settings
+from api.main import create_app
+
+# Fixtures (apisupport.py; no conftest.py here, which would shadow tests/conftest.py).
+backend, client, world = apisupport.backend, apisupport.client, apisupport.world
+
+
+async def _hold_and_flood(app: Any, flood: int) -> tuple[int, list[httpx.Response], httpx.Response]:
+    """One request holds the only slot (its body never finishes until released); ``flood`` more arrive."""
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        holding.set()  # the app asked for the body: the request has been admitted
+        yield b"username=nobody&"
+        await release.wait()
+        yield b"password=wrong"
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            held = asyncio.create_task(client.post(
+                "/v1/auth/token", content=slow_body(),
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            ))
+            await holding.wait()
+            flooded = await asyncio.gather(*(client.get("/healthz") for _ in range(flood)))
+            release.set()
+            first = (await held).status_code
+            after = await client.get("/healthz")  # recovered at once: nothing left waiting
+    return first, list(flooded), after
+
+
+def test_excess_requests_get_503_with_retry_after_never_500(backend: dict[str, Any]) -> None:
+    app = create_app(make_settings(backend, max_in_flight=1, max_queued=2, queue_timeout_s=0.2))
+    first, flooded, after = asyncio.run(_hold_and_flood(app, flood=5))
+    assert first in (401, 422, 429)  # the held request itself finishes normally
+    assert [r.status_code for r in flooded] == [503] * 5  # 2 waited and gave up, 3 found the queue full
+    for r in flooded:
+        body = assert_problem(r, 503)
+        assert r.headers["retry-after"] == "1"
+        assert "busy" in body["detail"]
+    assert after.status_code == 200
+
+
+def test_waiting_requests_are_served_when_a_slot_frees() -> None:
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        order.append(scope["path"])
+        if scope["path"] == "/first":
+            await gate.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def run() -> list[int]:
+        mw = AdmissionMiddleware(inner, max_in_flight=1, queue_timeout_s=60, max_queued=10)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=mw), base_url="http://t") as c:
+            first = asyncio.create_task(c.get("/first"))
+            while not order:
+                await asyncio.sleep(0)
+            waiting = [asyncio.create_task(c.get(f"/w{i}")) for i in range(3)]
+            while mw.waiting < 3:
+                await asyncio.sleep(0)
+            assert mw.in_flight == 1 and order == ["/first"]
+            gate.set()
+            codes = [r.status_code for r in await asyncio.gather(first, *waiting)]
+        assert mw.in_flight == 0 and mw.rejected == 0
+        return codes
+
+    assert asyncio.run(run()) == [200, 200, 200, 200]
+    assert order == ["/first", "/w0", "/w1", "/w2"]  # first come, first served while nobody timed out
+
+
+def test_pool_and_thread_limits_come_from_settings(backend: dict[str, Any]) -> None:
+    settings = make_settings(backend, threads=7, max_in_flight=5, db_pool_size=6, db_max_overflow=2,
+                             db_pool_timeout_s=3.0)
+    with TestClient(create_app(settings)) as client:
+        pool = client.app.state.engine.pool  # type: ignore[attr-defined]
+        assert (pool.size(), pool._max_overflow, pool._timeout) == (6, 2, 3.0)
+        tokens = client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens)
+        assert tokens == 7
+        # job progress and the audit log have connections of their own
+        assert client.app.state.job_events._engine is not client.app.state.engine  # type: ignore[attr-defined]
+
+
+def test_settings_refuse_a_pool_smaller_than_the_requests_admitted() -> None:
+    with pytest.raises(ValueError, match=r"db_pool_size: 4 \+ 0 overflow .* max_in_flight=10"):
+        Settings(max_in_flight=10, db_pool_size=4, db_max_overflow=0)
+    env = {"SALPIMI_THREADS": "12", "SALPIMI_MAX_IN_FLIGHT": "9", "SALPIMI_QUEUE_TIMEOUT_S": "0.5",
+           "SALPIMI_DB_POOL_SIZE": "20"}
+    s = Settings.from_env(env)
+    assert (s.threads, s.max_in_flight, s.queue_timeout_s, s.pool_size) == (12, 9, 0.5, 20)
+    assert Settings(max_in_flight=3).pool_size == 11
+    with pytest.raises(ValueError, match="SALPIMI_QUEUE_TIMEOUT_S"):
+        Settings.from_env({"SALPIMI_QUEUE_TIMEOUT_S": "soon"})
+
+
+def test_an_exhausted_database_pool_answers_503_not_500(backend: dict[str, Any]) -> None:
+    settings = make_settings(backend, max_in_flight=1, db_pool_size=1, db_max_overflow=0, db_pool_timeout_s=0.1)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        engine = client.app.state.engine  # type: ignore[attr-defined]
+        with engine.connect() as held:  # someone else holds the only connection
+            held.execute(sa.text("SELECT 1"))
+            r = client.get("/v1/users/me", headers={"X-API-Key": "slp_unknown"})
+        body = assert_problem(r, 503)
+        assert r.headers["retry-after"] == "1" and "database connection" in body["detail"]
+        assert client.get("/v1/users/me", headers={"X-API-Key": "slp_unknown"}).status_code == 401
+
+
+def test_read_audits_are_written_by_the_background_writer_and_kept_at_shutdown(backend: dict[str, Any]) -> None:
+    app = create_app(make_settings(backend))
+    with TestClient(app) as client:
+        manager = bootstrap_manager(client)
+        team = load_team(client, manager.headers, "audited")
+        dispatcher = add_user(client, manager.headers, "dispatcher", team_id=team, prefix="aud")
+        households = list(refs(client, dispatcher.headers, f"/v1/teams/{team}/households").values())
+        for hh in households:
+            assert client.get(f"/v1/households/{hh}", headers=dispatcher.headers).status_code == 200
+        engine = app.state.engine
+    # The app has shut down: every queued read entry is in the database.
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT resource_id FROM audit_log WHERE actor_id = :a AND action = 'read' AND resource = 'household'"
+        ), {"a": dispatcher.user_id}).scalars().all()
+    assert sorted(rows) == sorted(households)
+    assert app.state.audit_writer.written >= len(households)
+
+
+def test_plan_reads_carry_an_etag_and_follow_visit_status_changes(world: World) -> None:
+    plan = plan_day(world)
+    url = f"/v1/plans/{plan['id']}"
+    r1 = world.get(url, "dispatcher_a")
+    etag = r1.headers["etag"]
+    assert r1.json() == plan and r1.headers["content-type"] == "application/json"
+    assert world.get(url, "dispatcher_a").headers["etag"] == etag
+    r304 = world.client.get(url, headers={**world["dispatcher_a"], "If-None-Match": etag})
+    assert r304.status_code == 304 and r304.headers["etag"] == etag and r304.content == b""
+    stop = next(s for r in plan["routes"] for s in r["stops"])
+    r = world.post(f"{url}/outcomes", "dispatcher_a", json={"kind": "done", "visit_id": stop["visit_id"],
+                                                             "at": stop["end"]})
+    assert r.status_code == 201, r.text
+    r2 = world.client.get(url, headers={**world["dispatcher_a"], "If-None-Match": etag})
+    assert r2.status_code == 200 and r2.headers["etag"] != etag
+    statuses = {s["visit_id"]: s["status"] for route in r2.json()["routes"] for s in route["stops"]}
+    assert statuses[stop["visit_id"]] == "done"
+    # access rules still apply to the cached body
+    assert_problem(world.get(url, "dispatcher_b"), 403)
+    assert_problem(world.get(url, "nurse_a"), 403)
+    assert world.client.get(url).status_code == 401
+    assert plan["date"] == DAY
