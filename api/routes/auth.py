@@ -83,7 +83,7 @@ def list_users(session: SessionDep, p: PrincipalDep, team_id: str | None = None)
 @router.post(
     "/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED,
     summary="Create a user: managers create managers, dispatchers their own team's dispatchers "
-    "and field workers", responses=problem_responses(403, 409),
+    "and field workers", responses=problem_responses(403, 404, 409),
 )
 def create_user(body: UserCreate, session: SessionDep, p: PrincipalDep) -> UserPublic:
     services.require_user_create(p, body)
