@@ -80,6 +80,19 @@ def api_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
     return session.exec(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
 
 
+def api_key_owner(session: Session, key_hash: str) -> Any:
+    """The key's ``revoked``, ``expires_at`` and its user's ``id``, ``role``, ``team_id``, ``worker_id``,
+    ``active`` and ``token_version``, in one query without ORM objects (every request signed with a key asks)."""
+    keys, users = ApiKey.__table__, User.__table__  # type: ignore[attr-defined]
+    stmt = (
+        sa.select(keys.c.revoked, keys.c.expires_at, users.c.id, users.c.role, users.c.team_id,
+                  users.c.worker_id, users.c.active, users.c.token_version)
+        .join_from(keys, users, users.c.id == keys.c.user_id)
+        .where(keys.c.key_hash == key_hash)
+    )
+    return session.connection().execute(stmt).first()
+
+
 def list_api_keys(session: Session, user_id: str, *, include_revoked: bool = True) -> list[ApiKey]:
     stmt = select(ApiKey).where(ApiKey.user_id == user_id)
     if not include_revoked:
@@ -171,6 +184,13 @@ def day_status_map(session: Session, team_id: str, date: dt.date) -> dict[str, s
     table = VisitRequest.__table__  # type: ignore[attr-defined]
     stmt = sa.select(table.c.id, table.c.status).where(table.c.team_id == team_id, table.c.date == date)
     return {str(vid): str(status) for vid, status in session.connection().execute(stmt)}
+
+
+def plan_state(session: Session, plan_id: str) -> Any:
+    """Every column of a plan but its ``data`` and ``problem`` JSON (a row, no ORM object), or ``None``."""
+    table = Plan.__table__  # type: ignore[attr-defined]
+    columns = [c for c in table.columns if c.name not in ("data", "problem")]
+    return session.connection().execute(sa.select(*columns).where(table.c.id == plan_id)).first()
 
 
 def plan_without_bodies(session: Session, plan_id: str) -> Plan | None:

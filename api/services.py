@@ -195,13 +195,15 @@ def principal_of(user: User, *, via: str = "token") -> Principal:
 
 def principal_from_api_key(session: Session, key: str) -> Principal | None:
     """The key's user, unless the key is unknown, revoked or expired, or the user deactivated."""
-    row = crud.api_key_by_hash(session, hash_api_key(key))
+    row = crud.api_key_owner(session, hash_api_key(key))
     if row is None or row.revoked or (row.expires_at is not None and row.expires_at <= now_utc()):
         return None
-    user = crud.get(session, User, row.user_id)
-    if user is None or not user.active:
+    if not row.active:
         return None
-    return principal_of(user, via="api_key")
+    return Principal(
+        user_id=row.id, role=str(UserRole(row.role)), team_id=row.team_id, worker_id=row.worker_id, via="api_key",
+        token_version=row.token_version,
+    )
 
 
 def principal_from_claims(session: Session, claims: dict[str, object]) -> Principal | None:
@@ -899,28 +901,36 @@ def visit_statuses(session: Session, plan: Plan) -> dict[str, str]:
     return crud.visit_status_map(session, set(_stop_visit_ids(plan)))
 
 
-_PLAN_STATE_COLUMNS = tuple(c.name for c in Plan.__table__.columns if c.name not in ("data", "problem"))  # type: ignore[attr-defined]
+def read_plan_body(session: Session, p: Principal, plan_id: str, cache: PlanBodyCache) -> CachedBody:
+    """``GET /v1/plans/{id}``: the access checks of ``get_plan``, then the JSON body and ETag from
+    ``cache`` unless the plan's row or one of its visits' statuses changed since it was built.
 
-
-def plan_body(session: Session, plan: Plan, cache: PlanBodyCache) -> CachedBody:
-    """``GET /v1/plans/{id}``'s JSON body and ETag, from ``cache`` unless the plan's row or a
-    visit's status changed since it was built (a hit reads two small queries, no plan JSON)."""
-    visit_ids = cache.visit_ids(plan.id)
+    A cache hit costs three small queries (the plan's columns without its JSON, the day's visit
+    statuses) and loads no plan JSON and no ORM object.
+    """
+    state = crud.plan_state(session, plan_id)
+    if state is None:
+        raise not_found("plan", plan_id)
+    require_not_field_worker(p, "whole plans")
+    require_team_read(p, state.team_id)
+    plan: Plan | None = None
+    visit_ids = cache.visit_ids(plan_id)
     if visit_ids is None:
+        plan = crud.plan_without_bodies(session, plan_id)
+        assert plan is not None
         visit_ids = _stop_visit_ids(plan)
-    statuses = crud.day_status_map(session, plan.team_id, plan.date)  # the plan's visits are the day's
+    statuses = crud.day_status_map(session, state.team_id, state.date)  # a plan's visits are its day's
     missing = [v for v in visit_ids if v not in statuses]
     if missing:
         statuses.update(crud.visit_status_map(session, missing))
-    key = (
-        tuple(getattr(plan, name) for name in _PLAN_STATE_COLUMNS),
-        tuple(statuses.get(v, "open") for v in visit_ids),
-    )
-    hit = cache.lookup(plan.id, key)
+    key = (tuple(state), tuple(statuses.get(v, "open") for v in visit_ids))
+    hit = cache.lookup(plan_id, key)
     if hit is not None:
         return hit
+    plan = plan or crud.plan_without_bodies(session, plan_id)
+    assert plan is not None
     body = CachedBody.build(key, plan_public(plan, statuses).model_dump_json(by_alias=True).encode())
-    cache.store(plan.id, visit_ids, body)
+    cache.store(plan_id, visit_ids, body)
     return body
 
 

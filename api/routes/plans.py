@@ -86,8 +86,7 @@ def list_plans(
 async def get_plan(plan_id: str, request: Request, token: TokenDep, api_key: ApiKeyDep) -> Response:
     # The hottest read: authentication, access check and body in one worker-thread call.
     def work(session: Session, p: Principal) -> CachedBody:
-        plan = services.get_plan(session, p, plan_id)
-        return services.plan_body(session, plan, request.app.state.plan_cache)
+        return services.read_plan_body(session, p, plan_id, request.app.state.plan_cache)
 
     cached = await anyio.to_thread.run_sync(run_authenticated, request, token, api_key, work)
     headers = {"ETag": cached.etag, "Cache-Control": "private, no-cache"}
