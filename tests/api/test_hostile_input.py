@@ -333,3 +333,26 @@ def _bounds(model: Any, field: str) -> tuple[Any, Any]:
 ])
 def test_api_ranges_are_the_planners(model: Any, field: str, key: str) -> None:
     assert _bounds(model, field) == (RANGES[key].minimum, RANGES[key].maximum)
+
+
+def test_a_nul_byte_in_the_sign_in_form_is_a_4xx(hw: World) -> None:
+    r = hw.client.post("/v1/auth/token", data={"username": "kim\x00", "password": "pw\x00"})
+    assert 400 <= r.status_code < 500, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_day_above_the_size_limit_is_refused_by_plan_jobs(hw: World) -> None:
+    data = tiny_problem()
+    home = data["households"][0]["id"]
+    data["visits"] = [{"id": f"v{i}", "household_id": home} for i in range(LIMITS["visits"])]
+    r = hw.client.post("/v1/teams/load?name=size-limit", headers=hw["manager"], json=data)
+    assert r.status_code == 201, r.text
+    team = r.json()["team"]["id"]
+    dispatcher = add_user(hw.client, hw["manager"], "dispatcher", team_id=team, prefix="sl")
+    households = refs(hw.client, hw["manager"], f"/v1/teams/{team}/households")
+    r = hw.client.post(f"/v1/teams/{team}/visit-requests", headers=dispatcher.headers,
+                       json={"household_id": households[home], "date": data["date"]})
+    assert r.status_code == 201, r.text
+    r = hw.client.post("/v1/plan-jobs", headers=dispatcher.headers, json={"team_id": team, "date": data["date"]})
+    problem = assert_problem(r, 422)
+    assert f"{LIMITS['visits'] + 1} visits exceed the limit of 2,000" in problem["detail"], problem
