@@ -89,8 +89,8 @@ def _read_problem(path: str) -> dict[str, Any]:
         raise _BadInput(f"fixture {p}: no such file")
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _BadInput(f"fixture {p}: not a JSON file ({exc})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # also 5,000-digit numbers, deep nesting
+        raise _BadInput(f"fixture {p}: not a usable JSON file ({str(exc)[:200]})") from None
     if not isinstance(data, dict):
         raise _BadInput(f"fixture {p}: expected a JSON object (a planner problem)")
     return data
