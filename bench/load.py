@@ -309,7 +309,7 @@ class JobWatcher:
                 self.status = row[0]
                 progress = row[1] if not isinstance(row[1], str) else json.loads(row[1])
                 elapsed = (progress or {}).get("elapsed_s")
-                if elapsed is not None and elapsed != self.last:
+                if row[0] == "running" and elapsed is not None and elapsed != self.last:  # the solver's own reports
                     self.last = elapsed
                     self.updates.append((time.monotonic(), elapsed))
             self._stop.wait(0.1)
@@ -321,6 +321,8 @@ def job_report(watcher: JobWatcher, job: dict[str, Any], budget_s: float) -> dic
     wall = (finished - started).total_seconds() if started and finished else None
     times = [t for t, _ in watcher.updates]
     gaps = [b - a for a, b in itertools.pairwise(times)]
+    # seen (bench clock) minus reported (solver clock): constant if every update is written at once
+    lags = [t - float(elapsed) for t, elapsed in watcher.updates]
     return {
         "job_id": job.get("id"),
         "status": job.get("status"),
@@ -329,6 +331,7 @@ def job_report(watcher: JobWatcher, job: dict[str, Any], budget_s: float) -> dic
         "overrun_pct": None if wall is None else round(100 * (wall - budget_s) / budget_s, 1),
         "progress_updates_seen": len(watcher.updates),
         "max_gap_between_updates_s": round(max(gaps), 2) if gaps else None,
+        "progress_delay_spread_s": round(max(lags) - min(lags), 2) if lags else None,
         "visits_covered": (job.get("progress") or {}).get("visits_covered"),
     }
 
@@ -492,7 +495,19 @@ async def run_all(args: argparse.Namespace, target: Target, port: int, server_pi
     the_mixes = mixes(port, target)
     probe = get_request(f"/v1/plans/{target.plan_id}", port, target.key)
     solve_modes = {"off": [False], "on": [True], "both": [False, True]}[args.solve]
+    reference = None
     try:
+        if True in solve_modes:  # the same solve on an idle server, to compare with
+            print(f"[{_now()}] reference solve, no load: {args.duration:g} s ...", flush=True)
+            job = await start_job(port, target, args.duration)
+            await wait_job(port, target, job["id"], status_in=("running",), limit_s=60)
+            watcher = JobWatcher(engine, job["id"])
+            watcher.start()
+            done = await wait_job(port, target, job["id"], status_in=("succeeded", "failed", "cancelled"),
+                                  limit_s=args.duration + 120)
+            watcher.stop()
+            reference = job_report(watcher, done, args.duration)
+            print(f"    {reference}", flush=True)
         for with_solve in solve_modes:
             for clients in args.clients:
                 for name in args.phases:
@@ -520,7 +535,7 @@ async def run_all(args: argparse.Namespace, target: Target, port: int, server_pi
                     phases.append(result)
     finally:
         engine.dispose()
-    return {"plan_id": target.plan_id, "plan_bytes": plan_bytes, "phases": phases}
+    return {"plan_id": target.plan_id, "plan_bytes": plan_bytes, "reference_job": reference, "phases": phases}
 
 
 def summary_line(r: dict[str, Any]) -> str:
@@ -534,7 +549,8 @@ def summary_line(r: dict[str, Any]) -> str:
         j = r["job"]
         line += (
             f"; job {j['status']} {j['wall_s']} s of {j['budget_s']:g} s, "
-            f"{j['progress_updates_seen']} progress updates (max gap {j['max_gap_between_updates_s']} s)"
+            f"{j['progress_updates_seen']} progress updates (max gap {j['max_gap_between_updates_s']} s, "
+            f"delay spread {j['progress_delay_spread_s']} s)"
         )
     return line
 
@@ -553,7 +569,7 @@ def render(runs: dict[str, Any]) -> str:
         "`python bench/load.py` (SQLite) and `python bench/load.py --db postgresql://...` on this machine "
         f"({os.cpu_count()} cores, shared by the server, its solver process and the load client). One server "
         "process (`salpimi serve`, settings at their defaults unless listed), loopback, raw-asyncio keep-alive "
-        "clients. `plans` = `GET /v1/plans/{id}` of the published Gwanak plan; `mixed` = 3 plan reads, 1 "
+        "clients; the server's log goes to a file. `plans` = `GET /v1/plans/{id}` of the published Gwanak plan; `mixed` = 3 plan reads, 1 "
         "household read (audited), 1 `GET /v1/users/me` per cycle. Latencies of 200 answers. Recovery = from the "
         "end of the phase to the first 200 on a fresh connection. Load = 1-minute load average after the phase.",
         "",
@@ -562,10 +578,11 @@ def render(runs: dict[str, Any]) -> str:
         lines += [
             f"## {backend}",
             "",
-            f"{run['date']}, server env {run.get('server_env') or '{}'}, plan {run['plan_bytes']:,} bytes.",
+            f"{run['date']}, server env {run.get('server_env') or '{}'}, plan {run['plan_bytes']:,} bytes, "
+            f"{run.get('server_log_errors', 0)} error lines in the server's log.",
             "",
             "| phase | clients | solve | req/s | 200/s | p50 ms | p95 ms | p99 ms | statuses | errors | recovery | "
-            "load | CPU client / server | job wall / budget | progress updates (max gap) |",
+            "load | CPU client / server | job wall / budget | progress updates (max gap, delay spread) |",
             "|---|---:|---|---:|---:|---:|---:|---:|---|---|---:|---:|---|---|---|",
         ]
         for r in run["phases"]:
@@ -578,10 +595,22 @@ def render(runs: dict[str, Any]) -> str:
                 f"{_fmt_s(r['recovery_s'])} | {r['loadavg_after'][0]:.2f} | {r['client_cpu_s']:.1f} s / "
                 f"{r['server_cpu_s']:.1f} s | "
                 + (f"{job['wall_s']} s / {job['budget_s']:g} s ({job['status']}) | "
-                   f"{job['progress_updates_seen']} ({_fmt_s(job['max_gap_between_updates_s'])})"
+                   f"{job['progress_updates_seen']} ({_fmt_s(job['max_gap_between_updates_s'])}, "
+                   f"{_fmt_s(job.get('progress_delay_spread_s'))})"
                    if job else "— | —")
                 + " |"
             )
+        ref = run.get("reference_job")
+        if ref:
+            lines += [
+                "",
+                f"The same solve on the idle server: {ref['wall_s']} s of {ref['budget_s']:g} s ({ref['status']}), "
+                f"{ref['progress_updates_seen']} progress updates (max gap {_fmt_s(ref['max_gap_between_updates_s'])}, "
+                f"delay spread {_fmt_s(ref.get('progress_delay_spread_s'))}). Progress is reported on new solutions "
+                "(at most every 0.5 s), so fewer updates under load mean fewer solutions found, not lost writes; "
+                "the delay spread (when an update was seen in the database minus when the solver reported it, "
+                "largest minus smallest) shows whether writes were held up.",
+            ]
         lines.append("")
     return "\n".join(lines)
 
