@@ -114,10 +114,10 @@ def measure(problem: Problem, who: str, seconds: float, seed: int = 0) -> dict:
     wall = time.perf_counter() - t0
     ev = evaluate_instance(inst, plan)
     k = ev.kpis
-    tiers = {t: f"{c['served']}/{c['total']}" for t, c in k["visits_by_tier"].items() if c["total"]}
+    tiers = {t: f"{c.served}/{c.total}" for t, c in k.visits_by_tier.items() if c.total}
     return dict(solver=who, seconds=seconds, visits=problem and len(problem.visits), workers=len(problem.workers),
-                coverage=k["risk_weighted_coverage"], risk_covered=k["risk_covered"], assigned=k["visits_assigned"], tiers=tiers,
-                mandatory_left=k["mandatory_unassigned"], urgent_left=k["urgent_unassigned"], travel_s=k["travel_s"],
+                coverage=k.risk_weighted_coverage, risk_covered=k.risk_covered, assigned=k.visits_assigned, tiers=tiers,
+                mandatory_left=k.mandatory_unassigned, urgent_left=k.urgent_unassigned, travel_s=k.travel_s,
                 violations=len(ev.violations), rejected_routes=rejected, wall_s=round(wall, 1),
                 first_s=round(first[0], 2) if first else None,
                 peak_mb=round(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

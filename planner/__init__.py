@@ -2,21 +2,38 @@
 
 from typing import TYPE_CHECKING
 
+from .domain import TIERS as TIERS
 from .domain import Household as Household
 from .domain import Location as Location
 from .domain import Problem as Problem
 from .domain import RiskFactors as RiskFactors
+from .domain import RiskSettings as RiskSettings
 from .domain import Role as Role
 from .domain import ServiceTimes as ServiceTimes
 from .domain import TimeWindow as TimeWindow
 from .domain import TravelModeName as TravelModeName
+from .domain import TravelTable as TravelTable
 from .domain import Visit as Visit
 from .domain import VisitKind as VisitKind
 from .domain import WeeklyWindow as WeeklyWindow
 from .domain import Worker as Worker
 from .evaluate import Evaluation as Evaluation
 from .evaluate import Violation as Violation
+from .evaluate import allowed_starts as allowed_starts
 from .evaluate import evaluate as evaluate
+from .formats import DATE_RANGE as DATE_RANGE
+from .formats import LIMITS as LIMITS
+from .formats import RANGES as RANGES
+from .formats import kpis_from_json as kpis_from_json
+from .formats import kpis_to_json as kpis_to_json
+from .formats import plan_from_json as plan_from_json
+from .formats import plan_json_schema as plan_json_schema
+from .formats import plan_to_json as plan_to_json
+from .formats.problem import availability_from_json as availability_from_json
+from .formats.problem import availability_to_json as availability_to_json
+from .formats.problem import clock_from_json as clock_from_json
+from .formats.problem import windows_from_json as windows_from_json
+from .formats.problem import windows_to_json as windows_to_json
 from .geo import plan_geojson as plan_geojson
 from .instance import Instance as Instance
 from .instance import compile_instance as compile_instance
@@ -26,10 +43,13 @@ from .io import problem_from_json as problem_from_json
 from .io import problem_json_schema as problem_json_schema
 from .io import problem_to_json as problem_to_json
 from .params import SolveParams as SolveParams
+from .plan import Kpis as Kpis
+from .plan import LeftBehind as LeftBehind
 from .plan import Plan as Plan
 from .plan import Reason as Reason
 from .plan import Route as Route
 from .plan import Stop as Stop
+from .plan import TierCount as TierCount
 from .plan import Unassigned as Unassigned
 from .replan import Replanned as Replanned
 from .replan import changes as changes
@@ -38,15 +58,20 @@ from .replan import merge as merge
 from .replan import replan as replan
 from .risk import RiskAssessment as RiskAssessment
 from .risk import RiskModel as RiskModel
+from .risk import skip_penalty as skip_penalty
 from .solve import Result as Result
 from .solve import solve as solve
 from .solvers.base import Progress as Progress
 from .timeline import SEOUL as SEOUL
+from .timeline import WEEKDAYS as WEEKDAYS
 from .timeline import DayClock as DayClock
+from .timeline import format_hhmm as format_hhmm
 from .travel.base import UNREACHABLE as UNREACHABLE
 from .travel.base import TravelMatrix as TravelMatrix
 from .travel.base import TravelTimeProvider as TravelTimeProvider
 from .travel.haversine import HaversineProvider as HaversineProvider
+from .travel.matrix import MatrixProvider as MatrixProvider
+from .travel.matrix import travel_for as travel_for
 
 __version__ = "0.1.0"
 

@@ -118,16 +118,18 @@ def _print_plan(result: Result, out: Any) -> None:
             flag = " MANDATORY" if u.mandatory else (" URGENT" if u.urgent else "")
             print(f"  {u.visit_id:<14} {u.household_id:<12} {u.reason.value}{flag}: {u.detail}", file=out)
     k = plan.kpis
-    tiers = ", ".join(f"{t} {d['served']}/{d['total']}" for t, d in k["visits_by_tier"].items() if d["total"])
+    if k is None:
+        return
+    tiers = ", ".join(f"{t} {d.served}/{d.total}" for t, d in k.visits_by_tier.items() if d.total)
     print(
-        f"\nCovered {k['visits_assigned']}/{k['visits_total']} visits; risk-weighted coverage "
-        f"{k['risk_weighted_coverage']:.2%}; by tier: {tiers}; travel {k['travel_s'] // 60} min.",
+        f"\nCovered {k.visits_assigned}/{k.visits_total} visits; risk-weighted coverage "
+        f"{k.risk_weighted_coverage:.2%}; by tier: {tiers}; travel {k.travel_s // 60} min.",
         file=out,
     )
-    if k.get("worst_overdue_left_out"):
-        wo = k["worst_overdue_left_out"]
-        print(f"Most overdue high-risk household left out: {wo['household_id']} ({wo['tier']}, "
-              f"{wo['days_overdue']} days overdue).", file=out)
+    wo = k.worst_overdue_left_out
+    if wo is not None:
+        print(f"Most overdue high-risk household left out: {wo.household_id} ({wo.tier}, "
+              f"{wo.days_overdue} days overdue).", file=out)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -207,8 +209,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         problem = load_problem(args.problem, date=plan.date)
     ev = evaluate(problem, plan, _travel(args))
     k = ev.kpis
-    print(f"{len(plan.routes)} routes, {k['visits_assigned']}/{k['visits_total']} visits, "
-          f"risk-weighted coverage {k['risk_weighted_coverage']:.1%}, travel {k['travel_s'] // 60} min")
+    print(f"{len(plan.routes)} routes, {k.visits_assigned}/{k.visits_total} visits, "
+          f"risk-weighted coverage {k.risk_weighted_coverage:.1%}, travel {k.travel_s // 60} min")
     if ev.ok:
         print("OK: no violations.")
         return 0

@@ -5,31 +5,48 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import numpy as np
+
+from .timeline import WEEKDAYS as _WEEKDAYS
+
 __all__ = [
+    "TIERS",
     "Household",
     "Location",
     "Problem",
     "RiskFactors",
+    "RiskSettings",
     "Role",
     "ServiceTimes",
     "TimeWindow",
     "TravelModeName",
+    "TravelTable",
     "Visit",
     "VisitKind",
     "WeeklyWindow",
     "Worker",
 ]
 
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_S = 24 * 3600
+#: Risk tiers, most pressing first (``planner.risk`` assigns them).
+TIERS = ("urgent", "intensive", "regular", "self_care")
 
 
 def _require(ok: bool, message: str) -> None:
     if not ok:
         raise ValueError(message)
+
+
+def _check_priority(value: object, owner: str) -> None:
+    if value is not None:
+        _require(
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0,
+            f"{owner}: priority must be a non-negative number, got {value!r}",
+        )
 
 
 def _check_id(value: object, field_name: str) -> None:
@@ -165,10 +182,12 @@ class Household:
     preferred_worker_id: str | None = None
     languages: tuple[str, ...] = ("ko",)
     availability: tuple[WeeklyWindow, ...] = ()
+    priority: float | None = None  # the skip penalty of its visits, replacing the risk model's (not aged)
 
     def __post_init__(self) -> None:
         _check_id(self.id, "household.id")
         _require(bool(self.languages), f"household {self.id}: languages must not be empty")
+        _check_priority(self.priority, f"household {self.id}")
 
     def windows_on(self, weekday: str) -> tuple[TimeWindow, ...] | None:
         """Availability on ``weekday``; ``None`` means no restriction was given."""
@@ -253,9 +272,11 @@ class Visit:
     forbidden_worker_ids: frozenset[str] = frozenset()
     allowed_roles: frozenset[Role] = frozenset()
     load: int = 0
+    priority: float | None = None  # the skip penalty, replacing the household's and the risk model's (not aged)
 
     def __post_init__(self) -> None:
         _check_id(self.id, "visit.id")
+        _check_priority(self.priority, f"visit {self.id}")
         _require(
             isinstance(self.load, int) and self.load >= 0,
             f"visit {self.id}: load must be a non-negative integer, got {self.load!r}",
@@ -294,6 +315,80 @@ class ServiceTimes:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RiskSettings:
+    """A problem's own risk model settings: cadences (days) and weights by tier, over the model's."""
+
+    cadence_days: Mapping[str, int] = field(default_factory=dict)
+    weight: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, table in (("cadence_days", self.cadence_days), ("weight", self.weight)):
+            for tier, value in table.items():
+                _require(tier in TIERS, f"risk_model.{name}: {tier!r} is not one of {', '.join(TIERS)}")
+                _require(
+                    isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+                    and value > 0,
+                    f"risk_model.{name}.{tier}: must be positive, got {value!r}",
+                )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class TravelTable:
+    """Travel times (and optionally distances) a user brings for the problem's places, per travel mode.
+
+    ``duration_s[mode]`` and ``distance_m[mode]`` are ``n x n`` int64 arrays over ``locations``
+    (row: from, column: to; never symmetrised); a mode without distances counts 0 m.
+    """
+
+    locations: tuple[Location, ...]
+    duration_s: Mapping[str, np.ndarray]
+    distance_m: Mapping[str, np.ndarray] = field(default_factory=dict)
+    source: str = "given matrix"
+    _index: dict[tuple[float, float], int] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.locations)
+        index: dict[tuple[float, float], int] = {}
+        for i, p in enumerate(self.locations):
+            key = (p.lat, p.lon)
+            _require(key not in index, f"travel_matrix.locations[{i}]: repeats locations[{index.get(key)}]")
+            index[key] = i
+        object.__setattr__(self, "_index", index)
+        _require(bool(self.duration_s), "travel_matrix: give the travel times of at least one mode (walk or drive)")
+        modes = {m.value for m in TravelModeName}
+        for what, tables in (("duration_s", self.duration_s), ("distance_m", self.distance_m)):
+            for mode, table in tables.items():
+                where = f"travel_matrix.{mode}.{what}"
+                _require(mode in modes, f"travel_matrix: {mode!r} is not one of {', '.join(sorted(modes))}")
+                _require(mode in self.duration_s, f"{where}: given without {mode}.duration_s")
+                _require(
+                    isinstance(table, np.ndarray) and table.shape == (n, n),
+                    f"{where}: expected {n} rows of {n} values (one per location), got shape "
+                    f"{getattr(table, 'shape', None)}",
+                )
+                _require(table.dtype == np.int64, f"{where}: expected int64 values, got {table.dtype}")
+                _require(not table.size or int(table.min()) >= 0, f"{where}: negative value")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TravelTable):
+            return NotImplemented
+        return (
+            self.locations == other.locations and self.source == other.source
+            and _same_arrays(self.duration_s, other.duration_s) and _same_arrays(self.distance_m, other.distance_m)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def index_of(self, location: Location) -> int | None:
+        """The row of ``location`` (an exact match of its coordinates), or ``None``."""
+        return self._index.get((location.lat, location.lon))
+
+
+def _same_arrays(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Problem:
     """Everything needed to plan one day: who, whom, when and with which rules."""
 
@@ -303,6 +398,8 @@ class Problem:
     visits: tuple[Visit, ...]
     name: str = ""
     service_times: ServiceTimes = field(default_factory=ServiceTimes)
+    risk_model: RiskSettings | None = None
+    travel_matrix: TravelTable | None = None
 
     def __post_init__(self) -> None:
         for kind, items in (("household", self.households), ("worker", self.workers), ("visit", self.visits)):
@@ -330,6 +427,28 @@ class Problem:
                 )
             unknown = sorted(v.forbidden_worker_ids - worker_ids)
             _require(not unknown, f"visit {v.id}: forbidden worker(s) {unknown} are not known workers")
+        if self.travel_matrix is not None:
+            self._check_travel_matrix(self.travel_matrix)
+
+    def _check_travel_matrix(self, table: TravelTable) -> None:
+        """Every place a route may touch has a row and every mode in use a matrix (errors name ids, not places)."""
+        for w in self.workers:
+            _require(
+                w.travel_mode.value in table.duration_s,
+                f"travel_matrix: has no {w.travel_mode.value} matrix, but worker {w.id} travels by "
+                f"{w.travel_mode.value}",
+            )
+            for end, place in (("start", w.start), ("end", w.end)):
+                _require(
+                    table.index_of(place) is not None,
+                    f"travel_matrix.locations: the {end} of worker {w.id} is not among them",
+                )
+        households = self.households_by_id()
+        for v in self.visits:
+            _require(
+                table.index_of(households[v.household_id].location) is not None,
+                f"travel_matrix.locations: the location of household {v.household_id} (visit {v.id}) is not among them",
+            )
 
     def household(self, household_id: str) -> Household:
         """The household with this id (a linear scan: use :meth:`households_by_id` in loops)."""

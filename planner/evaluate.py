@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from .domain import Problem
+from .domain import Household, Problem, Visit
 from .instance import Instance, compile_instance
-from .plan import Plan, Route
+from .plan import Kpis, LeftBehind, Plan, Route, TierCount
 from .risk import TIERS, RiskModel
 from .travel.base import UNREACHABLE, TravelTimeProvider
 
-__all__ = ["Evaluation", "Violation", "compute_kpis", "evaluate", "evaluate_instance"]
+__all__ = ["Evaluation", "Violation", "allowed_starts", "compute_kpis", "evaluate", "evaluate_instance"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,7 +27,7 @@ class Violation:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Evaluation:
     violations: tuple[Violation, ...]
-    kpis: dict[str, Any] = field(default_factory=dict)
+    kpis: Kpis
 
     @property
     def ok(self) -> bool:
@@ -39,7 +38,23 @@ def _hhmm(s: int) -> str:
     return f"{s // 3600:02d}:{(s % 3600) // 60:02d}"
 
 
-def _check_route(inst: Instance, w: int, route: Route, vidx: dict[str, int], out: list[Violation]) -> None:
+def allowed_starts(household: Household, visit: Visit, weekday: str) -> list[tuple[int, int]]:
+    """When ``visit`` may start on ``weekday``: each of its windows (the whole day without any) cut by
+    each of the household's availability windows that day (no cut without availability), end inclusive.
+
+    Written here, apart from the solvers' compile step, so the checker does not share its faults.
+    """
+    own = [(w.start_s, w.end_s) for w in visit.time_windows] or [(0, 24 * 3600)]
+    if not household.availability:
+        return own
+    home = [(a.window.start_s, a.window.end_s) for a in household.availability if a.weekday == weekday]
+    return [(max(s, a), min(e, b)) for s, e in own for a, b in home if max(s, a) <= min(e, b)]
+
+
+def _check_route(
+    inst: Instance, w: int, route: Route, vidx: dict[str, int], out: list[Violation],
+    households: dict[str, Household] | None = None,
+) -> None:
     worker = inst.worker(w)
     wid = worker.id
 
@@ -47,6 +62,7 @@ def _check_route(inst: Instance, w: int, route: Route, vidx: dict[str, int], out
         out.append(Violation(code=code, message=message, worker_id=wid, visit_id=visit_id))
 
     stops = [s for s in route.stops if s.visit_id in vidx]
+    households = households if households is not None else inst.problem.households_by_id()
     shift = worker.shift
     if route.depart_s < shift.start_s:
         bad("shift", f"{wid} departs at {_hhmm(route.depart_s)}, before the shift starts at {_hhmm(shift.start_s)}")
@@ -101,8 +117,10 @@ def _check_route(inst: Instance, w: int, route: Route, vidx: dict[str, int], out
             if w not in inst.allowed[v]:
                 bad("qualification", f"{wid} may not make visit {visit_id} ({inst.block[v] or 'rules of the visit'})",
                     visit_id)
-            if not any(s <= start <= e for s, e in inst.windows[v]):
-                wins = ", ".join(f"{_hhmm(s)}-{_hhmm(e)}" for s, e in inst.windows[v]) or "none today"
+            visit = inst.visit(v)
+            starts = allowed_starts(households[visit.household_id], visit, inst.clock.weekday)
+            if not any(s <= start <= e for s, e in starts):
+                wins = ", ".join(f"{_hhmm(s)}-{_hhmm(e)}" for s, e in sorted(starts)) or "none today"
                 bad("time_window", f"visit {visit_id} starts at {_hhmm(start)}, outside its windows ({wins})", visit_id)
             service = int(inst.service_s[v, w])
             if end - start < service:
@@ -118,7 +136,7 @@ def _check_route(inst: Instance, w: int, route: Route, vidx: dict[str, int], out
             bad("max_work", f"{wid} works {work // 60} min, more than the maximum of {worker.max_work_s // 60} min")
 
 
-def compute_kpis(inst: Instance, plan: Plan) -> dict[str, Any]:
+def compute_kpis(inst: Instance, plan: Plan) -> Kpis:
     """Risk-weighted coverage, visits by tier, travel, utilisation and the worst left-behind."""
     vidx = {v.id: i for i, v in enumerate(inst.problem.visits)}
     served = {vidx[s.visit_id] for r in plan.routes for s in r.stops if s.visit_id in vidx}
@@ -159,30 +177,30 @@ def compute_kpis(inst: Instance, plan: Plan) -> dict[str, Any]:
     worst = None
     if left:
         v = max(left, key=lambda i: (inst.risk[i].days_overdue, inst.weight[i]))
-        worst = {
-            "visit_id": inst.visit(v).id,
-            "household_id": inst.visit(v).household_id,
-            "tier": inst.risk[v].tier,
-            "days_overdue": inst.risk[v].days_overdue,
-        }
-    return {
-        "visits_total": inst.n_visits,
-        "visits_assigned": len(served),
-        "visits_unassigned": inst.n_visits - len(served),
-        "risk_weighted_coverage": round(float(sum(inst.weight[v] for v in served)) / total_w, 4) if total_w else 1.0,
-        "risk_covered": round(float(sum(inst.weight[v] for v in served)), 3),
-        "risk_total": round(total_w, 3),
-        "visits_by_tier": by_tier,
-        "mandatory_unassigned": sum(
+        worst = LeftBehind(
+            visit_id=inst.visit(v).id,
+            household_id=inst.visit(v).household_id,
+            tier=inst.risk[v].tier,
+            days_overdue=inst.risk[v].days_overdue,
+        )
+    return Kpis(
+        visits_total=inst.n_visits,
+        visits_assigned=len(served),
+        visits_unassigned=inst.n_visits - len(served),
+        risk_weighted_coverage=round(float(sum(inst.weight[v] for v in served)) / total_w, 4) if total_w else 1.0,
+        risk_covered=round(float(sum(inst.weight[v] for v in served)), 3),
+        risk_total=round(total_w, 3),
+        visits_by_tier={t: TierCount(**c) for t, c in by_tier.items()},
+        mandatory_unassigned=sum(
             1 for v, x in enumerate(inst.problem.visits) if x.mandatory and v not in served
         ),
-        "urgent_unassigned": sum(1 for v, x in enumerate(inst.problem.visits) if x.urgent and v not in served),
-        "travel_s": travel_s,
-        "travel_m": travel_m,
-        "service_s": service_s,
-        "utilisation": utilisation,
-        "worst_overdue_left_out": worst,
-    }
+        urgent_unassigned=sum(1 for v, x in enumerate(inst.problem.visits) if x.urgent and v not in served),
+        travel_s=travel_s,
+        travel_m=travel_m,
+        service_s=service_s,
+        utilisation=utilisation,
+        worst_overdue_left_out=worst,
+    )
 
 
 def evaluate_instance(inst: Instance, plan: Plan) -> Evaluation:
@@ -193,6 +211,7 @@ def evaluate_instance(inst: Instance, plan: Plan) -> Evaluation:
         out.append(Violation(code="date", message=f"plan is for {plan.date}, problem for {problem.date}"))
     vidx = {v.id: i for i, v in enumerate(problem.visits)}
     widx = {w.id: i for i, w in enumerate(problem.workers)}
+    households = problem.households_by_id()
     seen: dict[str, str] = {}
     routed_workers: set[str] = set()
     for route in plan.routes:
@@ -212,7 +231,7 @@ def evaluate_instance(inst: Instance, plan: Plan) -> Evaluation:
                 out.append(Violation(code="duplicate_visit", message=f"visit {stop.visit_id} is planned twice",
                                      worker_id=route.worker_id, visit_id=stop.visit_id))
             seen[stop.visit_id] = route.worker_id
-        _check_route(inst, widx[route.worker_id], route, vidx, out)
+        _check_route(inst, widx[route.worker_id], route, vidx, out, households)
     for u in plan.unassigned:
         if u.visit_id not in vidx:
             out.append(Violation(code="unknown_visit", message=f"unknown unassigned visit {u.visit_id!r}",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .domain import Household, Location, Problem, Visit, Worker
-from .risk import RiskAssessment, RiskModel
+from .risk import RiskAssessment, RiskModel, skip_penalty
 from .timeline import DAY_S, DayClock
 from .travel.base import UNREACHABLE, TravelMatrix, TravelTimeProvider
 
@@ -38,7 +38,7 @@ class Instance:
     allowed: tuple[frozenset[int], ...]
     block: tuple[str, ...]  # why nobody qualifies, per visit ("" when someone does)
     risk: tuple[RiskAssessment, ...]  # per visit (its household's)
-    weight: np.ndarray  # float risk skip penalty per visit
+    weight: np.ndarray  # float skip penalty per visit: its given priority, else the risk model's
     penalty: np.ndarray  # int64 solver penalty per visit
     preferred: np.ndarray  # worker index or -1
     matrices: dict[str, TravelMatrix]
@@ -128,7 +128,7 @@ def compile_instance(
     penalty_unit: int = 100_000,
 ) -> Instance:
     """Compile ``problem`` for the solvers, computing one travel matrix per mode in use."""
-    model = risk_model or RiskModel.default()
+    model = (risk_model or RiskModel.default()).with_settings(problem.risk_model)
     clock = DayClock(problem.date)
     index: dict[tuple[float, float], int] = {}
     locations: list[Location] = []
@@ -175,7 +175,10 @@ def compile_instance(
         else:
             quals.append(_qualification(problem, visit, hh))
     risks = tuple(model.assess(households[v.household_id], problem.date) for v in problem.visits)
-    weight = np.array([r.penalty for r in risks], dtype=float)
+    weight = np.array(
+        [skip_penalty(v, households[v.household_id], r) for v, r in zip(problem.visits, risks, strict=True)],
+        dtype=float,
+    )
     optional_total = int(sum(max(1, round(penalty_unit * x)) for x in weight))
     big = 10 * (optional_total + 1)
     penalty = np.array(

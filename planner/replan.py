@@ -260,7 +260,7 @@ def merge(
         date=before.date,
         routes=tuple(routes),
         unassigned=unassigned,
-        kpis=dict(after.kpis),
+        kpis=after.kpis,
         meta={**dict(after.meta), "replanned_at_s": now_s, "frozen_visits": len(frozen_ids)},
     )
 
@@ -362,7 +362,7 @@ def replan(
     merged = _close_routes(problem, merged, travel, with_tail)
     delta = changes(plan, merged, ignore=busy)
     meta: dict[str, Any] = {**merged.meta, "changes": delta}
-    kpis = dict(merged.kpis)
+    kpis = merged.kpis
     try:  # KPIs of the whole day, frozen stops included
         from .evaluate import evaluate
 
@@ -371,7 +371,7 @@ def replan(
             replace(w, break_window=None, break_s=0) if w.id in sick else w for w in problem.workers
         ))  # a worker sent home before lunch owes no break
         whole = evaluate(day, merged, travel)
-        kpis = dict(whole.kpis)
+        kpis = whole.kpis
         meta["violations"] = len(whole.violations)
     except (ValueError, KeyError):
         pass

@@ -6,40 +6,44 @@ recent crisis reports).  The score gives a tier -- ``urgent`` for crisis reports
 ``intensive``, ``regular`` and ``self_care`` like the health centre's visiting groups -- and the
 tier a cadence in days.  The skip penalty is the value of visiting today: it grows every day
 since the last contact, convexly once the cadence is exceeded, so a high-risk household left
-unvisited rises in priority day by day.  All numbers live in ``fixtures/risk.toml`` and are
-assumptions to verify locally.
+unvisited rises in priority day by day.  The defaults are packaged with the planner
+(``planner/risk_defaults.toml``); every number is an assumption to verify locally.  A server can
+read its own TOML over them (:meth:`RiskModel.from_toml`) and a problem can carry its own cadences
+and tier weights (``risk_model`` in the problem file, :meth:`RiskModel.with_settings`).  A visit or
+household with a given ``priority`` skips the model altogether (see :func:`skip_penalty`).
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import functools
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .domain import Household, RiskFactors
+from .domain import TIERS, Household, RiskFactors, RiskSettings, Visit
 
-__all__ = ["TIERS", "RiskAssessment", "RiskModel", "assess"]
+__all__ = ["TIERS", "RiskAssessment", "RiskModel", "assess", "skip_penalty"]
 
-TIERS = ("urgent", "intensive", "regular", "self_care")
-_DEFAULT_TOML = Path(__file__).resolve().parent.parent / "fixtures" / "risk.toml"
+_DEFAULTS = "risk_defaults.toml"  # package data of ``planner``
+_DEFAULT_TOML = Path(__file__).resolve().parent / _DEFAULTS
 
-_BUILTIN: dict[str, Any] = {
-    "score": {
-        "male": 1, "male_50_64": 2, "age_65_74": 1, "age_75_plus": 2, "basic_livelihood": 2,
-        "chronic_illness": 1, "alcohol": 2, "disability": 1,
-        "housing": {"house": 0, "apartment": 0, "one_room": 1, "goshiwon": 3, "banjiha": 2,
-                    "motel": 3, "rooftop": 2},
-        "social_contact": {"none": 3, "rare": 2, "monthly": 1, "weekly": 0, "daily": -1},
-        "crisis_report": 6,
-    },
-    "tiers": {"intensive": 8, "regular": 4},
-    "cadence_days": {"urgent": 1, "intensive": 10, "regular": 45, "self_care": 180},
-    "weight": {"urgent": 200.0, "intensive": 40.0, "regular": 8.0, "self_care": 1.0},
-    "penalty": {"score_divisor": 10.0, "floor": 0.1, "linear": 1.0, "quadratic": 2.0,
-                "never_contacted_x": 2.0, "max_x": 12.0},
-}
+
+@functools.cache
+def _packaged() -> dict[str, Any]:
+    """The packaged defaults, read once (an installed wheel carries them; no fixtures needed)."""
+    return tomllib.loads(_DEFAULT_TOML.read_text(encoding="utf-8"))
+
+
+def _checked(config: dict[str, Any], origin: str) -> dict[str, Any]:
+    for tier in TIERS:
+        if config["cadence_days"].get(tier, 0) <= 0:
+            raise ValueError(f"{origin}: cadence_days.{tier} must be a positive number of days")
+        if config["weight"].get(tier, 0) <= 0:
+            raise ValueError(f"{origin}: weight.{tier} must be positive")
+    return config
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,28 +60,32 @@ class RiskAssessment:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RiskModel:
-    """Risk weights and cadences, read from TOML (see ``fixtures/risk.toml``)."""
+    """Risk weights and cadences: the packaged defaults (``planner/risk_defaults.toml``), possibly
+    overridden by a TOML file of the same shape and by a problem's own settings."""
 
     config: dict[str, Any]
 
     @classmethod
     def default(cls) -> RiskModel:
-        """The bundled model; falls back to built-in numbers if the TOML is not shipped."""
-        if _DEFAULT_TOML.is_file():
-            return cls.from_toml(_DEFAULT_TOML)
-        return cls(config=_BUILTIN)
+        """The packaged model."""
+        return cls(config=copy.deepcopy(_packaged()))
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RiskModel:
+        """The packaged model with the sections of the TOML file at ``path`` laid over it."""
         with open(path, "rb") as fh:
             raw = tomllib.load(fh)
-        merged = {k: {**v, **raw.get(k, {})} for k, v in _BUILTIN.items()}
-        for tier in TIERS:
-            if merged["cadence_days"].get(tier, 0) <= 0:
-                raise ValueError(f"{path}: cadence_days.{tier} must be a positive number of days")
-            if merged["weight"].get(tier, 0) <= 0:
-                raise ValueError(f"{path}: weight.{tier} must be positive")
-        return cls(config=merged)
+        merged = {k: {**v, **raw.get(k, {})} for k, v in copy.deepcopy(_packaged()).items()}
+        return cls(config=_checked(merged, str(path)))
+
+    def with_settings(self, settings: RiskSettings | None) -> RiskModel:
+        """This model with a problem's own cadences and tier weights laid over it (itself when none)."""
+        if settings is None or not (settings.cadence_days or settings.weight):
+            return self
+        config = {**self.config,
+                  "cadence_days": {**self.config["cadence_days"], **settings.cadence_days},
+                  "weight": {**self.config["weight"], **settings.weight}}
+        return RiskModel(config=_checked(config, "risk_model"))
 
     def score(self, f: RiskFactors) -> int:
         s = self.config["score"]
@@ -137,6 +145,17 @@ class RiskModel:
             score=score, tier=tier, cadence_days=cadence, days_since_contact=days,
             days_overdue=overdue, penalty=penalty,
         )
+
+
+def skip_penalty(visit: Visit, household: Household, assessment: RiskAssessment) -> float:
+    """What leaving ``visit`` out costs: its own ``priority``, else its household's, else the risk
+    model's ageing penalty.  A given priority is used as it is, not aged: it states how pressing
+    the visit is on the planning day, in the units of the model's penalty."""
+    if visit.priority is not None:
+        return float(visit.priority)
+    if household.priority is not None:
+        return float(household.priority)
+    return assessment.penalty
 
 
 def assess(household: Household, on: dt.date, model: RiskModel | None = None) -> RiskAssessment:

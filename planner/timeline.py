@@ -3,30 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-__all__ = ["SEOUL", "DayClock", "format_hhmm", "parse_date", "parse_hhmm"]
+__all__ = ["SEOUL", "WEEKDAYS", "DayClock", "format_hhmm", "parse_date", "parse_hhmm"]
 
 SEOUL = ZoneInfo("Asia/Seoul")
 DAY_S = 24 * 3600
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"[0-9]{2}:[0-9]{2}")
 
 
 def parse_hhmm(text: object, *, field: str = "time") -> int:
-    """Parse ``"HH:MM"`` (``"24:00"`` allowed) into seconds after midnight.
+    """Parse ``"HH:MM"`` (two digits each; ``"24:00"`` allowed) into seconds after midnight.
 
     Raises
     ------
     ValueError
         Naming ``field`` and the offending value.
     """
-    if not isinstance(text, str):
+    if not isinstance(text, str) or not _HHMM.fullmatch(text):
         raise ValueError(f"{field}: expected 'HH:MM', got {text!r}")
-    parts = text.strip().split(":")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise ValueError(f"{field}: expected 'HH:MM', got {text!r}")
-    hours, minutes = int(parts[0]), int(parts[1])
+    hours, minutes = int(text[:2]), int(text[3:])
     if minutes >= 60 or hours > 24 or (hours == 24 and minutes):
         raise ValueError(f"{field}: {text!r} is not a time of day")
     return hours * 3600 + minutes * 60

@@ -65,7 +65,7 @@ def assert_plan_clean(p: Problem, result: object) -> object:
     plan = result.plan  # type: ignore[attr-defined]
     ev = evaluate(p, plan, HaversineProvider())
     assert ev.ok, [v.message for v in ev.violations]
-    assert len(plan.unassigned) + plan.kpis["visits_assigned"] == len(p.visits)
+    assert len(plan.unassigned) + plan.kpis.visits_assigned == len(p.visits)
     return ev
 
 

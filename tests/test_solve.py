@@ -43,7 +43,7 @@ def test_plans_every_visit_when_there_is_room_with_lunch_and_windows() -> None:
     p = problem(hs, [worker(0), worker(1)], vs)
     r = solve(p, TRAVEL, FAST)
     _ok(p, r)
-    assert r.plan.kpis["visits_assigned"] == 6
+    assert r.plan.kpis.visits_assigned == 6
     stop = next(s for rt in r.plan.routes for s in rt.stops if s.visit_id == "v2")
     assert hm("14:00") <= stop.start_s <= hm("15:00")
     for rt in r.plan.routes:
@@ -188,7 +188,7 @@ def test_max_working_time_is_respected() -> None:
     p = problem(hs, [worker(0, max_work_s=3 * 3600)], [Visit(id=f"v{i}", household_id=f"h{i}") for i in range(8)])
     r = solve(p, TRAVEL, FAST)
     _ok(p, r)
-    assert 0 < r.plan.kpis["visits_assigned"] < 8
+    assert 0 < r.plan.kpis.visits_assigned < 8
 
 
 def test_deterministic_mode_gives_the_same_plan() -> None:
@@ -254,7 +254,7 @@ def small_problems(draw, max_visits: int = 6):
 def test_random_small_problems_give_plans_with_zero_violations(p) -> None:
     r = solve(p, TRAVEL, SolveParams(time_limit_s=0.5))
     _ok(p, r)
-    assert len(r.plan.unassigned) + r.plan.kpis["visits_assigned"] == len(p.visits)
+    assert len(r.plan.unassigned) + r.plan.kpis.visits_assigned == len(p.visits)
 
 
 def _brute_force_best(p) -> float:
@@ -294,8 +294,8 @@ def test_risk_covered_equals_brute_force_optimum(p) -> None:
     _ok(p, r)
     optimum = _brute_force_best(p)
     # Coverage dominates travel: any gap must be below what the plan's travel is worth.
-    slack = r.plan.kpis["travel_s"] / SolveParams().penalty_unit + 1e-6
-    assert r.plan.kpis["risk_covered"] >= optimum - slack - 1e-3
+    slack = r.plan.kpis.travel_s / SolveParams().penalty_unit + 1e-6
+    assert r.plan.kpis.risk_covered >= optimum - slack - 1e-3
 
 
 def test_brute_force_reference_handles_an_infeasible_pair() -> None:
@@ -307,7 +307,7 @@ def test_brute_force_reference_handles_an_infeasible_pair() -> None:
     assert not schedule_route(inst, 0, (0, 1)).ok
     r = solve(p, TRAVEL, FAST)
     _ok(p, r)
-    assert r.plan.kpis["visits_assigned"] == 1
+    assert r.plan.kpis.visits_assigned == 1
 
 
 @pytest.mark.parametrize("bad_lat", [91.0, -95.0])
@@ -322,7 +322,7 @@ def test_load_capacity_is_a_hard_rule() -> None:
     p = problem(hs, [worker(0, capacity=5)], vs)
     r = solve(p, TRAVEL, FAST)
     _ok(p, r)
-    assert r.plan.kpis["visits_assigned"] == 2
+    assert r.plan.kpis.visits_assigned == 2
 
 
 def test_departure_never_comes_after_the_first_arrival() -> None:
