@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 __all__ = ["Settings"]
+
+#: ``public_base_url``: a scheme, a host (and port), an optional path; no query, fragment or final slash.
+_BASE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@-]+)*")
 
 
 def _float_env(env: dict[str, str], name: str, default: float) -> float:
@@ -65,6 +69,10 @@ class Settings:
     network
         Name of a road network imported with ``salpimi network import`` (``$SALPIMI_NETWORK``);
         ``None`` plans with straight-line estimates.
+    public_base_url
+        Where clients reach the service, e.g. ``https://salpimi.example.go.kr``
+        (``$SALPIMI_PUBLIC_BASE_URL``): the base of calendar feed URLs and of the links inside
+        feeds; ``None`` uses the address each request came to.
     threads
         Worker threads for the sync endpoints (``$SALPIMI_THREADS``, default 40; anyio's limiter).
     max_in_flight
@@ -77,6 +85,9 @@ class Settings:
         ``max_in_flight + 8``; ``$SALPIMI_DB_MAX_OVERFLOW``, 8); a request holds one connection
         from its first query to its end, so the pool must cover ``max_in_flight``. Waiting longer
         than ``db_pool_timeout_s`` for a connection answers 503.
+    solver_nice
+        Niceness of the solver processes (``$SALPIMI_SOLVER_NICE``, 0-19, default 10): requests
+        are answered first when both want the CPU; a solve still stops on its time limit.
     """
 
     data_dir: Path = Path("data")
@@ -96,6 +107,7 @@ class Settings:
     risk_toml: Path | None = None
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     network: str | None = None
+    public_base_url: str | None = None
     threads: int = 40
     max_in_flight: int = 32
     queue_timeout_s: float = 2.0
@@ -103,6 +115,7 @@ class Settings:
     db_pool_size: int | None = None
     db_max_overflow: int = 8
     db_pool_timeout_s: float = 10.0
+    solver_nice: int = 10
 
     def __post_init__(self) -> None:
         if self.max_workers < 1:
@@ -120,6 +133,8 @@ class Settings:
             raise ValueError(
                 f"db_max_overflow/db_pool_timeout_s: got {self.db_max_overflow}/{self.db_pool_timeout_s}"
             )
+        if not 0 <= self.solver_nice <= 19:
+            raise ValueError(f"solver_nice: must lie in 0..19, got {self.solver_nice}")
         if self.pool_size < 1 or self.pool_size + self.db_max_overflow < self.max_in_flight:
             raise ValueError(
                 f"db_pool_size: {self.pool_size} + {self.db_max_overflow} overflow connections cannot serve "
@@ -130,6 +145,10 @@ class Settings:
         for name in ("signin_window_s", "signin_account_failures", "signin_address_failures"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
+        if self.public_base_url is not None and not _BASE_URL.fullmatch(self.public_base_url):
+            raise ValueError(
+                "public_base_url: expected http(s)://host[:port][/path] without query, fragment or trailing slash"
+            )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -149,6 +168,7 @@ class Settings:
             "max_queued": _int_env(env, "SALPIMI_MAX_QUEUED", 2000),
             "db_max_overflow": _int_env(env, "SALPIMI_DB_MAX_OVERFLOW", 8),
             "db_pool_timeout_s": _float_env(env, "SALPIMI_DB_POOL_TIMEOUT_S", 10.0),
+            "solver_nice": _int_env(env, "SALPIMI_SOLVER_NICE", 10),
             "api_key_ttl_days": _int_env(env, "SALPIMI_API_KEY_TTL_DAYS", 90),
             "signin_window_s": _int_env(env, "SALPIMI_SIGNIN_WINDOW_S", 900),
             "signin_account_failures": _int_env(env, "SALPIMI_SIGNIN_ACCOUNT_FAILURES", 5),
@@ -158,6 +178,8 @@ class Settings:
             values["db_pool_size"] = _int_env(env, "SALPIMI_DB_POOL_SIZE", 0)
         if env.get("SALPIMI_NETWORK"):
             values["network"] = env["SALPIMI_NETWORK"]
+        if env.get("SALPIMI_PUBLIC_BASE_URL"):
+            values["public_base_url"] = env["SALPIMI_PUBLIC_BASE_URL"]
         if env.get("SALPIMI_RISK_TOML"):
             values["risk_toml"] = Path(env["SALPIMI_RISK_TOML"])
         values.update({k: v for k, v in overrides.items() if v is not None})

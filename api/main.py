@@ -16,6 +16,7 @@ from .auditwriter import AuditWriter
 from .config import Settings
 from .db import current_revision, make_engine, upgrade
 from .errors import install_handlers, problem_responses
+from .feeds import FeedCache
 from .guard import install_guards
 from .middleware import BodyLimitMiddleware
 from .plancache import PlanBodyCache
@@ -70,7 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_writer = AuditWriter(audit_engine)
         events = services.JobEvents(events_engine)
         runner = JobRunner(
-            max_workers=settings.max_workers, on_event=events, grace_s=settings.job_grace_s
+            max_workers=settings.max_workers, on_event=events, grace_s=settings.job_grace_s,
+            nice=settings.solver_nice,
         )
         app.state.settings = settings
         app.state.engine = engine
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.runner = runner
         app.state.audit_writer = audit_writer
         app.state.plan_cache = PlanBodyCache()
+        app.state.feed_cache = FeedCache()
         audit_writer.start()
         runner.start()
         try:

@@ -89,9 +89,12 @@ def _progress_dict(p: Any) -> dict[str, Any]:
     return out
 
 
-def _child_main(conn: Connection, payload: dict[str, Any]) -> None:
+def _child_main(conn: Connection, payload: dict[str, Any], nice: int = 0) -> None:
     """Entry point of a worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    if nice > 0:  # requests first: the solve stops on its clock whatever CPU it gets
+        with contextlib.suppress(OSError):
+            os.nice(nice)
     stop = False
     last_sent = 0.0
 
@@ -160,9 +163,15 @@ class JobRunner:
     grace_s
         How long past its time limit (or a stop request) a process may run before it is
         terminated and its job failed.
+    nice
+        Niceness added to each worker process (0 keeps the web process's): the web process
+        answers requests first when both want the CPU.
     """
 
-    def __init__(self, *, max_workers: int, on_event: EventSink, grace_s: float = 30.0) -> None:
+    def __init__(
+        self, *, max_workers: int, on_event: EventSink, grace_s: float = 30.0, nice: int = 0
+    ) -> None:
+        self._nice = nice
         self._ctx = mp.get_context("spawn")
         self._max_workers = max_workers
         self._on_event = on_event
@@ -251,7 +260,7 @@ class JobRunner:
                 job_id, payload = self._queue.popleft()
             parent_conn, child_conn = self._ctx.Pipe(duplex=True)
             process = self._ctx.Process(
-                target=_child_main, args=(child_conn, payload), name=f"salpimi-job-{job_id}",
+                target=_child_main, args=(child_conn, payload, self._nice), name=f"salpimi-job-{job_id}",
                 daemon=True,
             )
             try:

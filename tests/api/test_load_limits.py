@@ -4,6 +4,8 @@ timeouts as 503, read audits written by the background writer and kept at shutdo
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,7 +14,18 @@ import apisupport
 import httpx
 import pytest
 import sqlalchemy as sa
-from apisupport import DAY, World, add_user, assert_problem, bootstrap_manager, load_team, make_settings, plan_day, refs
+from apisupport import (
+    DAY,
+    World,
+    add_user,
+    assert_problem,
+    bootstrap_manager,
+    load_team,
+    make_settings,
+    plan_day,
+    refs,
+    wait_for_job,
+)
 from fastapi.testclient import TestClient
 
 from api.admission import AdmissionMiddleware
@@ -167,3 +180,20 @@ def test_plan_reads_carry_an_etag_and_follow_visit_status_changes(world: World) 
     assert_problem(world.get(url, "nurse_a"), 403)
     assert world.client.get(url).status_code == 401
     assert plan["date"] == DAY
+
+
+def test_solver_processes_run_niced_and_keep_their_progress(world: World) -> None:
+    r = world.post("/v1/plan-jobs", "dispatcher_a", json={"team_id": world.team_a, "date": DAY, "time_limit_s": 30})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    while (job := world.get(f"/v1/plan-jobs/{job_id}", "dispatcher_a").json())["status"] == "queued":
+        time.sleep(0.05)
+    assert job["status"] == "running"  # "started" is sent after the worker lowered its priority
+    pid = world.client.app.state.runner.pid(job_id)  # type: ignore[attr-defined]
+    assert pid is not None
+    settings = world.client.app.state.settings  # type: ignore[attr-defined]
+    assert settings.solver_nice == 10
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + settings.solver_nice)
+    assert world.delete(f"/v1/plan-jobs/{job_id}", "dispatcher_a").status_code == 202
+    done = wait_for_job(world.client, world["dispatcher_a"], job_id)
+    assert done["status"] == "cancelled" and done["plan_id"]
