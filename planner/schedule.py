@@ -1,4 +1,13 @@
-"""Earliest feasible timing of one worker's visit sequence, including where lunch fits."""
+"""Timing of one worker's visit sequence: earliest return, least working time, and where lunch fits.
+
+Working time (the one definition every solver model, this scheduler and the evaluator share) runs
+from the departure to the return to the end location, minus the lunch break; waiting between visits
+counts.  A worker may leave later than the shift start, never earlier, and is back by the shift end.
+Every working day with visits holds the break, inside its window and inside the day.  Among the
+timings of a sequence this module picks the earliest return and, for that return, the latest
+departure, which is the least working time (with several windows per visit it also tries the later
+windows when the worker has a working-time limit).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +19,7 @@ from .domain import Worker
 from .instance import Instance
 from .travel.base import UNREACHABLE
 
-__all__ = ["Timing", "schedule_route"]
+__all__ = ["Timing", "feasible_part", "first_start", "last_start", "schedule_route", "working_time"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,9 +45,20 @@ class Timing:
         return not self.failure
 
 
+def working_time(worker: Worker, depart_s: int, return_s: int, break_s: int | None) -> int:
+    """Seconds of work from ``depart_s`` to ``return_s``, less the break when one is taken (``break_s``
+    is the break's length, ``None`` without a break)."""
+    return return_s - depart_s - (break_s or 0)
+
+
 def first_start(windows: Sequence[tuple[int, int]], earliest: int) -> int | None:
     """The earliest service start at or after ``earliest`` within the (sorted) windows, if any."""
     return next((max(s, earliest) for s, e in windows if e >= earliest), None)
+
+
+def last_start(windows: Sequence[tuple[int, int]], latest: int) -> int | None:
+    """The latest service start at or before ``latest`` within the (sorted) windows, if any."""
+    return max((min(e, latest) for s, e in windows if s <= latest), default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +71,10 @@ class _Route:
     service: list[int]
 
 
-def _pass(inst: Instance, w: int, r: _Route, gap: int | None, relax: bool) -> Timing:
-    worker = inst.worker(w)
-    shift = worker.shift
-    t = shift.start_s
+def _forward(worker: Worker, r: _Route, gap: int | None, depart: int) -> Timing:
+    """Earliest timing from ``depart``, the break in ``gap`` (before stop ``gap``; ``len(order)`` = before
+    the return).  Limits are not checked here."""
+    t = depart
     arrivals: list[int] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -65,11 +85,11 @@ def _pass(inst: Instance, w: int, r: _Route, gap: int | None, relax: bool) -> Ti
     for k in range(n + 1):
         secs = r.legs[k][0]
         if gap == k and bw is not None:
-            b = max(bw.start_s, t)
+            b = max(bw.start_s, t)  # taken on the way, or at the door while waiting
             if b > bw.end_s - worker.break_s:
                 return Timing(failure="break")
             brk = b
-            earliest = max(t + secs + worker.break_s, b + worker.break_s)
+            earliest = max(t + secs, b) + worker.break_s
             arrival = t + secs if b >= t + secs else earliest
         else:
             earliest = t + secs
@@ -84,28 +104,67 @@ def _pass(inst: Instance, w: int, r: _Route, gap: int | None, relax: bool) -> Ti
         starts.append(start)
         t = start + r.service[k]
         ends.append(t)
-    legs = r.legs
-    depart = shift.start_s
-    if n:
-        first_leg = legs[0][0]
-        if gap == 0 and brk is not None:
-            depart = max(shift.start_s, min(brk, starts[0] - first_leg - worker.break_s))
-            reach = depart + first_leg
-            arrivals[0] = min(starts[0], reach if reach <= brk else reach + worker.break_s)
+    return Timing(depart_s=depart, return_s=ret, arrivals=tuple(arrivals), starts=tuple(starts), ends=tuple(ends),
+                  legs=tuple(r.legs), break_start_s=brk)
+
+
+def _latest_depart(worker: Worker, r: _Route, gap: int | None, ret: int) -> int | None:
+    """The latest departure that still returns by ``ret`` with the break in ``gap`` (``None`` if none)."""
+    bw = worker.break_window
+    bound = ret  # the latest moment to be at the next point (a service start, or the return)
+    for k in range(len(r.order), -1, -1):
+        secs = r.legs[k][0]
+        if gap == k and bw is not None:  # leave, take the break, then travel: the latest way through the gap
+            leave = min(bw.end_s - worker.break_s, bound - secs - worker.break_s)
         else:
-            depart = max(shift.start_s, starts[0] - first_leg)
-            arrivals[0] = min(starts[0], depart + first_leg)
-    work = ret - depart - (worker.break_s if brk is not None else 0)
-    overtime = max(0, ret - shift.end_s)
+            leave = bound - secs
+        if k == 0:
+            return leave
+        latest = last_start(r.windows[k - 1], leave - r.service[k - 1])
+        if latest is None:
+            return None
+        bound = latest
+    return None  # pragma: no cover - the loop always returns at k == 0
+
+
+def _least_work(worker: Worker, r: _Route, gap: int | None, first: Timing) -> Timing:
+    """``first`` (the earliest timing) re-timed from the latest departure that keeps its return."""
+    latest = _latest_depart(worker, r, gap, first.return_s)
+    if latest is None or latest <= first.depart_s:
+        return first
+    late = _forward(worker, r, gap, min(latest, worker.shift.end_s))
+    return late if late.ok and late.return_s == first.return_s else first
+
+
+def _work(worker: Worker, t: Timing) -> int:
+    return working_time(worker, t.depart_s, t.return_s, worker.break_s if t.break_start_s is not None else None)
+
+
+def _later_windows(worker: Worker, r: _Route, gap: int | None, best: Timing, rounds: int) -> Timing:
+    """With several windows per visit a later departure can skip a window and wait less: try each later
+    piece (departures that move some visit to a later window) and keep the least working time."""
+    current = best
+    for _ in range(rounds):
+        nxt = _forward(worker, r, gap, current.depart_s + 1)
+        if not nxt.ok or nxt.return_s > worker.shift.end_s:
+            break
+        if nxt.return_s - nxt.depart_s == current.return_s - current.depart_s:
+            break  # no window skipped: the route is tight from here on, no less work to find
+        current = _least_work(worker, r, gap, nxt)
+        if _work(worker, current) < _work(worker, best):
+            best = current
+    return best
+
+
+def _limits(worker: Worker, t: Timing, relax: bool) -> Timing:
+    work = _work(worker, t)
+    overtime = max(0, t.return_s - worker.shift.end_s)
     if worker.max_work_s is not None:
         overtime = max(overtime, work - worker.max_work_s)
-    timing = Timing(
-        depart_s=depart, return_s=ret, arrivals=tuple(arrivals), starts=tuple(starts),
-        ends=tuple(ends), legs=tuple(legs), break_start_s=brk, overtime_s=overtime,
-    )
     if overtime and not relax:
-        return Timing(failure="shift_end" if ret > shift.end_s else "max_work")
-    return timing
+        return Timing(failure="shift_end" if t.return_s > worker.shift.end_s else "max_work")
+    return Timing(depart_s=t.depart_s, return_s=t.return_s, arrivals=t.arrivals, starts=t.starts, ends=t.ends,
+                  legs=t.legs, break_start_s=t.break_start_s, overtime_s=overtime)
 
 
 _RANK = {"unreachable": 4, "window": 3, "break": 2, "max_work": 1, "shift_end": 0, "": 99}
@@ -135,11 +194,13 @@ def _hopeless_gaps(worker: Worker, r: _Route) -> dict[int | None, str]:
 
 
 def schedule_route(inst: Instance, w: int, order: Sequence[int], *, relax: bool = False) -> Timing:
-    """Earliest-start timing of ``order`` for worker ``w``, trying every place for the break.
+    """Timing of ``order`` for worker ``w``: the earliest return, then the least working time for it,
+    trying every place for the break.
 
-    With ``relax=True`` the shift end and working-time limit may be exceeded (reported as
-    ``overtime_s``); windows, travel and the break window still hold.  Capacity in visits is
-    checked by the caller.
+    Service starts as early as the departure allows; the departure is the latest that keeps the
+    return (no waiting before the first visit).  With ``relax=True`` the shift end and working-time
+    limit may be exceeded (reported as ``overtime_s``); windows, travel and the break window still
+    hold.  Capacity in visits is checked by the caller.
     """
     worker = inst.worker(w)
     if not order:
@@ -156,18 +217,54 @@ def schedule_route(inst: Instance, w: int, order: Sequence[int], *, relax: bool 
     route = _Route(order=order, legs=legs, windows=[inst.windows[v] for v in order],
                    service=[int(inst.service_s[v, w]) for v in order])
     gaps: list[int | None] = list(range(len(order) + 1)) if worker.break_s > 0 else [None]
-    best: Timing | None = None
-    failure = ""
     skip = _hopeless_gaps(worker, route) if gaps != [None] else {}
+    limited = worker.max_work_s is not None
+    rounds = sum(len(ws) - 1 for ws in route.windows) if limited else 0
+    found: list[tuple[tuple[int, int, int], int | None, Timing]] = []
+    failure = ""
     for gap in gaps:
         if gap in skip:  # what the pass would return, known from the break-free prefix
             if _RANK[skip[gap]] < _RANK.get(failure, 5):
                 failure = skip[gap]
             continue
-        timing = _pass(inst, w, route, gap, relax)
-        if timing.ok:
-            if best is None or (timing.overtime_s, timing.return_s) < (best.overtime_s, best.return_s):
-                best = timing
-        elif _RANK.get(timing.failure, 5) < _RANK.get(failure, 5):
-            failure = timing.failure
-    return best if best is not None else Timing(failure=failure)
+        first = _forward(worker, route, gap, worker.shift.start_s)
+        if not first.ok:
+            if _RANK.get(first.failure, 5) < _RANK.get(failure, 5):
+                failure = first.failure
+            continue
+        # Without a limit the departure only sets the working time: settled below, for the earliest returns.
+        timing = _least_work(worker, route, gap, first) if limited else first
+        if rounds:
+            timing = _later_windows(worker, route, gap, timing, rounds)
+        checked = _limits(worker, timing, relax)
+        if not checked.ok:
+            if _RANK.get(checked.failure, 5) < _RANK.get(failure, 5):
+                failure = checked.failure
+            continue
+        found.append(((checked.overtime_s, _work(worker, checked) if limited else 0, checked.return_s), gap, checked))
+    if not found:
+        return Timing(failure=failure)
+    if limited:
+        return min(found, key=lambda f: f[0])[2]
+    top = min(key for key, _, _ in found)
+    tied = [_limits(worker, _least_work(worker, route, gap, t), relax=True) for key, gap, t in found if key == top]
+    return min(tied, key=lambda t: _work(worker, t))
+
+
+def feasible_part(inst: Instance, w: int, order: Sequence[int]) -> list[int]:
+    """The visits of ``order`` worker ``w`` can make, in order: each kept if the route so far still times
+    out within every rule (qualification, visit and load limits included)."""
+    worker = inst.worker(w)
+    kept: list[int] = []
+    load = 0
+    for v in order:
+        if w not in inst.allowed[v]:
+            continue
+        if worker.max_visits is not None and len(kept) >= worker.max_visits:
+            continue
+        if worker.capacity is not None and load + inst.visit(v).load > worker.capacity:
+            continue
+        if schedule_route(inst, w, (*kept, v)).ok:
+            kept.append(v)
+            load += inst.visit(v).load
+    return kept

@@ -13,7 +13,7 @@ from .instance import Instance, compile_instance
 from .params import SolveParams
 from .plan import Plan, Reason, Route, Stop, Unassigned
 from .risk import RiskModel
-from .schedule import Timing, schedule_route
+from .schedule import Timing, feasible_part, schedule_route
 from .solvers.base import Progress, RawSolution, RoutingSolver
 from .timeline import format_hhmm
 from .travel.base import TravelTimeProvider
@@ -240,6 +240,9 @@ def solve(
                     if s.visit_id in vidx:
                         keep[vidx[s.visit_id]] = widx[r.worker_id]
                         initial[widx[r.worker_id]].append(vidx[s.visit_id])
+        # The search starts from the previous routes only if every one of them is feasible: keep, in each,
+        # the visits that still fit (all of them when nothing changed), the others stay wanted where they were.
+        initial = [feasible_part(inst, w, order) for w, order in enumerate(initial)]
     # The search gets what is left of the budget once the model is built and the post-passes are set
     # aside: repair and explanations work on dropped visits, about two milliseconds per optional visit
     # (mandatory and urgent ones are rarely dropped), at most 30 % of the budget.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import random
@@ -13,9 +14,20 @@ from test_solve import small_problems
 
 from planner import HaversineProvider, SolveParams, Visit, compile_instance, solve
 from planner.insertion import InsertionIndex
-from planner.schedule import _pass, _Route, schedule_route
+from planner import schedule
+from planner.schedule import _forward, _Route, schedule_route, working_time
 
 TRAVEL = HaversineProvider()
+
+
+@contextlib.contextmanager
+def _patched(module, name: str, value):
+    old = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, old)
 
 
 def _some_two_windows(p, seed: int):
@@ -86,19 +98,34 @@ def test_relaxed_candidates_keep_at_most_per_worker(p, seed) -> None:
         assert len(workers) == len(set(workers)) and len(cands) <= 5
 
 
-def _naive_best(inst, w: int, order: tuple[int, ...]):
-    """Every break placement timed in full: the definition the pruned search must match."""
+def _grid_best(inst, w: int, order: tuple[int, ...], step_s: int = 300):
+    """Every break placement and every departure on a ``step_s`` grid, each timed from that departure:
+    the best (return, working time), or (working time, return) under a working-time limit."""
+    wk = inst.worker(w)
     tt = inst.travel_table(w)
-    dist = inst.matrices[inst.worker(w).travel_mode.value].distance_m
+    dist = inst.matrices[wk.travel_mode.value].distance_m
     locs = [int(inst.start_loc[w]), *(int(inst.visit_loc[v]) for v in order), int(inst.end_loc[w])]
     legs = [(int(tt[a, b]), int(dist[a, b])) for a, b in itertools.pairwise(locs)]
-    if any(s >= 1 << 30 for s, _ in legs):
-        return None
     r = _Route(order=order, legs=legs, windows=[inst.windows[v] for v in order],
                service=[int(inst.service_s[v, w]) for v in order])
-    gaps = list(range(len(order) + 1)) if inst.worker(w).break_s > 0 else [None]
-    ok = [t for t in (_pass(inst, w, r, g, False) for g in gaps) if t.ok]
-    return min(ok, key=lambda t: (t.overtime_s, t.return_s)) if ok else None
+    gaps = list(range(len(order) + 1)) if wk.break_s > 0 else [None]
+    best = None
+    for g in gaps:
+        for d in range(wk.shift.start_s, wk.shift.end_s + 1, step_s):
+            t = _forward(wk, r, g, d)
+            if not t.ok or t.return_s > wk.shift.end_s:
+                continue
+            work = working_time(wk, t.depart_s, t.return_s, wk.break_s if t.break_start_s is not None else None)
+            if wk.max_work_s is not None and work > wk.max_work_s:
+                continue
+            key = (t.return_s, work) if wk.max_work_s is None else (work, t.return_s)
+            if best is None or key < best:
+                best = key
+    return best
+
+
+def _no_pruning(worker, r):
+    return {}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -110,10 +137,37 @@ def test_pruned_break_search_matches_trying_every_gap(p, seed) -> None:
     for w in range(inst.n_workers):
         for _ in range(6):
             order = tuple(rng.sample(range(inst.n_visits), rng.randint(1, inst.n_visits)))
-            got, want = schedule_route(inst, w, order), _naive_best(inst, w, order)
-            assert got.ok == (want is not None)
-            if want is not None:
-                assert got == want
+            got = schedule_route(inst, w, order)
+            with _patched(schedule, "_hopeless_gaps", _no_pruning):
+                want = schedule_route(inst, w, order)
+            assert got == want
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_problems(max_visits=6), st.integers(0, 2**16), st.booleans())
+def test_schedule_returns_earliest_then_works_least(p, seed, limited) -> None:
+    """Against every departure on a 5-minute grid: never a later return, never more working time for it,
+    and the limits hold; a feasible grid timing means the scheduler finds one too."""
+    p = _some_two_windows(p, seed)
+    if limited:  # a working-time limit that binds on long days
+        p = dataclasses.replace(p, workers=tuple(dataclasses.replace(x, max_work_s=4 * 3600) for x in p.workers))
+    inst = compile_instance(p, TRAVEL)
+    rng = random.Random(seed)
+    for w in range(inst.n_workers):
+        wk = inst.worker(w)
+        for _ in range(3):
+            order = tuple(rng.sample(range(inst.n_visits), rng.randint(1, min(4, inst.n_visits))))
+            got, grid = schedule_route(inst, w, order), _grid_best(inst, w, order)
+            if grid is None:
+                continue
+            assert got.ok, got.failure
+            work = working_time(wk, got.depart_s, got.return_s, wk.break_s if got.break_start_s is not None else None)
+            assert got.depart_s >= wk.shift.start_s and got.return_s <= wk.shift.end_s
+            assert wk.max_work_s is None or work <= wk.max_work_s
+            if wk.max_work_s is None:
+                assert (got.return_s, work) <= grid
+            else:  # the least working time first
+                assert work <= grid[0]
 
 
 def test_repair_alone_fills_a_day_from_nothing() -> None:

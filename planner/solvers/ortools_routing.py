@@ -30,6 +30,8 @@ _META = {
     "greedy_descent": routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT,
 }
 _HORIZON = 2 * 24 * 3600
+#: Entries of per-worker continuity matrices above which the transit is a (slower) callback instead.
+_MATRIX_ENTRIES = 4_000_000
 
 
 class OrToolsSolver:
@@ -152,16 +154,29 @@ class OrToolsSolver:
             load_caps = [total if (c := inst.worker(w).capacity) is None else c for w in range(n_w)]
             routing.AddDimensionWithVehicleCapacity(load_cb, 0, load_caps, True, "load")
 
-        # Soft continuity of care and stability against a previous plan.
+        # Soft continuity of care and stability against a previous plan: a cost per visit served by another
+        # worker than its preferred (or previous) one, as a span cost.  Per-worker *binary* transits: OR-Tools
+        # 9.15 finds no solution at all (not even all visits dropped) with per-vehicle unary transit vectors
+        # and optional visits (seen on re-plans; google/or-tools#5283).
         keep = np.full(n_v, -1, dtype=np.int64) if previous_worker is None else np.asarray(previous_worker)
         if (inst.preferred >= 0).any() or (keep >= 0).any():
+            by_vector: dict[bytes, int] = {}
             vec_cb = []
+            small = len(node_loc) ** 2 * n_w <= _MATRIX_ENTRIES
             for w in range(n_w):
                 vec = np.zeros(len(node_loc), dtype=np.int64)
                 pref = inst.preferred
                 vec[:n_v] += np.where((pref >= 0) & (pref != w), params.continuity_cost_s, 0)
                 vec[:n_v] += np.where((keep >= 0) & (keep != w), 3 * params.continuity_cost_s, 0)
-                vec_cb.append(routing.RegisterUnaryTransitVector(vec.tolist()))
+                key = vec.tobytes()
+                if key not in by_vector:
+                    if small:
+                        by_vector[key] = routing.RegisterTransitMatrix(
+                            np.repeat(vec[:, None], len(node_loc), axis=1).tolist())
+                    else:
+                        by_index = vec[index_node].tolist()
+                        by_vector[key] = routing.RegisterTransitCallback(lambda i, _j, t=by_index: t[i])
+                vec_cb.append(by_vector[key])
             routing.AddDimensionWithVehicleTransits(vec_cb, 0, 1 << 40, True, "continuity")
             cont = routing.GetDimensionOrDie("continuity")
             cont.SetSpanCostCoefficientForAllVehicles(1)
@@ -200,13 +215,21 @@ class OrToolsSolver:
             routing.AddAtSolutionCallback(on_solution)
 
         solution = None
+        routing.CloseModelWithParameters(search)
         if initial is not None:
-            routing.CloseModelWithParameters(search)
             hint = routing.ReadAssignmentFromRoutes([list(r) for r in initial], True)
             if hint is not None:
                 solution = routing.SolveFromAssignmentWithParameters(hint, search)
         if solution is None:
             solution = routing.SolveWithParameters(search)
+        if solution is None and not state["stopped"]:
+            # The first-solution heuristic gave up: search on from every visit dropped (a valid start
+            # whenever each worker can get home within the day), for the rest of the budget.
+            empty = routing.ReadAssignmentFromRoutes([[] for _ in range(n_w)], True)
+            if empty is not None:
+                left_s = max(0.05, left - (time.perf_counter() - t0))
+                search.time_limit.FromMilliseconds(max(1, int(left_s * 1000)))
+                solution = routing.SolveFromAssignmentWithParameters(empty, search)
         if solution is None:
             return RawSolution(routes=tuple(() for _ in range(n_w)), status="no_solution", solver=self.name)
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..instance import Instance
 from ..params import SolveParams
-from ..schedule import schedule_route
+from ..schedule import feasible_part, schedule_route
 from ..travel.base import UNREACHABLE
 from .base import Progress, RawSolution
 
@@ -219,22 +219,7 @@ def _routes_from(model: RelaxedModel, solution: Any, n_w: int) -> list[list[int]
 
 def _feasible_prefix(inst: Instance, w: int, order: Sequence[int]) -> list[int]:
     """Keep the visits of ``order`` that still time out feasibly (greedy, in order)."""
-    worker = inst.worker(w)
-    kept: list[int] = []
-    load = 0
-    for v in order:
-        if w not in inst.allowed[v]:
-            continue
-        if worker.max_visits is not None and len(kept) >= worker.max_visits:
-            continue
-        if worker.capacity is not None and load + inst.visit(v).load > worker.capacity:
-            continue
-        if schedule_route(inst, w, (*kept, v)).ok:
-            kept.append(v)
-            load += inst.visit(v).load
-    if kept and not schedule_route(inst, w, kept).ok:  # cannot happen with earliest starts; stay safe
-        return []
-    return kept
+    return feasible_part(inst, w, order)
 
 
 class PyVrpHybridSolver:
