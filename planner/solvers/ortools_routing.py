@@ -168,15 +168,15 @@ class OrToolsSolver:
                 pref = inst.preferred
                 vec[:n_v] += np.where((pref >= 0) & (pref != w), params.continuity_cost_s, 0)
                 vec[:n_v] += np.where((keep >= 0) & (keep != w), 3 * params.continuity_cost_s, 0)
-                key = vec.tobytes()
-                if key not in by_vector:
+                vkey = vec.tobytes()
+                if vkey not in by_vector:
                     if small:
-                        by_vector[key] = routing.RegisterTransitMatrix(
+                        by_vector[vkey] = routing.RegisterTransitMatrix(
                             np.repeat(vec[:, None], len(node_loc), axis=1).tolist())
                     else:
                         by_index = vec[index_node].tolist()
-                        by_vector[key] = routing.RegisterTransitCallback(lambda i, _j, t=by_index: t[i])
-                vec_cb.append(by_vector[key])
+                        by_vector[vkey] = routing.RegisterTransitCallback(lambda i, _j, t=by_index: t[i])
+                vec_cb.append(by_vector[vkey])
             routing.AddDimensionWithVehicleTransits(vec_cb, 0, 1 << 40, True, "continuity")
             cont = routing.GetDimensionOrDie("continuity")
             cont.SetSpanCostCoefficientForAllVehicles(1)
