@@ -131,6 +131,20 @@ TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 ApiKeyDep = Annotated[str | None, Depends(api_key_scheme)]
 
 
+def run_in_session(request: Request, work: Callable[[Session], T]) -> T:
+    """``work(session)`` in the request's session, in the calling thread, for routes that carry
+    their own secret instead of a signed-in user (calendar feeds); committed, audited and closed
+    as ``get_session`` does."""
+    session = _open_session(request)
+    try:
+        result = work(session)
+    except BaseException:
+        _finish_session(request, session, ok=False)
+        raise
+    _finish_session(request, session, ok=True)
+    return result
+
+
 def run_authenticated(
     request: Request, token: str | None, api_key: str | None, work: Callable[[Session, Principal], T]
 ) -> T:

@@ -29,6 +29,8 @@ from sqlmodel import Field, SQLModel
 __all__ = [
     "ApiKey",
     "AuditLog",
+    "FeedEvent",
+    "FeedToken",
     "Household",
     "HouseholdPrivate",
     "Outcome",
@@ -1113,3 +1115,81 @@ class TeamLoadResult(BaseModel):
     workers: int
     households: int
     visit_requests: int
+
+
+# ---- calendar feeds (issue 11) -----------------------------------------------------------------
+# A feed's secret URL (only its SHA-256 is stored) and, per published visit and worker, what the
+# worker's calendar shows: kept up to date by every publish, so a feed fetch is one indexed read.
+
+
+class FeedKind(StrEnum):
+    WORKER = "worker"  # one field worker's visits and lunch breaks
+    TEAM = "team"  # every worker's visits of a team, for a dispatcher or manager
+
+
+class FeedToken(SQLModel, table=True):
+    """A calendar feed's secret: at most one live feed per worker, and per user and team."""
+
+    __tablename__ = "feed_token"
+    __table_args__ = (
+        sa.Index(
+            "uq_feed_token_live", "team_id", "subject", unique=True,
+            sqlite_where=sa.text("revoked_at IS NULL"), postgresql_where=sa.text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: str = Field(default_factory=lambda: new_id("fd"), primary_key=True, max_length=40)
+    team_id: str = Field(foreign_key="team.id", max_length=40)
+    kind: FeedKind = Field(sa_type=_STR32)
+    subject: str = Field(max_length=40, description="the worker's id (worker feeds), the owner's user id (team feeds)")
+    worker_id: str | None = Field(default=None, max_length=40)
+    user_id: str | None = Field(default=None, max_length=40, description="owner of a team feed")
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    created_by: str | None = Field(default=None, max_length=40)
+    created_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class FeedPublic(SQLModel):
+    id: str
+    team_id: str
+    kind: FeedKind
+    worker_id: str | None
+    user_id: str | None
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+
+
+class FeedCreated(FeedPublic):
+    url: str = Field(description="https form (Google Calendar: 'From URL'); shown once")
+    webcal_url: str = Field(description="webcal form (Apple Calendar, Outlook); shown once")
+
+
+class FeedRevoked(BaseModel):
+    revoked: int
+
+
+class FeedEvent(SQLModel, table=True):
+    """One event of one worker's calendar: a visit (``item_id`` = its id) or the lunch break
+    (``item_id`` = ``"break"``).  A visit moved to another worker gets a row for the new worker
+    and the old worker's row turns ``cancelled``; rows are never deleted."""
+
+    __tablename__ = "feed_event"
+    __table_args__ = (sa.Index("ix_feed_event_worker_date", "worker_id", "date"),)
+
+    team_id: str = Field(primary_key=True, max_length=40)
+    date: dt.date = Field(primary_key=True)
+    item_id: str = Field(primary_key=True, max_length=40)
+    worker_id: str = Field(primary_key=True, max_length=40)
+    household_id: str | None = Field(default=None, max_length=40)
+    dong: str = Field(default="", max_length=64)
+    visit_kind: str = Field(default="", max_length=32)
+    start: dt.datetime = Field(sa_type=UTCDateTime)
+    end: dt.datetime = Field(sa_type=UTCDateTime)
+    travel_s: int = 0
+    sequence: int = 0
+    cancelled: bool = False
+    plan_id: str = Field(max_length=40, description="the version that last changed it")
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    changed_at: dt.datetime = Field(sa_type=UTCDateTime, description="DTSTAMP and LAST-MODIFIED")
+    cancelled_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)

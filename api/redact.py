@@ -9,7 +9,10 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
-__all__ = ["describe_exception", "install_log_redaction", "redact_record", "safe_traceback", "scrub_values"]
+__all__ = [
+    "describe_exception", "install_log_redaction", "redact_feed_tokens", "redact_record", "safe_traceback",
+    "scrub_values",
+]
 
 _MAX_MESSAGE = 300
 _GOT = re.compile(r",?\s*\bgot\b.*$", re.DOTALL)
@@ -19,6 +22,8 @@ _LONG = re.compile(r"\S{65,}")
 # SQLite names only the schema in its constraint messages; anything else it says is not repeated.
 _SQLITE_SAFE = re.compile(r"^(UNIQUE|NOT NULL|FOREIGN KEY|CHECK) constraint failed(: [\w.,\s]{0,200})?$")
 _HOOKED = "_salpimi_redacting"
+# A calendar feed's URL is its credential: ``/v1/feeds/<token>.ics`` is logged as ``/v1/feeds/***``.
+_FEED_TOKEN = re.compile(r"(/v1/feeds/)[^/\s?#\"']+")
 
 
 def scrub_values(message: str) -> str:
@@ -106,8 +111,15 @@ def _strip_query(path: Any) -> Any:
     return path.split("?", 1)[0] + "?…" if isinstance(path, str) and "?" in path else path
 
 
+def redact_feed_tokens(text: str) -> str:
+    """``text`` with every calendar feed token in a ``/v1/feeds/...`` path replaced by ``***``."""
+    return _FEED_TOKEN.sub(r"\1***", text) if "/v1/feeds/" in text else text
+
+
 def _safe_arg(value: Any) -> Any:
-    return describe_exception(value) if isinstance(value, BaseException) else value
+    if isinstance(value, BaseException):
+        return describe_exception(value)
+    return redact_feed_tokens(value) if isinstance(value, str) else value
 
 
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:
@@ -116,7 +128,8 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     * an attached exception becomes a traceback of frames and exception classes (and
       database constraint names), with no message;
     * exceptions passed as arguments or as the message become their description;
-    * uvicorn's access log loses query strings (they could hold tokens or search terms).
+    * uvicorn's access log loses query strings (they could hold tokens or search terms);
+    * calendar feed tokens in paths become ``***``, in any message or argument.
     """
     if record.exc_info and record.exc_info[1] is not None:
         _type, value, tb = record.exc_info
@@ -124,6 +137,8 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
         record.exc_info = None
     if isinstance(record.msg, BaseException):
         record.msg = describe_exception(record.msg)
+    elif isinstance(record.msg, str):
+        record.msg = redact_feed_tokens(record.msg)
     args = record.args
     if isinstance(args, tuple) and args:
         safe = tuple(_safe_arg(a) for a in args)

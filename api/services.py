@@ -934,17 +934,21 @@ def read_plan_body(session: Session, p: Principal, plan_id: str, cache: PlanBody
     return body
 
 
-def publish_plan(session: Session, plan: Plan) -> Plan:
+def publish_plan(session: Session, plan: Plan, *, at: dt.datetime | None = None) -> Plan:
     """Publish ``plan``; earlier versions of the team's day stay stored but unpublished.
 
     Atomic: the day's other versions are unpublished and ``plan`` published in one transaction,
     under a lock on the day's versions, and the database allows one published version per team
-    and day (a partial unique index).  A publisher that still loses a race retries.
+    and day (a partial unique index).  A publisher that still loses a race retries.  The calendar
+    feeds' events follow in the same transaction (``feeds.record_publish``).
     """
+    from .feeds import record_publish  # feeds builds on these use cases; imported here, not at the top
+
     for _attempt in range(_PUBLISH_ATTEMPTS):
         try:
             with session.begin_nested():
-                crud.publish_exclusively(session, plan, at=now_utc())
+                crud.publish_exclusively(session, plan, at=at or now_utc())
+                record_publish(session, plan, at=at or now_utc())
         except IntegrityError:
             continue
         return plan

@@ -1,0 +1,586 @@
+"""Calendar feeds: secret feed URLs, the events each publish changes, and answering a calendar app's fetch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+import planner
+
+from . import crud, services
+from .errors import conflict, forbidden, not_found
+from .ics import SEOUL, CalendarEvent, CalendarFeed, render_calendar
+from .models import AuditLog, FeedEvent, FeedKind, FeedToken, Plan, Team, User, Worker, now_utc
+from .security import Principal
+
+__all__ = [
+    "CANCELLED_SHOWN",
+    "DAYS_AHEAD",
+    "DAYS_BACK",
+    "FeedAnswer",
+    "FeedCache",
+    "create_team_feed",
+    "create_worker_feed",
+    "feed_urls",
+    "list_team_feeds",
+    "read_feed",
+    "record_publish",
+    "revoke_team_feed",
+    "revoke_team_feeds",
+    "revoke_worker_feed",
+    "token_digest",
+    "worker_feed",
+]
+
+#: The days a feed shows, around today in Seoul: the past week and four weeks ahead.
+DAYS_BACK, DAYS_AHEAD = 7, 28
+#: How long a cancelled visit stays in the old worker's feed (as ``STATUS:CANCELLED``).
+CANCELLED_SHOWN = dt.timedelta(hours=48)
+#: REFRESH-INTERVAL and X-PUBLISHED-TTL: how often clients that honour them fetch again.
+REFRESH = dt.timedelta(hours=1)
+#: ``secrets.token_urlsafe(32)``: 256 random bits as 43 URL-safe characters.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+BREAK = "break"
+_UID_DOMAIN = "salpimi"
+_ATTEMPTS = 5
+
+# ---- tokens and URLs -----------------------------------------------------------------------------
+
+
+def token_digest(token: str) -> str:
+    """What the database keeps of a feed token: its SHA-256, in hex."""
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def feed_urls(base_url: str, token: str) -> tuple[str, str]:
+    """The feed's ``https://`` (or ``http://``) URL and its ``webcal://`` twin."""
+    url = f"{base_url.rstrip('/')}/v1/feeds/{token}.ics"
+    return url, "webcal://" + url.split("://", 1)[1]
+
+
+def _issue(
+    session: Session, *, team_id: str, kind: FeedKind, subject: str, worker_id: str | None,
+    user_id: str | None, created_by: str, at: dt.datetime,
+) -> tuple[FeedToken, str]:
+    """Revoke the subject's live feed (its URL stops at once) and make a new one, atomically."""
+    live = (col(FeedToken.team_id) == team_id, col(FeedToken.subject) == subject, col(FeedToken.revoked_at).is_(None))
+    for _attempt in range(_ATTEMPTS):
+        token = secrets.token_urlsafe(32)
+        row = FeedToken(
+            team_id=team_id, kind=kind, subject=subject, worker_id=worker_id, user_id=user_id,
+            token_hash=token_digest(token), created_by=created_by, created_at=at,
+        )
+        try:
+            with session.begin_nested():
+                session.exec(sa.update(FeedToken).where(*live).values(revoked_at=at))  # type: ignore[call-overload]
+                crud.add(session, row)
+        except IntegrityError:  # a concurrent rotation made one in between: revoke that one too
+            continue
+        return row, token
+    raise conflict("the feed was being rotated by someone else; try again")
+
+
+def _revoke(session: Session, *conditions: Any, at: dt.datetime) -> int:
+    result = session.exec(  # type: ignore[call-overload]
+        sa.update(FeedToken).where(*conditions, col(FeedToken.revoked_at).is_(None)).values(revoked_at=at)
+    )
+    return int(result.rowcount or 0)
+
+
+def _live(session: Session, team_id: str, subject: str) -> FeedToken | None:
+    return session.exec(
+        select(FeedToken).where(
+            FeedToken.team_id == team_id, FeedToken.subject == subject, col(FeedToken.revoked_at).is_(None)
+        )
+    ).first()
+
+
+# ---- managing feeds ------------------------------------------------------------------------------
+
+
+def _worker_for_feed(session: Session, p: Principal, worker_id: str) -> Worker:
+    """The worker herself, or a dispatcher of her team."""
+    worker = crud.get(session, Worker, worker_id)
+    if worker is None:
+        raise not_found("worker", worker_id)
+    if p.is_field_worker:
+        if p.worker_id != worker.id:
+            raise forbidden("field workers manage only their own calendar feed")
+    elif not (p.is_dispatcher and p.team_id == worker.team_id):
+        raise forbidden(f"only the worker or a dispatcher of team {worker.team_id} manages this feed")
+    return worker
+
+
+def _team_for_feed(session: Session, p: Principal, team_id: str) -> Team:
+    """Team feeds are for the team's dispatchers and for managers."""
+    team = services.get_team(session, team_id)
+    if p.is_field_worker:
+        raise forbidden("field workers subscribe to their own feed: POST /v1/workers/{id}/feed")
+    if not p.is_manager and p.team_id != team_id:
+        raise forbidden(f"team {team_id} is not your team")
+    return team
+
+
+def create_worker_feed(session: Session, p: Principal, worker_id: str) -> tuple[FeedToken, str]:
+    """A new secret URL for the worker's feed; the previous one, if any, stops at once."""
+    worker = _worker_for_feed(session, p, worker_id)
+    if not worker.active:
+        raise conflict(f"worker {worker.id} is deactivated")
+    feed, token = _issue(
+        session, team_id=worker.team_id, kind=FeedKind.WORKER, subject=worker.id, worker_id=worker.id,
+        user_id=None, created_by=p.user_id, at=now_utc(),
+    )
+    services.audit(session, p, "rotate", "feed", feed.id, team_id=worker.team_id, detail=f"worker={worker.id}")
+    return feed, token
+
+
+def worker_feed(session: Session, p: Principal, worker_id: str) -> FeedToken:
+    worker = _worker_for_feed(session, p, worker_id)
+    feed = _live(session, worker.team_id, worker.id)
+    if feed is None:
+        raise not_found("calendar feed of worker", worker.id)
+    return feed
+
+
+def revoke_worker_feed(session: Session, p: Principal, worker_id: str) -> None:
+    feed = worker_feed(session, p, worker_id)
+    _revoke(session, col(FeedToken.id) == feed.id, at=now_utc())
+    services.audit(session, p, "revoke", "feed", feed.id, team_id=feed.team_id, detail=f"worker={worker_id}")
+
+
+def create_team_feed(session: Session, p: Principal, team_id: str) -> tuple[FeedToken, str]:
+    """The caller's own URL of the team feed (every worker's visits); a previous one stops."""
+    team = _team_for_feed(session, p, team_id)
+    feed, token = _issue(
+        session, team_id=team.id, kind=FeedKind.TEAM, subject=p.user_id, worker_id=None, user_id=p.user_id,
+        created_by=p.user_id, at=now_utc(),
+    )
+    services.audit(session, p, "rotate", "feed", feed.id, team_id=team.id, detail="team feed")
+    return feed, token
+
+
+def revoke_team_feed(session: Session, p: Principal, team_id: str) -> None:
+    team = _team_for_feed(session, p, team_id)
+    feed = _live(session, team.id, p.user_id)
+    if feed is None:
+        raise not_found("your calendar feed of team", team.id)
+    _revoke(session, col(FeedToken.id) == feed.id, at=now_utc())
+    services.audit(session, p, "revoke", "feed", feed.id, team_id=team.id, detail="team feed")
+
+
+def list_team_feeds(session: Session, p: Principal, team_id: str) -> list[FeedToken]:
+    """The team's live feeds (never their secrets): dispatchers of the team and managers."""
+    _team_for_feed(session, p, team_id)
+    return list(session.exec(
+        select(FeedToken)
+        .where(FeedToken.team_id == team_id, col(FeedToken.revoked_at).is_(None))
+        .order_by(col(FeedToken.created_at), col(FeedToken.id))
+    ).all())
+
+
+def revoke_team_feeds(session: Session, p: Principal, team_id: str) -> int:
+    """A manager stops every feed of a team at once (a lost phone, a leak): workers' and team feeds."""
+    services.require_manager(p)
+    team = services.get_team(session, team_id)
+    n = _revoke(session, col(FeedToken.team_id) == team.id, at=now_utc())
+    services.audit(session, p, "revoke", "feed", None, team_id=team.id, detail=f"all feeds of the team: {n}")
+    return n
+
+
+# ---- change tracking: every publish ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Item:
+    """What one event of a published plan shows (a visit or a worker's lunch break)."""
+
+    item_id: str
+    worker_id: str
+    household_id: str | None
+    dong: str
+    visit_kind: str
+    start: dt.datetime
+    end: dt.datetime
+    travel_s: int
+
+    @property
+    def group(self) -> tuple[str, str]:
+        """Rows of one calendar event across workers: a visit's, or one worker's break."""
+        return (self.item_id, self.worker_id if self.item_id == BREAK else "")
+
+
+def _group(row: FeedEvent) -> tuple[str, str]:
+    return (row.item_id, row.worker_id if row.item_id == BREAK else "")
+
+
+def _published_items(session: Session, plan: Plan) -> list[_Item]:
+    parsed = planner.plan_from_json({**(plan.data or {}), "date": plan.date.isoformat()})
+    clock = planner.DayClock(plan.date)
+    stops = [s for r in parsed.routes for s in r.stops]
+    places = crud.households_by_ids(session, {s.household_id for s in stops})
+    visits = crud.visit_requests_by_ids(session, {s.visit_id for s in stops})
+    items = []
+    for route in parsed.routes:
+        for s in route.stops:
+            h, v = places.get(s.household_id), visits.get(s.visit_id)
+            items.append(_Item(
+                item_id=s.visit_id, worker_id=route.worker_id, household_id=s.household_id or None,
+                dong=h.dong if h else "", visit_kind=str(v.kind) if v else "routine",
+                start=clock.to_datetime(s.start_s).astimezone(dt.UTC),
+                end=clock.to_datetime(s.end_s).astimezone(dt.UTC), travel_s=s.travel_s,
+            ))
+        if route.stops and route.break_start_s is not None:
+            end_s = route.break_end_s if route.break_end_s is not None else route.break_start_s
+            items.append(_Item(
+                item_id=BREAK, worker_id=route.worker_id, household_id=None, dong="", visit_kind="",
+                start=clock.to_datetime(route.break_start_s).astimezone(dt.UTC),
+                end=clock.to_datetime(end_s).astimezone(dt.UTC), travel_s=0,
+            ))
+    return items
+
+
+def _moved_in_time_or_place(row: FeedEvent, item: _Item) -> bool:
+    return (row.start, row.end, row.household_id, row.dong) != (item.start, item.end, item.household_id, item.dong)
+
+
+def _show(row: FeedEvent, item: _Item, *, plan_id: str, at: dt.datetime, sequence: int) -> None:
+    row.household_id, row.dong, row.visit_kind = item.household_id, item.dong, item.visit_kind
+    row.start, row.end, row.travel_s = item.start, item.end, item.travel_s
+    row.sequence, row.cancelled, row.cancelled_at = sequence, False, None
+    row.plan_id, row.changed_at = plan_id, at
+
+
+def _cancel(row: FeedEvent, *, plan_id: str, at: dt.datetime, sequence: int) -> None:
+    row.sequence, row.cancelled, row.cancelled_at = sequence, True, at
+    row.plan_id, row.changed_at = plan_id, at
+
+
+def record_publish(session: Session, plan: Plan, *, at: dt.datetime) -> int:
+    """Bring the day's calendar events in line with ``plan``, which is being published.
+
+    Called inside the publishing transaction (``services.publish_plan``).  An event that did not
+    change keeps its SEQUENCE and DTSTAMP; a change of time, place or worker raises SEQUENCE; any
+    other change of what it shows (travel, visit kind) only moves DTSTAMP.  A visit that moved to
+    another worker, or left the plan, turns cancelled (higher SEQUENCE) in the old worker's
+    calendar.  Returns how many rows changed.
+    """
+    rows = session.exec(
+        select(FeedEvent).where(FeedEvent.team_id == plan.team_id, FeedEvent.date == plan.date)
+    ).all()
+    groups: dict[tuple[str, str], dict[str, FeedEvent]] = {}
+    for row in rows:
+        groups.setdefault(_group(row), {})[row.worker_id] = row
+    changed = 0
+    seen: set[tuple[str, str]] = set()
+    for item in _published_items(session, plan):
+        seen.add(item.group)
+        by_worker = groups.get(item.group, {})
+        top = max((r.sequence for r in by_worker.values()), default=-1)
+        elsewhere = [r for w, r in by_worker.items() if w != item.worker_id and not r.cancelled]
+        row = by_worker.get(item.worker_id)
+        if row is None:
+            row = FeedEvent(
+                team_id=plan.team_id, date=plan.date, item_id=item.item_id, worker_id=item.worker_id,
+                start=item.start, end=item.end, plan_id=plan.id, created_at=at, changed_at=at,
+            )
+            _show(row, item, plan_id=plan.id, at=at, sequence=top + 1)
+        elif row.cancelled or elsewhere or _moved_in_time_or_place(row, item):
+            _show(row, item, plan_id=plan.id, at=at, sequence=top + 1)
+        elif (row.travel_s, row.visit_kind) != (item.travel_s, item.visit_kind):
+            _show(row, item, plan_id=plan.id, at=at, sequence=row.sequence)
+        else:
+            row = None
+        if row is not None:
+            session.add(row)
+            changed += 1
+        for other in elsewhere:
+            _cancel(other, plan_id=plan.id, at=at, sequence=top + 1)
+            session.add(other)
+            changed += 1
+    for group, by_worker in groups.items():
+        if group in seen:
+            continue
+        top = max(r.sequence for r in by_worker.values())
+        for row in by_worker.values():
+            if not row.cancelled:
+                _cancel(row, plan_id=plan.id, at=at, sequence=top + 1)
+                session.add(row)
+                changed += 1
+    session.flush()
+    return changed
+
+
+# ---- answering a fetch -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RenderedFeed:
+    body: bytes
+    etag: str
+    last_modified: dt.datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedAnswer:
+    """What to send: 200 with the body, or 304; both with the validators."""
+
+    status: int
+    body: bytes
+    etag: str
+    last_modified: dt.datetime
+
+
+class FeedCache:
+    """Rendered feeds by feed id, reused while the events they show are unchanged (bounded, LRU).
+
+    ``clock`` is the time fetches are answered at (tests set it; the server uses the real one).
+    """
+
+    def __init__(self, *, size: int = 4096, clock: Callable[[], dt.datetime] = now_utc) -> None:
+        if size < 1:
+            raise ValueError(f"size: expected at least 1, got {size}")
+        self.size = size
+        self.clock = clock
+        self._items: OrderedDict[str, tuple[Any, RenderedFeed]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def lookup(self, feed_id: str, key: Any) -> RenderedFeed | None:
+        with self._lock:
+            hit = self._items.get(feed_id)
+            if hit is None or hit[0] != key:
+                return None
+            self._items.move_to_end(feed_id)
+            return hit[1]
+
+    def store(self, feed_id: str, key: Any, rendered: RenderedFeed) -> None:
+        with self._lock:
+            self._items[feed_id] = (key, rendered)
+            self._items.move_to_end(feed_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Feed:
+    id: str
+    team_id: str
+    kind: FeedKind
+    worker_id: str | None
+    user_id: str | None
+
+
+_EVENT_COLUMNS = (
+    FeedEvent.item_id, FeedEvent.worker_id, FeedEvent.date, FeedEvent.household_id, FeedEvent.dong,
+    FeedEvent.visit_kind, FeedEvent.start, FeedEvent.end, FeedEvent.travel_s, FeedEvent.sequence,
+    FeedEvent.cancelled, FeedEvent.created_at, FeedEvent.changed_at, FeedEvent.cancelled_at,
+)
+
+
+def _find_feed(session: Session, token: str) -> _Feed | None:
+    """The live feed whose token this is, if its worker or owner may still see it (one indexed query)."""
+    if not _TOKEN.fullmatch(token):
+        return None
+    digest = token_digest(token)
+    row = session.exec(
+        select(  # type: ignore[call-overload]
+            FeedToken.id, FeedToken.team_id, FeedToken.kind, FeedToken.worker_id, FeedToken.user_id,
+            FeedToken.token_hash, Worker.active, Worker.team_id, User.active, User.role, User.team_id,
+        )
+        .select_from(FeedToken)
+        .outerjoin(Worker, col(Worker.id) == col(FeedToken.worker_id))
+        .outerjoin(User, col(User.id) == col(FeedToken.user_id))
+        .where(col(FeedToken.token_hash) == digest, col(FeedToken.revoked_at).is_(None))
+    ).first()
+    if row is None or not hmac.compare_digest(str(row[5]), digest):
+        return None
+    feed_id, team_id, kind, worker_id, user_id, _h, w_active, w_team, u_active, u_role, u_team = row
+    if kind == FeedKind.WORKER:
+        if not (w_active and w_team == team_id):
+            return None
+    elif not (u_active and (u_role == "manager" or (u_role == "dispatcher" and u_team == team_id))):
+        return None
+    return _Feed(id=feed_id, team_id=team_id, kind=FeedKind(kind), worker_id=worker_id, user_id=user_id)
+
+
+def _window(now: dt.datetime) -> tuple[dt.date, dt.date, dt.datetime]:
+    """The first and last day shown, and the moment the window last moved (Seoul midnight)."""
+    today = now.astimezone(SEOUL).date()
+    midnight = dt.datetime.combine(today, dt.time(0), tzinfo=SEOUL).astimezone(dt.UTC)
+    return today - dt.timedelta(days=DAYS_BACK), today + dt.timedelta(days=DAYS_AHEAD), midnight
+
+
+def _events(session: Session, feed: _Feed, first: dt.date, last: dt.date) -> Sequence[Any]:
+    """The window's event rows of the feed: by (worker, date) or (team, date), both indexed."""
+    stmt = select(*_EVENT_COLUMNS).where(col(FeedEvent.date) >= first, col(FeedEvent.date) <= last)  # type: ignore[call-overload]
+    if feed.kind == FeedKind.WORKER:
+        stmt = stmt.where(col(FeedEvent.worker_id) == feed.worker_id)
+    else:
+        stmt = stmt.where(col(FeedEvent.team_id) == feed.team_id, col(FeedEvent.item_id) != BREAK)
+    return session.exec(stmt).all()  # type: ignore[no-any-return]
+
+
+def _visible(rows: Iterable[Any], now: dt.datetime, *, one_per_visit: bool) -> tuple[list[Any], list[dt.datetime]]:
+    """The rows a calendar shows now, and the moments hidden rows stopped showing.
+
+    A cancelled row shows for ``CANCELLED_SHOWN`` after its cancellation.  In the team feed a
+    visit shows once: its live row, else its latest cancellation.
+    """
+    shown, gone = [], []
+    for r in rows:
+        if r.cancelled and r.cancelled_at + CANCELLED_SHOWN <= now:
+            gone.append(r.cancelled_at + CANCELLED_SHOWN)
+        else:
+            shown.append(r)
+    if one_per_visit:
+        best: dict[str, Any] = {}
+        for r in shown:
+            kept = best.get(r.item_id)
+            rank = (r.cancelled, -r.sequence, r.worker_id)
+            if kept is None or (kept.cancelled, -kept.sequence, kept.worker_id) > rank:
+                best[r.item_id] = r
+        shown = list(best.values())
+    shown.sort(key=lambda r: (r.start, r.item_id != BREAK, r.item_id, r.worker_id))
+    return shown, gone
+
+
+def read_feed(
+    session: Session, token: str, *, cache: FeedCache, base_url: str, if_none_match: str | None = None,
+    if_modified_since: str | None = None,
+) -> FeedAnswer | None:
+    """Answer a calendar app's fetch of ``/v1/feeds/{token}.ics``; ``None`` for any token that is not
+    a live feed's (unknown, revoked, malformed, or its worker or owner deactivated).
+
+    Two indexed queries (the token; the feed's events in the window) and no plan is read.  The
+    body is rendered once per state of those events and reused; the fetch is audited (feed,
+    worker, time; never the token).
+    """
+    feed = _find_feed(session, token)
+    if feed is None:
+        return None
+    now = cache.clock()
+    first, last, midnight = _window(now)
+    shown, gone = _visible(_events(session, feed, first, last), now, one_per_visit=feed.kind == FeedKind.TEAM)
+    key = (first, base_url, tuple((tuple(r), r.cancelled) for r in shown))
+    rendered = cache.lookup(feed.id, key)
+    if rendered is None:
+        body = render_calendar(_calendar(feed, shown, base_url))
+        changed = max([midnight, *gone, *(r.changed_at for r in shown)])
+        rendered = RenderedFeed(
+            body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            last_modified=changed.replace(microsecond=0),
+        )
+        cache.store(feed.id, key, rendered)
+    fresh = _not_modified(rendered, if_none_match, if_modified_since)
+    _audit_fetch(session, feed, len(shown), 304 if fresh else 200)
+    return FeedAnswer(
+        status=304 if fresh else 200, body=b"" if fresh else rendered.body, etag=rendered.etag,
+        last_modified=rendered.last_modified,
+    )
+
+
+def _not_modified(rendered: RenderedFeed, if_none_match: str | None, if_modified_since: str | None) -> bool:
+    """RFC 9110 section 13.2.2: If-None-Match when sent (weak comparison), else If-Modified-Since."""
+    if if_none_match is not None:
+        tags = [t.strip() for t in if_none_match.split(",")]
+        return "*" in tags or rendered.etag in (t.removeprefix("W/") for t in tags)
+    if if_modified_since:
+        try:
+            since = email.utils.parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError, IndexError):
+            return False
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=dt.UTC)
+        return rendered.last_modified <= since
+    return False
+
+
+def _audit_fetch(session: Session, feed: _Feed, events: int, status: int) -> None:
+    """Written once the request has committed, by the background audit writer (like every read)."""
+    who = f"worker={feed.worker_id}" if feed.kind == FeedKind.WORKER else f"team feed of {feed.user_id}"
+    entry = AuditLog(
+        actor_id=feed.user_id, actor_role="feed", action="read", resource="feed", resource_id=feed.id,
+        team_id=feed.team_id, detail=f"{who} events={events} status={status}",
+    )
+    queue = session.info.get(services.AUDIT_QUEUE)
+    if queue is not None:
+        queue.append(entry)
+    else:
+        crud.insert_audit(session, entry)
+
+
+# ---- what the calendar says (Korean, then English) ---------------------------------------------------
+
+_KINDS = {
+    "assessment": ("초기 평가 방문", "Assessment visit"),
+    "routine": ("정기 방문", "Routine visit"),
+    "follow_up": ("재방문", "Follow-up visit"),
+    "crisis": ("위기 대응 방문", "Crisis visit"),
+}
+_NAMES = {
+    FeedKind.WORKER: "살피미 방문 일정 · Salpimi visits",
+    FeedKind.TEAM: "살피미 팀 방문 일정 · Salpimi team visits",
+}
+_ABOUT = (
+    f"발행된 방문 계획: 지난 {DAYS_BACK}일부터 앞으로 {DAYS_AHEAD}일까지. 이름·주소·연락처·건강 정보는 담지 않습니다. "
+    "당일 변경은 일정 링크에서 확인하세요 (구글 캘린더는 하루 1~3번만 새로 고칩니다).\n"
+    f"Published visits from {DAYS_BACK} days back to {DAYS_AHEAD} days ahead. No names, addresses, phone numbers "
+    "or health notes. Check same-day changes at the schedule link (Google Calendar refreshes only every 8-24 hours)."
+)
+_CANCELLED = (
+    "취소됨: 다른 담당자에게 옮겨졌거나 계획에서 빠졌습니다.\n"
+    "Cancelled: moved to another worker or left out of the plan."
+)
+
+
+def _calendar(feed: _Feed, rows: Sequence[Any], base_url: str) -> CalendarFeed:
+    subject = feed.worker_id if feed.kind == FeedKind.WORKER else f"{feed.team_id}-{feed.user_id}"
+    return CalendarFeed(
+        uid=f"feed-{subject}@{_UID_DOMAIN}", name=_NAMES[feed.kind], description=_ABOUT, refresh=REFRESH,
+        events=tuple(_event(r, base_url.rstrip("/"), team=feed.kind == FeedKind.TEAM) for r in rows),
+    )
+
+
+def _event(r: Any, base: str, *, team: bool) -> CalendarEvent:
+    schedule = f"{base}/v1/workers/{r.worker_id}/schedule?date={r.date.isoformat()}"
+    if r.item_id == BREAK:
+        uid = f"{BREAK}-{r.worker_id}-{r.date:%Y%m%d}@{_UID_DOMAIN}"
+        summary = "점심시간 · Lunch break"
+        lines = [f"당일 변경 · Same-day changes: {schedule}"]
+    else:
+        uid = f"{r.item_id}@{_UID_DOMAIN}"
+        kind_ko, kind_en = _KINDS.get(r.visit_kind, ("방문", "Visit"))
+        summary = f"{r.dong} {kind_ko} · {kind_en}".strip()
+        if team:
+            summary += f" · {r.worker_id}"
+        lines = [f"가구 코드 · Household code: {r.household_id}", f"방문 · Visit: {kind_ko} · {kind_en}"]
+        if team:
+            lines.append(f"담당 · Worker: {r.worker_id}")
+        if r.travel_s >= 60:
+            leave = (r.start - dt.timedelta(seconds=r.travel_s)).astimezone(SEOUL)
+            minutes, at = r.travel_s // 60, f"{leave:%H:%M}"
+            lines.append(f"이동 · Travel: {minutes}분 · {minutes} min, 늦어도 {at} 출발 · leave by {at}")
+        lines += [
+            f"가구 정보 (로그인) · Household details (sign in): {base}/v1/households/{r.household_id}/private",
+            f"당일 변경 · Same-day changes: {schedule}",
+        ]
+    if r.cancelled:
+        summary = f"[취소 Cancelled] {summary}"
+        lines.insert(0, _CANCELLED)
+    return CalendarEvent(
+        uid=uid, start=r.start, end=r.end, stamp=r.changed_at, created=r.created_at, sequence=r.sequence,
+        cancelled=r.cancelled, summary=summary, description="\n".join(lines), location=r.dong, url=schedule,
+        travel_s=r.travel_s,
+    )
