@@ -1,4 +1,4 @@
-"""Mapping rows to API models, and rows to the planner's plain problem JSON (and back)."""
+"""Mapping rows to API models, rows to the planner's Problem, and stored plans (read by the planner) to API models."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import planner
 
 from .models import (
     RISK_FIELDS,
@@ -123,25 +125,26 @@ def plan_summary(row: Plan) -> PlanSummary:
     return PlanSummary.model_validate(_dump(row, exclude=("data", "problem")))
 
 
+def stored_plan(row: Plan) -> planner.Plan:
+    """The plan a row stores, read by the planner's parser (the one reader of plan JSON)."""
+    return planner.plan_from_json({**(row.data or {}), "date": row.date.isoformat()})
+
+
 def plan_public(row: Plan, statuses: Mapping[str, str] | None = None) -> PlanPublic:
-    """The stored plan JSON with its version fields; stops carry the visit's current status."""
+    """The stored plan with its version fields; stops carry the visit's current status."""
     statuses = statuses or {}
     data = _dump(row, exclude=("data", "problem"))
-    body = row.data or {}
-    routes = []
-    for route in body.get("routes", []):
-        route = dict(route)
-        route["stops"] = [
-            {**stop, "status": statuses.get(stop["visit_id"], "open")} for stop in route["stops"]
-        ]
-        routes.append(route)
-    data["routes"] = routes
-    data["unassigned"] = body.get("unassigned", [])
-    data["meta"] = body.get("meta", {})
+    body = planner.plan_to_json(stored_plan(row))
+    for route in body["routes"]:
+        for stop in route["stops"]:
+            stop["status"] = statuses.get(stop["visit_id"], "open")
+    data["routes"] = body["routes"]
+    data["unassigned"] = body["unassigned"]
+    data["meta"] = body["meta"]
     return PlanPublic.model_validate(data)
 
 
-# ---- rows -> planner problem JSON ------------------------------------------------------------
+# ---- rows -> the planner's Problem -----------------------------------------------------------
 
 
 def risk_json(private: HouseholdPrivate | None) -> dict[str, Any]:
@@ -161,6 +164,7 @@ def household_json(row: Household, private: HouseholdPrivate | None) -> dict[str
         "preferred_worker_id": row.preferred_worker_id,
         "languages": list(row.languages or ["ko"]),
         "availability": {day: [list(w) for w in ws] for day, ws in (row.availability or {}).items()},
+        "priority": row.priority,
     }
 
 
@@ -208,63 +212,34 @@ def visit_json(row: VisitRequest, *, known_workers: Iterable[str]) -> dict[str, 
         "forbidden_worker_ids": [w for w in row.forbidden_worker_ids or [] if w in known],
         "allowed_roles": [str(r) for r in row.allowed_roles or []],
         "load": int(row.load or 0),
+        "priority": row.priority,
     }
 
 
-# ---- GeoJSON -----------------------------------------------------------------------------------
+def problem_of(
+    *, name: str, date: dt.date, households: Iterable[tuple[Household, HouseholdPrivate | None]],
+    workers: Iterable[Worker], visits: Iterable[VisitRequest], extra: Mapping[str, Any] | None = None,
+) -> planner.Problem:
+    """The planner's :class:`~planner.Problem` of these rows, validated once by the planner's parser.
 
-
-def plan_geojson(row: Plan) -> dict[str, Any]:
-    """Routes as LineStrings (straight lines between stops) and stops as Points."""
-    problem = row.problem or {}
-    places = {h["id"]: h["location"] for h in problem.get("households", [])}
-    workers = {w["id"]: w for w in problem.get("workers", [])}
-    features: list[dict[str, Any]] = []
-    for route in (row.data or {}).get("routes", []):
-        worker = workers.get(route["worker_id"])
-        coords: list[list[float]] = []
-        if worker:
-            coords.append([worker["start"]["lon"], worker["start"]["lat"]])
-        for seq, stop in enumerate(route.get("stops", []), start=1):
-            loc = places.get(stop["household_id"])
-            if loc is None:
-                continue
-            coords.append([loc["lon"], loc["lat"]])
-            features.append(
-                {
-                    "type": "Feature",
-                    "geometry": {"type": "Point", "coordinates": [loc["lon"], loc["lat"]]},
-                    "properties": {
-                        "kind": "stop",
-                        "worker_id": route["worker_id"],
-                        "sequence": seq,
-                        "visit_id": stop["visit_id"],
-                        "household_id": stop["household_id"],
-                        "start": stop.get("start"),
-                        "end": stop.get("end"),
-                    },
-                }
-            )
-        if worker:
-            end = worker.get("end") or worker["start"]
-            coords.append([end["lon"], end["lat"]])
-        if len(coords) >= 2:
-            features.append(
-                {
-                    "type": "Feature",
-                    "geometry": {"type": "LineString", "coordinates": coords},
-                    "properties": {
-                        "kind": "route",
-                        "worker_id": route["worker_id"],
-                        "stops": len(route.get("stops", [])),
-                        "travel_s": route.get("travel_s", 0),
-                        "travel_m": route.get("travel_m", 0),
-                        "geometry_source": "straight_lines",
-                    },
-                }
-            )
-    return {
-        "type": "FeatureCollection",
-        "features": features,
-        "properties": {"plan_id": row.id, "version": row.version, "date": row.date.isoformat()},
-    }
+    References to workers who are not among ``workers`` (inactive, or of another team) are dropped.
+    ``extra`` adds the team's own problem-level inputs (``travel_matrix``, ``risk_model``).
+    Raises ``ValueError`` naming the field, as the parser does.
+    """
+    workers = list(workers)
+    worker_ids = {w.id for w in workers}
+    household_rows = []
+    for h, private in households:
+        data = household_json(h, private)
+        if data["preferred_worker_id"] not in worker_ids:
+            data["preferred_worker_id"] = None
+        household_rows.append(data)
+    return planner.problem_from_json({
+        "name": name,
+        "date": date.isoformat(),
+        "timezone": "Asia/Seoul",
+        "households": household_rows,
+        "workers": [worker_json(w) for w in workers],
+        "visits": [visit_json(v, known_workers=worker_ids) for v in visits],
+        **(extra or {}),
+    })

@@ -26,6 +26,20 @@ from pydantic import (
 )
 from sqlmodel import Field, SQLModel
 
+from planner import (
+    RANGES,
+    WEEKDAYS,
+    RiskFactors,
+    Role,
+    TravelModeName,
+    VisitKind,
+    availability_from_json,
+    availability_to_json,
+    clock_from_json,
+    windows_from_json,
+    windows_to_json,
+)
+
 __all__ = [
     "ApiKey",
     "AuditLog",
@@ -47,8 +61,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_HHMM = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: The planner's weekdays, worker roles, travel modes and visit kinds: one contract for both.
+WorkerRole = Role
+TravelMode = TravelModeName
+__all__ += ["WEEKDAYS", "TeamInput", "TravelMode", "VisitKind", "WorkerRole"]
 
 
 def new_id(prefix: str) -> str:
@@ -83,33 +99,20 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
 
 
 def _hhmm(value: str | None, name: str) -> str | None:
+    """A clock time ``HH:MM`` by the planner's rule (``None`` passes)."""
     if value is None:
         return None
-    if not isinstance(value, str) or not _HHMM.match(value):
-        raise ValueError(f"{name}: expected HH:MM, got {value!r}")
+    clock_from_json(value, name)
     return value
 
 
 def _secs(hhmm: str) -> int:
-    h, m = hhmm.split(":")
-    return int(h) * 3600 + int(m) * 60
+    return clock_from_json(hhmm, "time")
 
 
 def _windows(value: Any, name: str) -> list[list[str]]:
-    if not isinstance(value, list):
-        raise ValueError(f"{name}: expected a list of [\"HH:MM\", \"HH:MM\"] pairs")
-    if len(value) > 16:
-        raise ValueError(f"{name}: at most 16 windows")
-    out = []
-    for i, w in enumerate(value):
-        if not (isinstance(w, list | tuple) and len(w) == 2):
-            raise ValueError(f"{name}[{i}]: expected [\"HH:MM\", \"HH:MM\"], got {w!r}")
-        start, end = _hhmm(w[0], f"{name}[{i}][0]"), _hhmm(w[1], f"{name}[{i}][1]")
-        assert start is not None and end is not None
-        if _secs(end) <= _secs(start):
-            raise ValueError(f"{name}[{i}]: end {end} is not after start {start}")
-        out.append([start, end])
-    return out
+    """Time windows by the planner's rule, written as it writes them."""
+    return windows_to_json(windows_from_json(value, name))
 
 
 # ---- input rules shared by every request body ---------------------------------------------
@@ -120,6 +123,12 @@ MAX_OFFSET = 1_000_000_000
 DATE_MIN, DATE_MAX = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
 #: Load units a worker carries or a visit delivers (the planner's range).
 MAX_LOAD = 1_000_000
+#: A visit's or household's given priority (the planner's range).
+MAX_PRIORITY = RANGES["priority"].maximum
+_PRIORITY_DOC = (
+    "skip penalty used as given (not aged), in the risk model's units; replaces the risk model's "
+    "for planning (a visit's over its household's); null = the risk model's"
+)
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
@@ -233,25 +242,6 @@ class UserRole(StrEnum):
     DISPATCHER = "dispatcher"
     FIELD_WORKER = "field_worker"
     MANAGER = "manager"
-
-
-class WorkerRole(StrEnum):
-    VISITING_NURSE = "visiting_nurse"
-    CASE_MANAGER = "case_manager"
-    COUNSELLOR = "counsellor"
-    MOBILE_UNIT = "mobile_unit"
-
-
-class TravelMode(StrEnum):
-    WALK = "walk"
-    DRIVE = "drive"
-
-
-class VisitKind(StrEnum):
-    ASSESSMENT = "assessment"
-    ROUTINE = "routine"
-    FOLLOW_UP = "follow_up"
-    CRISIS = "crisis"
 
 
 class VisitSource(StrEnum):
@@ -386,6 +376,17 @@ class Team(TeamBase, table=True):
 class TeamPublic(TeamBase):
     id: str
     created_at: dt.datetime
+
+
+class TeamInput(SQLModel, table=True):
+    """A team's own problem-level planning inputs, from a loaded problem file (planner JSON): its
+    travel matrix and risk model settings.  Apart from ``team`` so they load only when planning."""
+
+    __tablename__ = "team_input"
+
+    team_id: str = Field(foreign_key="team.id", primary_key=True, max_length=40)
+    travel_matrix: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    risk_model: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
 
 
 # ---- users and API keys ---------------------------------------------------------------------
@@ -594,6 +595,7 @@ class HouseholdBase(SQLModel):
         description='weekly windows when someone is home, e.g. {"mon": [["09:00", "12:00"]]}; '
         "empty = any time",
     )
+    priority: float | None = Field(default=None, ge=0, le=MAX_PRIORITY, description=_PRIORITY_DOC)
     active: bool = True
 
     @field_validator("availability")
@@ -603,20 +605,17 @@ class HouseholdBase(SQLModel):
 
 
 def check_availability(v: Any) -> dict[str, list[list[str]]]:
+    """Weekly availability by the planner's rule, written as it writes it (weekdays in order)."""
     if not isinstance(v, dict):
         raise ValueError("availability: expected an object keyed by weekday")
-    out: dict[str, list[list[str]]] = {}
-    for day, windows in v.items():
-        if day not in WEEKDAYS:
-            raise ValueError(f"availability: {day!r} is not one of {', '.join(WEEKDAYS)}")
-        out[day] = _windows(windows, f"availability.{day}")
-    return out
+    return availability_to_json(availability_from_json(v, "availability"))
 
 
-AgeBand = Literal["<40", "40-49", "50-64", "65-74", "75+"]
-Sex = Literal["M", "F"]
-Housing = Literal["house", "apartment", "one_room", "goshiwon", "banjiha", "motel", "rooftop"]
-SocialContact = Literal["none", "rare", "monthly", "weekly", "daily"]
+# The planner's risk factor values (planner.RiskFactors), as the API's literal types.
+AgeBand = Literal[RiskFactors.AGE_BANDS]  # type: ignore[valid-type]
+Sex = Literal[RiskFactors.SEXES]  # type: ignore[valid-type]
+Housing = Literal[RiskFactors.HOUSING]  # type: ignore[valid-type]
+SocialContact = Literal[RiskFactors.SOCIAL]  # type: ignore[valid-type]
 
 
 class HouseholdPrivateBase(SQLModel):
@@ -682,7 +681,7 @@ class HouseholdCreate(HouseholdBase, InputModel):
 
 
 class HouseholdUpdate(PatchModel):
-    NULLABLE = frozenset({"ref", "last_contact", "preferred_worker_id"})
+    NULLABLE = frozenset({"ref", "last_contact", "preferred_worker_id", "priority"})
 
     ref: str | None = Field(default=None, max_length=128)
     dong: str | None = Field(default=None, max_length=64)
@@ -692,6 +691,7 @@ class HouseholdUpdate(PatchModel):
     preferred_worker_id: str | None = Field(default=None, max_length=40)
     languages: list[Tag] | None = Field(default=None, max_length=32)
     availability: dict[str, list[list[str]]] | None = None
+    priority: float | None = Field(default=None, ge=0, le=MAX_PRIORITY)
     active: bool | None = None
 
     @field_validator("availability")
@@ -736,6 +736,7 @@ class VisitRequestBase(SQLModel):
         default_factory=list, sa_type=sa.JSON, description="empty = any role"
     )
     load: int = Field(default=0, ge=0, le=MAX_LOAD, description="units delivered (kits, food boxes)")
+    priority: float | None = Field(default=None, ge=0, le=MAX_PRIORITY, description=_PRIORITY_DOC)
 
     @field_validator("time_windows")
     @classmethod
@@ -748,7 +749,7 @@ class VisitRequestCreate(VisitRequestBase, InputModel):
 
 
 class VisitRequestUpdate(PatchModel):
-    NULLABLE = frozenset({"duration_s", "required_worker_id"})
+    NULLABLE = frozenset({"duration_s", "required_worker_id", "priority"})
 
     kind: VisitKind | None = None
     duration_s: int | None = Field(default=None, ge=1, le=12 * 3600)
@@ -760,6 +761,7 @@ class VisitRequestUpdate(PatchModel):
     forbidden_worker_ids: list[str] | None = Field(default=None, max_length=250)
     allowed_roles: list[WorkerRole] | None = None
     load: int | None = Field(default=None, ge=0, le=MAX_LOAD)
+    priority: float | None = Field(default=None, ge=0, le=MAX_PRIORITY)
     status: Literal["open", "cancelled"] | None = None
 
     @field_validator("time_windows")

@@ -40,20 +40,36 @@ def run_payload(
 ) -> dict[str, Any]:
     """Build the problem from ``payload`` and solve (or re-plan) it; return plain data.
 
-    ``payload`` holds ``problem`` (planner JSON), ``time_limit_s``, ``seed``, optionally
-    ``previous`` (a plan JSON to stay close to) and ``replan`` (what has happened so far:
-    ``now_s``, ``done``, ``in_progress``, ``off_sick``, ``delayed_s``).
+    ``payload`` holds ``problem`` (a :class:`planner.Problem` the web process built and validated
+    once, or planner JSON), ``time_limit_s``, ``seed``, optionally ``previous`` (the plan to stay
+    close to: a :class:`planner.Plan` or plan JSON) and ``replan`` (what has happened so far:
+    ``now_s``, ``done``, ``in_progress``, ``off_sick``, ``delayed_s``).  The problem's own travel
+    matrix wins over the server's road network.
     """
-    from planner import HaversineProvider, Plan, SolveParams, problem_from_json, road_network, solve
-
-    problem = problem_from_json(payload["problem"])
-    params = SolveParams(time_limit_s=float(payload["time_limit_s"]), seed=int(payload["seed"]))
-    travel = (
-        road_network(payload["network"], data_dir=payload.get("data_dir"))
-        if payload.get("network")
-        else HaversineProvider()
+    from planner import (
+        HaversineProvider,
+        MatrixProvider,
+        Plan,
+        Problem,
+        SolveParams,
+        plan_from_json,
+        plan_to_json,
+        problem_from_json,
+        road_network,
+        solve,
     )
-    previous = Plan.from_json(payload["previous"]) if payload.get("previous") else None
+
+    raw = payload["problem"]
+    problem = raw if isinstance(raw, Problem) else problem_from_json(raw)
+    params = SolveParams(time_limit_s=float(payload["time_limit_s"]), seed=int(payload["seed"]))
+    if problem.travel_matrix is not None:
+        travel: Any = MatrixProvider(problem.travel_matrix)
+    elif payload.get("network"):
+        travel = road_network(payload["network"], data_dir=payload.get("data_dir"))
+    else:
+        travel = HaversineProvider()
+    before = payload.get("previous")
+    previous = before if isinstance(before, Plan) else (plan_from_json(before) if before else None)
     replan_args = payload.get("replan")
     if replan_args:
         from planner import replan
@@ -73,11 +89,11 @@ def run_payload(
             progress=progress,
             should_stop=should_stop,
         )
-        return {"plan": out.plan.to_json(), "stopped_early": out.stopped_early}
+        return {"plan": plan_to_json(out.plan), "stopped_early": out.stopped_early}
     result = solve(
         problem, travel, params, previous=previous, progress=progress, should_stop=should_stop
     )
-    return {"plan": result.plan.to_json(), "stopped_early": bool(result.stopped_early)}
+    return {"plan": plan_to_json(result.plan), "stopped_early": bool(result.stopped_early)}
 
 
 def _progress_dict(p: Any) -> dict[str, Any]:

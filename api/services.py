@@ -6,11 +6,14 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
+
+import planner
 
 from . import crud
 from .config import Settings
@@ -19,10 +22,10 @@ from .errors import ApiError, conflict, forbidden, not_found
 from .mappers import (
     household_json,
     plan_public,
+    problem_of,
     seconds_of_day,
+    stored_plan,
     today_seoul,
-    visit_json,
-    worker_json,
 )
 from .models import (
     RISK_FIELDS,
@@ -49,6 +52,7 @@ from .models import (
     ReportCreate,
     Team,
     TeamCreate,
+    TeamInput,
     User,
     UserCreate,
     UserRole,
@@ -122,9 +126,9 @@ def field_worker_households(session: Session, p: Principal) -> set[str]:
         return set()
     out: set[str] = set()
     for plan in crud.published_plans(session, p.team_id):
-        for route in (plan.data or {}).get("routes", []):
-            if route.get("worker_id") == p.worker_id:
-                out.update(stop["household_id"] for stop in route.get("stops", []))
+        route = stored_plan(plan).route_of(p.worker_id)
+        if route is not None:
+            out.update(stop.household_id for stop in route.stops)
     return out
 
 
@@ -352,14 +356,26 @@ def visible_teams(session: Session, p: Principal) -> list[Team]:
 # ---- risk ------------------------------------------------------------------------------------------
 
 
+def team_risk_settings(session: Session, team_id: str) -> planner.RiskSettings | None:
+    """The team's own risk model settings (cadences, tier weights), read by the planner's parser."""
+    risk_model = team_inputs(session, team_id).get("risk_model")
+    if not risk_model:
+        return None
+    return planner.problem_from_json(
+        {"date": "2026-01-01", "households": [], "workers": [], "visits": [], "risk_model": risk_model}
+    ).risk_model
+
+
 def assess_households(
-    rows: Sequence[tuple[Household, HouseholdPrivate | None]], on: dt.date, risk_model: Any
+    rows: Sequence[tuple[Household, HouseholdPrivate | None]], on: dt.date, risk_model: Any,
+    *, settings: planner.RiskSettings | None = None,
 ) -> dict[str, Any]:
-    """Risk assessments (planner.RiskModel) of households on ``on``, keyed by household id."""
+    """Risk assessments (planner.RiskModel, with the team's ``settings``) on ``on``, keyed by household id."""
     if not rows:
         return {}
     from planner import problem_from_json
 
+    risk_model = risk_model.with_settings(settings)
     households = []
     for h, priv in rows:
         data = household_json(h, priv)
@@ -576,7 +592,8 @@ def generate_visits(
     households, _ = crud.list_households(session, team_id, active=True)
     privates = crud.privates_by_ids(session, [h.id for h in households])
     taken = crud.households_with_request_on(session, team_id, date, statuses=NOT_CANCELLED)
-    assessments = assess_households([(h, privates.get(h.id)) for h in households], date, risk_model)
+    assessments = assess_households([(h, privates.get(h.id)) for h in households], date, risk_model,
+                                    settings=team_risk_settings(session, team_id))
     created = []
     for h in households:
         a = assessments[h.id]
@@ -643,43 +660,32 @@ def create_report(session: Session, p: Principal, body: ReportCreate, risk_model
 # ---- problems ---------------------------------------------------------------------------------------
 
 
-def build_problem(
-    session: Session, team: Team, date: dt.date, *, statuses: Collection[str]
-) -> dict[str, Any]:
-    """The planner's problem JSON for ``team`` on ``date`` (no names, contacts or notes)."""
+def build_problem(session: Session, team: Team, date: dt.date, *, statuses: Collection[str]) -> planner.Problem:
+    """The planner's Problem for ``team`` on ``date`` (no names, contacts or notes), validated once by
+    the planner; 422 when the team's rows do not form a valid problem."""
     workers, _ = crud.list_workers(session, team.id, active=True)
-    worker_ids = {w.id for w in workers}
     visits, _ = crud.list_visit_requests(session, team.id, date=date, statuses=statuses)
     households = crud.households_by_ids(session, {v.household_id for v in visits})
     households = {k: h for k, h in households.items() if h.active}
     privates = crud.privates_by_ids(session, list(households))
-    visits = [v for v in visits if v.household_id in households]
-    household_rows = []
-    for h in sorted(households.values(), key=lambda h: h.id):
-        data = household_json(h, privates.get(h.id))
-        if data["preferred_worker_id"] not in worker_ids:
-            data["preferred_worker_id"] = None
-        household_rows.append(data)
-    visit_rows = []
-    for v in visits:
-        visit_rows.append(visit_json(v, known_workers=worker_ids))
-    return {
-        "name": team.name,
-        "date": date.isoformat(),
-        "timezone": "Asia/Seoul",
-        "households": household_rows,
-        "workers": [worker_json(w) for w in workers],
-        "visits": visit_rows,
-    }
-
-
-def validate_problem(problem: dict[str, Any]) -> None:
-    from planner import problem_from_json
-
     try:
-        problem_from_json(problem)
+        return problem_of(
+            name=team.name, date=date,
+            households=[(h, privates.get(h.id)) for h in sorted(households.values(), key=lambda h: h.id)],
+            workers=workers, visits=[v for v in visits if v.household_id in households],
+            extra=team_inputs(session, team.id),
+        )
     except (ValueError, TypeError) as exc:
         raise ApiError(422, f"the team's data do not form a valid problem: {scrub_values(str(exc))}") from None
+
+
+def team_inputs(session: Session, team_id: str) -> dict[str, Any]:
+    """The team's own problem-level inputs (a travel matrix, risk model settings), as problem JSON."""
+    row = crud.get(session, TeamInput, team_id)
+    if row is None:
+        return {}
+    return {key: value for key, value in (("travel_matrix", row.travel_matrix), ("risk_model", row.risk_model))
+            if value}
 
 
 # ---- plan jobs -------------------------------------------------------------------------------------
@@ -693,9 +699,9 @@ class JobEvents:
         self._lock = threading.Lock()
         self._problems: dict[str, dict[str, Any]] = {}
 
-    def remember(self, job_id: str, problem: dict[str, Any]) -> None:
+    def remember(self, job_id: str, problem: planner.Problem) -> None:
         with self._lock:
-            self._problems[job_id] = problem
+            self._problems[job_id] = planner.problem_to_json(problem)
 
     def _take(self, job_id: str) -> dict[str, Any]:
         with self._lock:
@@ -759,7 +765,7 @@ class JobEvents:
             _log.info("job %s finished: %s", job_id, kind)
 
 
-def _job_payload(job: PlanJob, problem: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def _job_payload(job: PlanJob, problem: planner.Problem, **extra: Any) -> dict[str, Any]:
     return {"problem": problem, "time_limit_s": job.time_limit_s, "seed": job.seed, **extra}
 
 
@@ -791,15 +797,14 @@ def create_plan_job(
             errors=[ErrorItem(field="body.time_limit_s", message=f"at most {settings.max_time_limit_s}")],
         )
     problem = build_problem(session, team, body.date, statuses=(VisitStatus.OPEN.value,))
-    if not problem["workers"]:
+    if not problem.workers:
         raise ApiError(422, f"team {team.id} has no active workers to plan", slug="nothing-to-plan")
-    if not problem["visits"]:
+    if not problem.visits:
         raise ApiError(
             422, f"team {team.id} has no open visit requests on {body.date.isoformat()}; "
             "generate them first (POST /v1/teams/{team_id}/visit-requests/generate)",
             slug="nothing-to-plan",
         )
-    validate_problem(problem)
     job = PlanJob.model_validate(body, update={"kind": JobKind.PLAN, "created_by": p.user_id})
     _insert_job(session, job)
     session.commit()
@@ -857,13 +862,18 @@ def store_plan(
     problem: dict[str, Any], kind: PlanKind, job_id: str | None, base_plan_id: str | None,
     stopped_early: bool, created_by: str | None, publish: bool,
 ) -> Plan:
-    """Save a new version (1, 2, 3 ... per team and day), optionally published."""
+    """Save a new version (1, 2, 3 ... per team and day), optionally published.
+
+    ``plan_json`` is read by the planner's parser and stored as the planner writes it.
+    """
+    parsed = planner.plan_from_json({**plan_json, "date": date.isoformat()})
+    data = planner.plan_to_json(parsed)
     for _attempt in range(5):
         version = crud.max_plan_version(session, team_id, date) + 1
         plan = Plan(
             team_id=team_id, date=date, version=version, kind=kind, job_id=job_id,
-            base_plan_id=base_plan_id, stopped_early=stopped_early, data=plan_json,
-            problem=problem, kpis=dict(plan_json.get("kpis") or {}), created_by=created_by,
+            base_plan_id=base_plan_id, stopped_early=stopped_early, data=data,
+            problem=problem, kpis=data["kpis"], created_by=created_by,
         )
         try:
             with session.begin_nested():
@@ -894,7 +904,7 @@ def plan_for_outcomes(session: Session, plan_id: str) -> Plan:
 
 
 def _stop_visit_ids(plan: Plan) -> tuple[str, ...]:
-    return tuple(s["visit_id"] for r in (plan.data or {}).get("routes", []) for s in r.get("stops", []))
+    return tuple(s.visit_id for r in stored_plan(plan).routes for s in r.stops)
 
 
 def visit_statuses(session: Session, plan: Plan) -> dict[str, str]:
@@ -968,23 +978,41 @@ def travel_provider(network: str | None, *, data_dir: Any = None) -> Any:
         raise ApiError(503, f"road network unavailable: {exc}", slug="network-unavailable") from None
 
 
-def check_plan(plan: Plan, edited: dict[str, Any] | None, *, network: str | None = None, data_dir: Any = None) -> Any:
-    """Evaluate the stored (or an edited) plan against the problem it was made for."""
-    from planner import Plan as PlannerPlan
-    from planner import evaluate, problem_from_json
+def plan_travel(problem: planner.Problem, network: str | None, *, data_dir: Any = None) -> Any:
+    """The travel provider a plan of ``problem`` is made and checked with: the problem's own travel
+    matrix (the team's), else the server's road network, else straight lines."""
+    if problem.travel_matrix is not None:
+        return planner.MatrixProvider(problem.travel_matrix)
+    return travel_provider(network, data_dir=data_dir)
 
-    problem = problem_from_json(plan.problem)
+
+def _read_edit(plan: Plan, edited: dict[str, Any] | None) -> planner.Plan:
     data = dict(edited) if edited is not None else dict(plan.data)
     data.setdefault("date", plan.date.isoformat())
     try:
-        candidate = PlannerPlan.from_json(data)
+        return planner.plan_from_json(data)
     except (ValueError, TypeError, KeyError) as exc:
         why = scrub_values(f"missing {exc.args[0]}" if isinstance(exc, KeyError) and exc.args else str(exc))
         raise ApiError(422, f"not a readable plan: {why}",
                        errors=[ErrorItem(field="body", message=why)]) from None
+
+
+def check_plan(plan: Plan, edited: dict[str, Any] | None, *, network: str | None = None, data_dir: Any = None) -> Any:
+    """Evaluate the stored (or an edited) plan against the problem it was made for."""
+    problem = planner.problem_from_json(plan.problem)
+    candidate = _read_edit(plan, edited)
     if candidate.date != plan.date:
         raise ApiError(422, f"plan.date: {candidate.date} differs from the plan's {plan.date}")
-    return evaluate(problem, candidate, travel_provider(network, data_dir=data_dir))
+    return planner.evaluate(problem, candidate, plan_travel(problem, network, data_dir=data_dir))
+
+
+def plan_geojson(plan: Plan, *, network: str | None = None, data_dir: Any = None) -> dict[str, Any]:
+    """The planner's GeoJSON of a stored plan (legs along the streets when the server has a road
+    network), with the plan's id and version."""
+    problem = planner.problem_from_json(plan.problem)
+    out = planner.plan_geojson(problem, stored_plan(plan), plan_travel(problem, network, data_dir=data_dir))
+    out["properties"] = {"plan_id": plan.id, "version": plan.version, **out.get("properties", {})}
+    return out
 
 
 def save_edited_plan(
@@ -993,12 +1021,7 @@ def save_edited_plan(
     """Store a dispatcher's hand-edited plan as a new (unpublished) version, with its check."""
     require_team_write(p, base.team_id)
     ev = check_plan(base, edited)
-    from planner import Plan as PlannerPlan
-
-    data = dict(edited)
-    data.setdefault("date", base.date.isoformat())
-    normalised = PlannerPlan.from_json(data).to_json()
-    normalised["kpis"] = dict(ev.kpis)
+    normalised = planner.plan_to_json(replace(_read_edit(base, edited), kpis=ev.kpis))
     plan = store_plan(
         session, team_id=base.team_id, date=base.date, plan_json=normalised, problem=base.problem,
         kind=PlanKind.EDIT, job_id=None, base_plan_id=base.id, stopped_early=False,
@@ -1012,7 +1035,7 @@ def save_edited_plan(
 
 def worker_schedule(
     session: Session, p: Principal, worker_id: str, date: dt.date
-) -> tuple[Worker, Plan | None, dict[str, Any] | None]:
+) -> tuple[Worker, Plan | None, planner.Route | None]:
     worker = crud.get(session, Worker, worker_id)
     if worker is None:
         raise not_found("worker", worker_id)
@@ -1022,13 +1045,9 @@ def worker_schedule(
     else:
         require_team_read(p, worker.team_id)
     plan = crud.published_plan(session, worker.team_id, date)
-    route = None
-    if plan is not None:
-        route = next(
-            (r for r in (plan.data or {}).get("routes", []) if r["worker_id"] == worker.id), None
-        )
+    route = stored_plan(plan).route_of(worker.id) if plan is not None else None
     audit(session, p, "read", "schedule", worker.id, team_id=worker.team_id,
-          detail=f"date={date.isoformat()} stops={len(route['stops']) if route else 0}")
+          detail=f"date={date.isoformat()} stops={len(route.stops) if route else 0}")
     return worker, plan, route
 
 
@@ -1036,9 +1055,9 @@ def worker_schedule(
 
 
 def _route_of_visit(plan: Plan, visit_id: str) -> str | None:
-    for route in (plan.data or {}).get("routes", []):
-        if any(s["visit_id"] == visit_id for s in route.get("stops", [])):
-            return str(route["worker_id"])
+    for route in stored_plan(plan).routes:
+        if any(s.visit_id == visit_id for s in route.stops):
+            return route.worker_id
     return None
 
 
@@ -1139,9 +1158,8 @@ def create_replan_job(
         raise ApiError(422, "now: give an offset, e.g. 2026-11-24T13:30:00+09:00")
     team = get_team(session, plan.team_id)
     problem = build_problem(session, team, plan.date, statuses=NOT_CANCELLED)
-    if not problem["workers"]:
+    if not problem.workers:
         raise ApiError(422, f"team {team.id} has no active workers to plan", slug="nothing-to-plan")
-    validate_problem(problem)
     args = replan_args(session, plan, now)
     job = PlanJob(
         team_id=plan.team_id, date=plan.date, time_limit_s=body.time_limit_s, seed=body.seed,
@@ -1151,7 +1169,7 @@ def create_replan_job(
     _insert_job(session, job)
     session.commit()
     events.remember(job.id, problem)
-    previous = dict(plan.data)
+    previous = stored_plan(plan)
     runner.submit(job.id, _job_payload(job, problem, previous=previous, replan=args, network=settings.network,
                                          data_dir=str(settings.data_dir)))
     return job
@@ -1169,10 +1187,8 @@ def load_problem_data(
     Fixture ids become ``ref``; the database gives every row a fresh opaque id.
     Raises ``ValueError`` (one line) when the data are not a valid problem.
     """
-    from planner import problem_from_json, problem_to_json
-
-    problem = problem_from_json(data)
-    canon = problem_to_json(problem)
+    problem = planner.problem_from_json(data)
+    inputs = planner.problem_to_json(problem)
     labels = {
         h.get("id"): str(h.get("label", ""))
         for h in data.get("households", []) if isinstance(h, dict)
@@ -1183,70 +1199,68 @@ def load_problem_data(
         if not isinstance(district, str) or len(district) > 200 or not district.isprintable():
             raise ValueError("meta.district: expected printable text of at most 200 characters")
     team = Team(
-        name=team_name or canon.get("name") or "district",
+        name=team_name or problem.name or "district",
         district=district if district is not None else str(meta.get("district", "")),
     )
     session.add(team)
     session.flush()
+    if problem.travel_matrix is not None or problem.risk_model is not None:
+        session.add(TeamInput(team_id=team.id, travel_matrix=inputs.get("travel_matrix"),
+                              risk_model=inputs.get("risk_model")))
+    hhmm = planner.format_hhmm
     worker_ids: dict[str, str] = {}
-    for w in canon["workers"]:
-        brk = w.get("break")
+    for w in problem.workers:
         row = Worker(
-            team_id=team.id, ref=w["id"], name=w.get("name", ""), role=w["role"],
-            skills=list(w.get("skills", [])), languages=list(w.get("languages", ["ko"])),
-            start_lat=w["start"]["lat"], start_lon=w["start"]["lon"],
-            end_lat=w["end"]["lat"], end_lon=w["end"]["lon"],
-            shift_start=w["shift"][0], shift_end=w["shift"][1],
-            break_start=brk["window"][0] if brk else None,
-            break_end=brk["window"][1] if brk else None,
-            break_s=int(brk["duration_s"]) if brk else 0,
-            max_visits=w.get("max_visits"), max_work_s=w.get("max_work_s"),
-            travel_mode=w.get("travel_mode", "walk"), speed_factor=float(w.get("speed_factor", 1.0)),
-            capacity=w.get("capacity"),
+            team_id=team.id, ref=w.id, name=w.name, role=w.role, skills=sorted(w.skills),
+            languages=list(w.languages), start_lat=w.start.lat, start_lon=w.start.lon,
+            end_lat=w.end.lat, end_lon=w.end.lon,
+            shift_start=hhmm(w.shift.start_s), shift_end=hhmm(w.shift.end_s),
+            break_start=hhmm(w.break_window.start_s) if w.break_window else None,
+            break_end=hhmm(w.break_window.end_s) if w.break_window else None,
+            break_s=w.break_s if w.break_window else 0,
+            max_visits=w.max_visits, max_work_s=w.max_work_s, travel_mode=w.travel_mode,
+            speed_factor=float(w.speed_factor), capacity=w.capacity,
         )
-        worker_ids[w["id"]] = row.id
+        worker_ids[w.id] = row.id
         session.add(row)
     session.flush()
     household_ids: dict[str, str] = {}
     pairs = []
-    for h in canon["households"]:
+    for h in problem.households:
         row = Household(
-            team_id=team.id, ref=h["id"], dong=h.get("dong", ""), lat=h["location"]["lat"],
-            lon=h["location"]["lon"],
-            last_contact=dt.date.fromisoformat(h["last_contact"]) if h.get("last_contact") else None,
-            preferred_worker_id=worker_ids.get(h.get("preferred_worker_id") or ""),
-            languages=list(h.get("languages", ["ko"])), availability=dict(h.get("availability", {})),
+            team_id=team.id, ref=h.id, dong=h.dong, lat=h.location.lat, lon=h.location.lon,
+            last_contact=h.last_contact, preferred_worker_id=worker_ids.get(h.preferred_worker_id or ""),
+            languages=list(h.languages), availability=planner.availability_to_json(h.availability),
+            priority=h.priority,
         )
         private = HouseholdPrivate(
-            household_id=row.id, label=labels.get(h["id"], "")[:200],
-            **{k: v for k, v in (h.get("risk") or {}).items() if k in RISK_FIELDS},
+            household_id=row.id, label=labels.get(h.id, "")[:200],
+            **{k: getattr(h.risk, k) for k in RISK_FIELDS},
         )
-        household_ids[h["id"]] = row.id
+        household_ids[h.id] = row.id
         pairs.append((row, private))
-    tiers = assess_households(pairs, problem.date, risk_model)
+    tiers = assess_households(pairs, problem.date, risk_model, settings=problem.risk_model)
     for row, _private in pairs:
         row.risk_tier = tiers[row.id].tier
         session.add(row)
     session.flush()
     for _row, private in pairs:
         session.add(private)
-    n_visits = 0
-    for v in canon["visits"]:
+    for v in problem.visits:
         session.add(
             VisitRequest(
-                team_id=team.id, household_id=household_ids[v["household_id"]], date=problem.date,
-                kind=v.get("kind", "routine"), duration_s=v.get("duration_s"),
-                mandatory=bool(v.get("mandatory")), urgent=bool(v.get("urgent")),
-                time_windows=[list(w) for w in v.get("time_windows", [])],
-                required_skills=list(v.get("required_skills", [])),
-                required_worker_id=worker_ids.get(v.get("required_worker_id") or ""),
-                forbidden_worker_ids=[worker_ids[w] for w in v.get("forbidden_worker_ids", [])],
-                allowed_roles=list(v.get("allowed_roles", [])), load=int(v.get("load", 0) or 0),
+                team_id=team.id, household_id=household_ids[v.household_id], date=problem.date,
+                kind=v.kind, duration_s=v.duration_s, mandatory=v.mandatory, urgent=v.urgent,
+                time_windows=planner.windows_to_json(v.time_windows),
+                required_skills=sorted(v.required_skills),
+                required_worker_id=worker_ids.get(v.required_worker_id or ""),
+                forbidden_worker_ids=[worker_ids[w] for w in sorted(v.forbidden_worker_ids)],
+                allowed_roles=sorted(v.allowed_roles), load=v.load, priority=v.priority,
                 source=VisitSource.FIXTURE,
             )
         )
-        n_visits += 1
     session.flush()
+    n_visits = len(problem.visits)
     audit(session, actor, "import", "team", team.id, team_id=team.id,
           detail=f"workers={len(worker_ids)} households={len(household_ids)} visits={n_visits}")
     return team, len(worker_ids), len(household_ids), n_visits

@@ -11,16 +11,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .domain import Problem
 from .evaluate import evaluate
+from .formats.plan import plan_from_json, plan_json_schema, plan_to_json
 from .io import ProblemFileError, load_problem, problem_json_schema, read_json
 from .params import SolveParams
-from .plan import Plan, Stop
+from .plan import Stop
 from .solve import Result, solve
 from .solvers.base import Progress
 from .timeline import format_hhmm, parse_date
 from .travel import netcli
 from .travel.base import TravelTimeProvider
 from .travel.haversine import HaversineProvider
+from .travel.matrix import MatrixProvider
 
 __all__ = ["build_parser", "main", "register"]
 
@@ -63,8 +66,13 @@ def printable(text: object, *, limit: int = 500) -> str:
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
-def _travel(args: argparse.Namespace) -> TravelTimeProvider:
+def _travel(args: argparse.Namespace, problem: Problem) -> TravelTimeProvider:
+    """The problem's own travel matrix, else the named road network, else straight lines."""
     name = getattr(args, "network", None)
+    if problem.travel_matrix is not None:
+        if name:
+            raise UsageError(f"--network {name}: the problem carries its own travel_matrix; use one or the other")
+        return MatrixProvider(problem.travel_matrix)
     if name:
         from .travel import networks
 
@@ -135,8 +143,11 @@ def _print_plan(result: Result, out: Any) -> None:
 def _cmd_plan(args: argparse.Namespace) -> int:
     problem = load_problem(args.problem, date=args.date)
     out = _out_path(args.out, problem_file=args.problem) if args.out else None
-    travel = _travel(args)
-    if not getattr(args, "network", None):
+    travel = _travel(args, problem)
+    if problem.travel_matrix is not None:
+        print(f"Travel: the problem's own travel_matrix ({printable(problem.travel_matrix.source, limit=60)}).",
+              file=sys.stderr)
+    elif not getattr(args, "network", None):
         print("Travel: straight-line estimates (great-circle x detour); use --network NAME for streets.",
               file=sys.stderr)
     params = SolveParams(time_limit_s=args.time_limit, seed=args.seed, deterministic=args.deterministic)
@@ -160,7 +171,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         print(f"Solved in {time.perf_counter() - t0:.1f} s.", file=sys.stderr)
     _print_plan(result, sys.stdout)
     if out is not None:
-        _write_atomically(out, json.dumps(result.plan.to_json(), ensure_ascii=False, indent=1) + "\n")
+        _write_atomically(out, json.dumps(plan_to_json(result.plan), ensure_ascii=False, indent=1) + "\n")
         print(f"\nPlan written to {args.out}", file=sys.stderr)
     return 0
 
@@ -202,12 +213,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
     problem = load_problem(args.problem, date=args.date)
     raw = read_json(args.plan, what="plan")
     try:
-        plan = Plan.from_json(raw)
+        plan = plan_from_json(raw)
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"plan {args.plan}: {exc}") from None
     if args.date is None and plan.date != problem.date:
         problem = load_problem(args.problem, date=plan.date)
-    ev = evaluate(problem, plan, _travel(args))
+    ev = evaluate(problem, plan, _travel(args, problem))
     k = ev.kpis
     print(f"{len(plan.routes)} routes, {k.visits_assigned}/{k.visits_total} visits, "
           f"risk-weighted coverage {k.risk_weighted_coverage:.1%}, travel {k.travel_s // 60} min")
@@ -221,7 +232,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    print(json.dumps(problem_json_schema(), ensure_ascii=False, indent=2))
+    schema = plan_json_schema() if getattr(args, "plan", False) else problem_json_schema()
+    print(json.dumps(schema, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -264,7 +276,8 @@ def register(sub: Any) -> None:
     c.add_argument("--network")
     c.set_defaults(func=_cmd_check)
 
-    s = sub.add_parser("schema", help="print the JSON Schema of the problem file")
+    s = sub.add_parser("schema", help="print the JSON Schema of the problem file (or, with --plan, of the plan file)")
+    s.add_argument("--plan", action="store_true", help="the plan file's schema instead")
     s.set_defaults(func=_cmd_schema)
 
     netcli.add_data_dir_option(p)

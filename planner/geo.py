@@ -31,8 +31,10 @@ def plan_geojson(problem: Problem, plan: Plan, travel: object | None = None) -> 
     Returns
     -------
     dict
-        A FeatureCollection.  Properties carry ids, order and times only: no names, no
-        addresses, no health data.
+        A FeatureCollection (with the plan's ``date`` in its ``properties``).  Leg properties
+        carry the worker, the visits at either end, the mode and the leg's travel seconds and
+        metres as planned; stop properties the visit, order and times.  No names, no addresses,
+        no health data.  The API serves this same GeoJSON.
     """
     clock = DayClock(plan.date)
     workers = problem.workers_by_id()
@@ -46,13 +48,17 @@ def plan_geojson(problem: Problem, plan: Plan, travel: object | None = None) -> 
         mode = worker.travel_mode.value
         points = [worker.start]
         ids: list[str | None] = [None]
+        legs: list[tuple[int, int]] = []
         for s in route.stops:
             h = households.get(s.household_id)
             if h is not None:
                 points.append(h.location)
                 ids.append(s.visit_id)
+                legs.append((s.travel_s, s.travel_m))
         points.append(worker.end)
         ids.append(None)
+        back_s, back_m = route.travel_s - sum(t for t, _ in legs), route.travel_m - sum(m for _, m in legs)
+        legs.append((max(0, back_s), max(0, back_m)))
         for k in range(len(points) - 1):
             a, b = points[k], points[k + 1]
             geometry: dict[str, Any] | None = None
@@ -67,6 +73,7 @@ def plan_geojson(problem: Problem, plan: Plan, travel: object | None = None) -> 
                 "properties": {
                     "kind": "leg", "worker_id": route.worker_id, "leg": k, "mode": mode,
                     "from_visit_id": ids[k], "to_visit_id": ids[k + 1],
+                    "travel_s": legs[k][0], "travel_m": legs[k][1],
                     "along_streets": geometry is not None,
                 },
             })
@@ -82,4 +89,4 @@ def plan_geojson(problem: Problem, plan: Plan, travel: object | None = None) -> 
                     "start": clock.to_iso(s.start_s), "end": clock.to_iso(s.end_s),
                 },
             })
-    return {"type": "FeatureCollection", "features": features}
+    return {"type": "FeatureCollection", "features": features, "properties": {"date": plan.date.isoformat()}}

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlmodel import Session
 
+import planner
+
 from .. import crud, services
 from ..deps import (
     ApiKeyDep,
@@ -22,7 +24,7 @@ from ..deps import (
     run_authenticated,
 )
 from ..errors import problem_responses
-from ..mappers import job_public, outcome_public, plan_geojson, plan_summary
+from ..mappers import job_public, outcome_public, plan_summary
 from ..models import (
     MAX_OFFSET,
     CheckResult,
@@ -56,7 +58,7 @@ def _check_result(ev: Any) -> CheckResult:
             )
             for v in ev.violations
         ],
-        kpis=dict(ev.kpis),
+        kpis=planner.kpis_to_json(ev.kpis),
     )
 
 
@@ -97,14 +99,16 @@ async def get_plan(plan_id: str, request: Request, token: TokenDep, api_key: Api
 
 
 @router.get(
-    "/plans/{plan_id}/geojson", summary="Routes as GeoJSON (straight lines between stops)",
+    "/plans/{plan_id}/geojson",
+    summary="Routes as GeoJSON: the planner's, one LineString per leg (along the streets with a road network)",
     responses={**problem_responses(404), 200: {
         "content": {"application/geo+json": {"schema": {"type": "object"}}},
-        "description": "a FeatureCollection of route LineStrings and stop Points"}},
+        "description": "a FeatureCollection of leg LineStrings and stop Points"}},
 )
-def get_geojson(plan_id: str, session: SessionDep, p: PrincipalDep) -> JSONResponse:
+def get_geojson(plan_id: str, session: SessionDep, p: PrincipalDep, settings: SettingsDep) -> JSONResponse:
     plan = services.get_plan(session, p, plan_id)
-    return JSONResponse(plan_geojson(plan), media_type="application/geo+json")
+    return JSONResponse(services.plan_geojson(plan, network=settings.network, data_dir=settings.data_dir),
+                        media_type="application/geo+json")
 
 
 @router.post(

@@ -130,15 +130,22 @@ def test_hand_edited_plan_is_checked_and_saved_as_a_version(world: World) -> Non
     assert_problem(world.post(f"/v1/plans/{v1['id']}/check", "dispatcher_a", json={"routes": "nope"}), 422)
 
 
-def test_geojson_has_a_line_per_route_and_a_point_per_stop(world: World) -> None:
+def test_geojson_is_the_planners_a_line_per_leg_and_a_point_per_stop(world: World) -> None:
     v1 = plan_day(world)
     r = world.get(f"/v1/plans/{v1['id']}/geojson", "dispatcher_a")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
-    features = r.json()["features"]
+    body = r.json()
+    features = body["features"]
     lines = [f for f in features if f["geometry"]["type"] == "LineString"]
     points = [f for f in features if f["geometry"]["type"] == "Point"]
     assert len(points) == sum(len(x["stops"]) for x in v1["routes"])
-    assert len(lines) == sum(1 for x in v1["routes"] if x["stops"])
+    # Start -> each stop -> end: one leg more than stops on every route (straight lines: no network).
+    assert len(lines) == sum(len(x["stops"]) + 1 for x in v1["routes"] if x["stops"])
+    assert all(f["properties"]["kind"] == "leg" and not f["properties"]["along_streets"] for f in lines)
+    travel = {x["worker_id"]: x["travel_s"] for x in v1["routes"]}
+    for worker_id, total in travel.items():
+        assert sum(f["properties"]["travel_s"] for f in lines if f["properties"]["worker_id"] == worker_id) == total
+    assert body["properties"] == {"plan_id": v1["id"], "version": v1["version"], "date": v1["date"]}
     lon, lat = points[0]["geometry"]["coordinates"]
     assert 126 < lon < 128 and 37 < lat < 38
 
