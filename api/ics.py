@@ -16,6 +16,15 @@ PRODID = "-//Salpimi//Salpimi calendar feed 1.0//KO"
 LINE_OCTETS = 75
 
 
+class _Text(icalendar.vText):
+    """TEXT escaped exactly as RFC 5545 3.3.11 says: icalendar 7.3's own escaping also turns a
+    literal backslash-N into a line break."""
+
+    def to_ical(self) -> bytes:
+        text = str(self).replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+        return text.replace("\r\n", "\\n").replace("\n", "\\n").encode("utf-8")
+
+
 def _aware(value: dt.datetime, name: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name}: expected an aware datetime, got a naive one")
@@ -125,13 +134,15 @@ def _event(e: CalendarEvent) -> icalendar.Event:
         sequence=e.sequence,
         start=e.start.astimezone(SEOUL),
         end=e.end.astimezone(SEOUL),
-        summary=e.summary,
-        description=e.description or None,
-        location=e.location or None,
         url=e.url or None,
         status=icalendar.STATUS.CANCELLED if e.cancelled else icalendar.STATUS.CONFIRMED,
         transparency=icalendar.TRANSP.TRANSPARENT if e.cancelled else icalendar.TRANSP.OPAQUE,
     )
+    event.add("SUMMARY", _Text(e.summary))
+    if e.description:
+        event.add("DESCRIPTION", _Text(e.description))
+    if e.location:
+        event.add("LOCATION", _Text(e.location))
     if e.travel_s >= 60:
         # Apple Calendar draws this as a travel block before the event; others ignore it.
         event.add("X-APPLE-TRAVEL-DURATION", dt.timedelta(minutes=e.travel_s // 60), parameters={"VALUE": "DURATION"})
@@ -147,12 +158,12 @@ def render_calendar(feed: CalendarFeed) -> bytes:
         method="PUBLISH",
         uid=feed.uid,
     )
-    # Not Calendar.new(name=, description=): icalendar 7.3 writes their X-WR-* copies as raw text,
-    # unescaped (a newline there fails, a comma is not escaped); vText escapes them like NAME's.
-    cal.add("NAME", feed.name)
-    cal.add("X-WR-CALNAME", icalendar.vText(feed.name))
-    cal.add("DESCRIPTION", feed.description)
-    cal.add("X-WR-CALDESC", icalendar.vText(feed.description))
+    # Not Calendar.new(name=, description=): icalendar 7.3 writes NAME and the X-WR-* copies as raw
+    # text, unescaped (a newline fails, a comma is not escaped).
+    cal.add("NAME", _Text(feed.name))
+    cal.add("X-WR-CALNAME", _Text(feed.name))
+    cal.add("DESCRIPTION", _Text(feed.description))
+    cal.add("X-WR-CALDESC", _Text(feed.description))
     # RFC 7986 wants VALUE=DURATION on REFRESH-INTERVAL; X-PUBLISHED-TTL is the older spelling
     # Outlook and Apple read, written as the text ``PT1H``.
     cal.add("REFRESH-INTERVAL", feed.refresh, parameters={"VALUE": "DURATION"})
