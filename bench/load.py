@@ -460,8 +460,8 @@ async def wait_job(port: int, target: Target, job_id: str, *, status_in: tuple[s
         await asyncio.sleep(0.2)
 
 
-async def first_plan(port: int, target: Target) -> None:
-    job = await start_job(port, target, 5.0)
+async def first_plan(port: int, target: Target, budget_s: float) -> None:
+    job = await start_job(port, target, budget_s)
     job = await wait_job(port, target, job["id"], status_in=("succeeded", "failed", "cancelled"), limit_s=120)
     if job["status"] != "succeeded":
         raise RuntimeError(f"the first plan job {job['status']}: {job.get('error')}")
@@ -488,7 +488,7 @@ async def run_all(args: argparse.Namespace, target: Target, port: int, server_pi
     from api.config import Settings
     from api.db import make_engine
 
-    await first_plan(port, target)
+    await first_plan(port, target, min(5.0, args.duration))
     plan_bytes = len((await call_raw(port, get_request(f"/v1/plans/{target.plan_id}", port, target.key)))[1])
     engine = make_engine(Settings(data_dir=target.data_dir, database_url=target.database_url))
     phases = []
@@ -499,19 +499,20 @@ async def run_all(args: argparse.Namespace, target: Target, port: int, server_pi
     try:
         if True in solve_modes:  # the same solve on an idle server, to compare with
             print(f"[{_now()}] reference solve, no load: {args.duration:g} s ...", flush=True)
-            job = await start_job(port, target, args.duration)
-            await wait_job(port, target, job["id"], status_in=("running",), limit_s=60)
-            watcher = JobWatcher(engine, job["id"])
-            watcher.start()
-            done = await wait_job(port, target, job["id"], status_in=("succeeded", "failed", "cancelled"),
+            ref_job = await start_job(port, target, args.duration)
+            await wait_job(port, target, ref_job["id"], status_in=("running",), limit_s=60)
+            ref_watcher = JobWatcher(engine, ref_job["id"])
+            ref_watcher.start()
+            done = await wait_job(port, target, ref_job["id"], status_in=("succeeded", "failed", "cancelled"),
                                   limit_s=args.duration + 120)
-            watcher.stop()
-            reference = job_report(watcher, done, args.duration)
+            ref_watcher.stop()
+            reference = job_report(ref_watcher, done, args.duration)
             print(f"    {reference}", flush=True)
         for with_solve in solve_modes:
             for clients in args.clients:
                 for name in args.phases:
-                    watcher, job = None, None
+                    watcher: JobWatcher | None = None
+                    job: dict[str, Any] | None = None
                     if with_solve:
                         job = await start_job(port, target, args.duration)
                         await wait_job(port, target, job["id"], status_in=("running",), limit_s=60)
