@@ -64,7 +64,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("team_id", "date", "item_id", "worker_id"),
     )
     op.create_index("ix_feed_event_worker_date", "feed_event", ["worker_id", "date"])
-    _backfill()
+    backfill(op.get_bind())
 
 
 def _utc(value: Any) -> dt.datetime:
@@ -74,19 +74,21 @@ def _utc(value: Any) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def _backfill() -> None:
+def backfill(conn: sa.Connection) -> None:
     """Feeds show the versions published before this revision from the start (sequence 0,
     stamped with their publication time); later publishes are tracked by the application."""
-    conn = op.get_bind()
     sqlite = conn.dialect.name == "sqlite"
     plans = conn.execute(
         sa.text("SELECT id, team_id, date, data, published_at, created_at FROM plan WHERE published")
     ).all()
+    when = sa.DateTime(timezone=True)
     events = sa.table(
-        "feed_event", *(sa.column(c) for c in (
-            "team_id", "date", "item_id", "worker_id", "household_id", "dong", "visit_kind", "start", "end",
-            "travel_s", "sequence", "cancelled", "plan_id", "created_at", "changed_at", "cancelled_at",
-        ))
+        "feed_event",
+        *(sa.column(c, sa.String) for c in ("team_id", "item_id", "worker_id", "household_id", "dong", "visit_kind",
+                                            "plan_id")),
+        sa.column("date", sa.Date), sa.column("travel_s", sa.Integer), sa.column("sequence", sa.Integer),
+        sa.column("cancelled", sa.Boolean),
+        *(sa.column(c, when) for c in ("start", "end", "created_at", "changed_at", "cancelled_at")),
     )
     for plan_id, team_id, day, data, published_at, created_at in plans:
         data = json.loads(data) if isinstance(data, str) else (data or {})
