@@ -1,15 +1,20 @@
-"""Mid-day re-planning: freeze what has happened, re-solve the rest, merge the frozen stops back.
+"""Mid-day re-planning: freeze what has happened, re-solve the rest of the day, merge the two.
 
-The three steps are pure functions of planner data (no web or database code):
+Pure functions of planner data (no web or database code):
 
-* :func:`freeze` turns the rest of the day into a new :class:`Problem`: finished and in-progress
-  visits leave it, every worker starts where they are (the last household finished or being
-  visited) when they are free, a break already taken is dropped, off-sick workers leave.
-* :func:`replan` solves that problem with ``previous=`` the current plan, so the solver keeps
-  assignments where it can, and
-* :func:`merge` puts the frozen stops back in front of each worker's new route.
+* :func:`freeze` turns the rest of the day into a :class:`Problem` of its own: every visit that
+  happened (or is under way, or that a worker has set off for) leaves it; every worker starts where
+  they are, when they are free, with what is left of their visit, load and working-time limits and
+  their lunch break if not yet taken; off-sick workers leave.
+* :func:`replan` solves that problem with ``previous=`` the current plan (its routes seed the search
+  and moving a visit costs extra, so unchanged circumstances keep every assignment that still fits),
+* :func:`merge` puts the frozen stops, exactly as they happened, in front of each worker's new route
+  and closes routes that end with them; the result is checked against the day as it now stands.
 
-:func:`changes` counts how much the new plan differs from the old for the visits still open.
+What happened comes from the outcomes reported and, unless ``as_planned=False``, from the plan
+itself: a stop the plan had the worker set off for before ``now_s`` (before a sickness or delay was
+reported, for that worker) counts as happened as planned.  :func:`changes` counts how much the new
+plan differs from the old for the visits still open.
 """
 
 from __future__ import annotations
@@ -18,43 +23,69 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .domain import Problem, TimeWindow, Worker
+from .domain import Location, Problem, TimeWindow, Worker
+from .evaluate import Violation, evaluate_instance
+from .instance import Instance, compile_instance
 from .params import SolveParams
 from .plan import Plan, Reason, Route, Stop, Unassigned
 from .travel.base import TravelTimeProvider
 
-__all__ = ["Replanned", "changes", "freeze", "frozen_stops", "merge", "replan"]
+__all__ = ["Replanned", "changes", "freeze", "merge", "replan"]
 
-#: A worker with less time than this left in the shift gets no new visits.
+#: A worker with less time than this left in the shift (or in the working-time limit) gets no new visits.
 MIN_LEFT_S = 15 * 60
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Replanned:
-    """The merged plan of the whole day and what the re-plan changed."""
+    """The merged plan of the whole day, what the re-plan changed, and its check.
+
+    ``frozen`` is the rest of the day as solved; ``day`` the whole day as it now stands (a worker
+    sent home before lunch, or starting after the lunch window, owes no break): the problem the
+    plan is checked against, with ``violations`` the result (none unless what was reported breaks
+    a rule by itself, such as a visit reported started earlier than travel allows).
+    """
 
     plan: Plan
     stopped_early: bool
     frozen: Problem
+    day: Problem
     changes: dict[str, int] = field(default_factory=dict)
+    violations: tuple[Violation, ...] = ()
 
 
-def _in_progress_map(in_progress: Collection[str] | Mapping[str, int | None]) -> dict[str, int | None]:
-    if isinstance(in_progress, Mapping):
-        return dict(in_progress)
-    return dict.fromkeys(in_progress)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Past:
+    """One worker's day up to the re-plan."""
+
+    stops: tuple[Stop, ...] = ()  # frozen, in route order, timed as they happened
+    depart_s: int | None = None  # the working day began then (None: not yet)
+    brk: tuple[int, int] | None = None  # the break taken, or being taken
+    free_s: int = 0  # free for new work from then, at ``at``
+    at: Location | None = None  # None: the worker's start
+    home_s: int | None = None  # set off home as planned then (back at the end location by ``free_s``)
+    gone_s: int | None = None  # off sick since then
+    owes_break: bool = True  # the day as it now stands keeps the worker's break
+    rest: Worker | None = None  # the worker in the rest of the day (None: no new visits)
 
 
-def frozen_stops(
-    plan: Plan, *, done: Collection[str], in_progress: Collection[str] | Mapping[str, int | None]
-) -> dict[str, tuple[Stop, ...]]:
-    """Each worker's stops that are finished or under way, in route order."""
-    busy = set(done) | set(_in_progress_map(in_progress))
-    return {
-        r.worker_id: tuple(s for s in r.stops if s.visit_id in busy)
-        for r in plan.routes
-        if any(s.visit_id in busy for s in r.stops)
-    }
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _State:
+    pasts: dict[str, _Past]
+    reported: frozenset[str]  # visits done or under way by outcome
+    frozen: frozenset[str]  # visits in some worker's frozen stops
+    rest: Problem
+    day: Problem
+    blocked: tuple[Unassigned, ...]  # open visits only an absent worker may make
+    outside: tuple[Unassigned, ...]  # visits reported done or under way that no route holds
+
+
+def _times(values: Collection[str] | Mapping[str, int | None] | None) -> dict[str, int | None]:
+    if values is None:
+        return {}
+    if isinstance(values, Mapping):
+        return dict(values)
+    return dict.fromkeys(values)
 
 
 def _service_s(problem: Problem, worker: Worker, visit_id: str, fallback: int) -> int:
@@ -64,6 +95,169 @@ def _service_s(problem: Problem, worker: Worker, visit_id: str, fallback: int) -
     return visit.duration_s or problem.service_times.seconds(visit.kind.value, worker.role.value)
 
 
+def _assess(
+    problem: Problem, plan: Plan, *, now_s: int, done: Collection[str],
+    in_progress: Collection[str] | Mapping[str, int | None], off_sick: Collection[str] | Mapping[str, int | None],
+    delayed_s: Mapping[str, int] | None, delayed_at_s: Mapping[str, int] | None, as_planned: bool,
+) -> _State:
+    started_at = _times(in_progress)
+    sick = _times(off_sick)
+    delays = dict(delayed_s or {})
+    held = dict(delayed_at_s or {})
+    reported = frozenset(done) | frozenset(started_at)
+    households = problem.households_by_id()
+    pasts: dict[str, _Past] = {}
+    for w in problem.workers:
+        r = plan.route_of(w.id)
+        horizon = now_s  # the plan counts as carried out before this moment
+        if w.id in sick:
+            since = sick[w.id]
+            horizon = min(now_s, since if since is not None else now_s)
+        if w.id in held:
+            horizon = min(horizon, held[w.id])
+        stops: list[Stop] = []
+        stopped = w.id in sick or w.id in held  # a worker held up or sent home sets off for nothing more
+        for s in r.stops if r is not None else ():
+            begun = s.start_s if stopped else s.arrival_s - s.travel_s  # serving, or on the way there
+            if not (s.visit_id in reported or (as_planned and begun < horizon)):
+                continue
+            if s.visit_id in started_at:
+                at_s = started_at[s.visit_id]
+                if at_s is None:  # still under way: at least until now
+                    s = replace(s, end_s=max(s.end_s, now_s))
+                else:
+                    end = at_s + _service_s(problem, w, s.visit_id, s.end_s - s.start_s)
+                    s = replace(s, arrival_s=min(s.arrival_s, at_s), start_s=at_s, end_s=end)
+            stops.append(s)
+        started = bool(stops) or (as_planned and r is not None and bool(r.stops) and r.depart_s < horizon)
+        depart = r.depart_s if started and r is not None else None
+        brk: tuple[int, int] | None = None
+        planned: tuple[int, int] | None = None
+        if r is not None and r.break_start_s is not None and w.break_s:
+            b = r.break_start_s
+            planned = (b, r.break_end_s if r.break_end_s is not None else b + w.break_s)
+        if started and planned is not None:
+            b, e = planned
+            clash = any(s.start_s < e and b < s.end_s for s in stops)  # a visit reported at lunch time
+            if (b < horizon or any(b < s.start_s for s in stops)) and not clash:
+                brk = planned
+        delay = max(0, int(delays.get(w.id, 0)))
+        free = max(now_s + delay, w.shift.start_s, *(s.end_s for s in stops), *(brk[1:] if brk else ()))
+        bw = w.break_window
+        if started and brk is None and delay and bw is not None and max(bw.start_s, free) + w.break_s > bw.end_s:
+            b = max(bw.start_s, now_s, *(s.end_s for s in stops))
+            if b + w.break_s <= bw.end_s:  # held up over lunch: lunch is taken meanwhile
+                brk = (b, b + w.break_s)
+                free = max(free, brk[1])
+        at = households[max(stops, key=lambda s: s.end_s).household_id].location if stops else None
+        home: int | None = None
+        if as_planned and r is not None and stops and len(stops) == len(r.stops):
+            last = stops[-1].end_s
+            final = planned if planned is not None and planned[0] >= last and brk is None else None
+            leave = max(last, final[1] if final else 0, brk[1] if brk and brk[0] >= last else 0)
+            if leave < horizon:  # the plan had the worker on the way home already (lunch on the way, if so)
+                home, at, free = leave, w.end, max(free, r.return_s)
+                brk = brk or final
+        gone = horizon if w.id in sick else None
+        owes = w.break_s > 0 and (brk is not None or gone is None)
+        rest: Worker | None = None
+        if gone is None:
+            rest, owes = _rest_worker(w, started=started, depart=depart, brk=brk, free=free, at=at,
+                                      frozen=stops, problem=problem, owes=owes,
+                                      has_open=_ahead(r, stops, free))
+        pasts[w.id] = _Past(stops=tuple(stops), depart_s=depart, brk=brk, free_s=free, at=at, home_s=home,
+                            gone_s=gone, owes_break=owes, rest=rest)
+    frozen = frozenset(s.visit_id for p in pasts.values() for s in p.stops)
+    return _problems(problem, plan, pasts, reported, frozen)
+
+
+def _ahead(route: Route | None, frozen: list[Stop], free: int) -> bool:
+    """The plan still has the worker make a visit after ``free``."""
+    done = {s.visit_id for s in frozen}
+    return route is not None and any(s.visit_id not in done and s.start_s >= free for s in route.stops)
+
+
+def _rest_worker(
+    w: Worker, *, started: bool, depart: int | None, brk: tuple[int, int] | None, free: int, at: Location | None,
+    frozen: list[Stop], problem: Problem, owes: bool, has_open: bool,
+) -> tuple[Worker | None, bool]:
+    """The worker in the rest of the day, or ``None``, and whether the day as it now stands keeps the break."""
+    window, break_s = w.break_window, w.break_s
+    if brk is not None:
+        window, break_s = None, 0
+    elif window is not None:
+        start = max(window.start_s, free)
+        if window.end_s - start >= max(break_s, 1):
+            window = TimeWindow(start_s=start, end_s=window.end_s)
+        else:  # too late for lunch: owed still by a worker whose day began, not by one who starts after it
+            window, break_s = None, 0
+            owes = owes and started
+    end, max_work = w.shift.end_s, w.max_work_s
+    if started and depart is not None and max_work is not None:
+        # Already at work: the time left under the limit becomes the latest return, so that waiting
+        # before the first new visit counts, as it does for the whole day.
+        worked = free - depart - (brk[1] - brk[0] if brk else 0)
+        end, max_work = min(end, free + max_work - worked + break_s), None
+    if window is not None and window.end_s > end:
+        if end - window.start_s >= break_s:
+            window = TimeWindow(start_s=window.start_s, end_s=end)
+        else:
+            window, break_s = None, 0
+    left = min(end - free, max_work if max_work is not None else end - free)
+    if left <= 0 or (left < MIN_LEFT_S and not has_open):  # the plan's own visits are kept in any case
+        return None, owes
+    visits = problem.visits_by_id()
+    load = sum(visits[s.visit_id].load for s in frozen if s.visit_id in visits)
+    return replace(
+        w,
+        start=at or w.start,
+        shift=TimeWindow(start_s=free, end_s=end),
+        break_window=window,
+        break_s=break_s if window is not None else 0,
+        max_visits=None if w.max_visits is None else max(0, w.max_visits - len(frozen)),
+        capacity=None if w.capacity is None else max(0, w.capacity - load),
+        max_work_s=max_work,
+    ), owes
+
+
+def _problems(problem: Problem, plan: Plan, pasts: dict[str, _Past], reported: frozenset[str],
+              frozen: frozenset[str]) -> _State:
+    kept = {w.id for w in problem.workers if pasts[w.id].rest is not None}
+    visits = []
+    blocked = []
+    for v in problem.visits:
+        if v.id in reported or v.id in frozen:
+            continue
+        if v.required_worker_id is not None and v.required_worker_id not in kept:
+            blocked.append(Unassigned(
+                visit_id=v.id, household_id=v.household_id, reason=Reason.NO_QUALIFIED_WORKER,
+                detail=f"Only worker {v.required_worker_id} may make this visit, "
+                       "and they have no time left today.",
+                mandatory=v.mandatory, urgent=v.urgent))
+            continue
+        visits.append(replace(v, forbidden_worker_ids=frozenset(v.forbidden_worker_ids & kept)))
+    needed = {v.household_id for v in visits}
+    households = tuple(
+        h if h.preferred_worker_id in kept or h.preferred_worker_id is None else replace(h, preferred_worker_id=None)
+        for h in problem.households if h.id in needed
+    )
+    rest_workers = tuple(p.rest for p in (pasts[w.id] for w in problem.workers) if p.rest is not None)
+    rest = replace(problem, households=households, workers=rest_workers, visits=tuple(visits))
+    day = replace(problem, workers=tuple(
+        w if pasts[w.id].owes_break or not w.break_s else replace(w, break_window=None, break_s=0)
+        for w in problem.workers))
+    on_routes = {s.visit_id for r in plan.routes for s in r.stops}
+    by_id = problem.visits_by_id()
+    outside = tuple(
+        Unassigned(visit_id=vid, household_id=by_id[vid].household_id, reason=Reason.CANCELLED,
+                   detail="Reported done or under way outside the plan; nothing left to plan today.",
+                   mandatory=by_id[vid].mandatory, urgent=by_id[vid].urgent)
+        for vid in sorted(reported - on_routes) if vid in by_id
+    )
+    return _State(pasts=pasts, reported=reported, frozen=frozen, rest=rest, day=day, blocked=tuple(blocked),
+                  outside=outside)
+
+
 def freeze(
     problem: Problem,
     plan: Plan,
@@ -71,8 +265,10 @@ def freeze(
     now_s: int,
     done: Collection[str] = (),
     in_progress: Collection[str] | Mapping[str, int | None] = (),
-    off_sick: Collection[str] = (),
+    off_sick: Collection[str] | Mapping[str, int | None] = (),
     delayed_s: Mapping[str, int] | None = None,
+    delayed_at_s: Mapping[str, int] | None = None,
+    as_planned: bool = True,
 ) -> Problem:
     """The rest of the day as a problem of its own.
 
@@ -88,102 +284,30 @@ def freeze(
         Visits finished at the door, whatever the outcome (done, no answer, refused).
     in_progress
         Visits being served now; a mapping gives the second each one started (else the plan's
-        start is assumed).
+        start is assumed, and the visit lasts at least until ``now_s``).
     off_sick
-        Workers who stopped for the day.
+        Workers who stopped for the day; a mapping gives the second they stopped (else ``now_s``).
     delayed_s
-        Per worker, seconds before they can start anything new (on top of ``now_s``).
+        Per worker, seconds after ``now_s`` before they can start anything new.
+    delayed_at_s
+        Per delayed worker, when the delay was reported: the plan is not assumed carried out after it.
+    as_planned
+        Take the plan as carried out where nothing else was reported: a stop the worker had set
+        off for (arrival less travel) before ``now_s`` happened as planned, as did a break begun.
 
     Returns
     -------
     Problem
-        Finished and in-progress visits removed; each remaining worker starts at the last
-        household finished or being visited, from ``max(now, end of the visit under way)``
-        (plus any delay); a break already taken (or under way) is dropped; visit caps and
-        working time are reduced by what was done; off-sick workers and workers with less than
-        15 minutes left are removed, with references to them cleared.
+        The open visits (a visit only an absent worker may make leaves too); each remaining worker
+        at the last household visited (or at the end location, once on the way home as planned),
+        free from ``max(now + delay, end of the frozen stops, end of a break taken)``, with visit and
+        load limits reduced by the frozen stops, the working-time limit turned into a latest return
+        for a worker already at work, and the break if not yet taken (from when they are free);
+        off-sick workers and workers with less than 15 minutes left are removed, with references
+        to them cleared.
     """
-    delayed = dict(delayed_s or {})
-    done_set = set(done)
-    started = _in_progress_map(in_progress)
-    frozen = frozen_stops(plan, done=done_set, in_progress=started)
-    households = problem.households_by_id()
-    sick = set(off_sick)
-    workers: list[Worker] = []
-    for w in problem.workers:
-        if w.id in sick:
-            continue
-        route = plan.route_of(w.id)
-        stops = frozen.get(w.id, ())
-        location = w.start
-        free_at = max(now_s, w.shift.start_s)
-        for stop in stops:
-            if stop.household_id in households:
-                location = households[stop.household_id].location
-            if stop.visit_id in started:
-                begun = started[stop.visit_id]
-                if begun is None:
-                    end = max(stop.end_s, now_s)
-                else:
-                    end = begun + _service_s(problem, w, stop.visit_id, stop.end_s - stop.start_s)
-                free_at = max(free_at, end)
-        break_window, break_s = w.break_window, w.break_s
-        if route is not None and route.break_start_s is not None and break_window is not None:
-            b_end = route.break_end_s if route.break_end_s is not None else route.break_start_s + break_s
-            if route.break_start_s <= now_s:
-                break_window, break_s = None, 0  # taken, or being taken: it ends before new work
-                free_at = max(free_at, b_end) if now_s < b_end else free_at
-        free_at += max(0, int(delayed.get(w.id, 0)))
-        if free_at > w.shift.end_s - MIN_LEFT_S:
-            continue
-        if break_window is not None:
-            start = max(break_window.start_s, free_at)
-            if break_window.end_s - start >= max(break_s, 1):
-                break_window = TimeWindow(start_s=start, end_s=break_window.end_s)
-            else:
-                break_window, break_s = None, 0
-        max_visits = None if w.max_visits is None else max(0, w.max_visits - len(stops))
-        max_work_s = w.max_work_s
-        if max_work_s is not None:
-            worked = free_at - w.shift.start_s
-            if route is not None and w.break_window is not None and break_window is None:
-                worked -= w.break_s  # the break taken is not work
-            max_work_s -= max(0, worked)
-            if max_work_s < MIN_LEFT_S:
-                continue
-        workers.append(
-            replace(
-                w,
-                start=location,
-                shift=TimeWindow(start_s=free_at, end_s=w.shift.end_s),
-                break_window=break_window,
-                break_s=break_s if break_window is not None else 0,
-                max_visits=max_visits,
-                max_work_s=max_work_s,
-            )
-        )
-    kept = {w.id for w in workers}
-    visits = []
-    for v in problem.visits:
-        if v.id in done_set or v.id in started:
-            continue
-        visits.append(
-            replace(
-                v,
-                required_worker_id=v.required_worker_id if v.required_worker_id in kept else None,
-                forbidden_worker_ids=frozenset(v.forbidden_worker_ids & kept),
-            )
-        )
-    needed = {v.household_id for v in visits}
-    remaining_households = tuple(
-        h if h.preferred_worker_id in kept or h.preferred_worker_id is None
-        else replace(h, preferred_worker_id=None)
-        for h in problem.households
-        if h.id in needed
-    )
-    return replace(
-        problem, households=remaining_households, workers=tuple(workers), visits=tuple(visits)
-    )
+    return _assess(problem, plan, now_s=now_s, done=done, in_progress=in_progress, off_sick=off_sick,
+                   delayed_s=delayed_s, delayed_at_s=delayed_at_s, as_planned=as_planned).rest
 
 
 def _trim(plan: Plan, problem: Problem) -> Plan:
@@ -198,71 +322,109 @@ def _trim(plan: Plan, problem: Problem) -> Plan:
     return replace(plan, routes=routes, unassigned=())
 
 
-def merge(
-    before: Plan,
-    after: Plan,
-    *,
-    done: Collection[str],
-    in_progress: Collection[str] | Mapping[str, int | None],
-    now_s: int,
-    worker_order: Collection[str] = (),
-) -> Plan:
-    """The whole day: each worker's frozen stops from ``before``, then their route in ``after``.
+def _timed(inst: Instance, w: int, stops: tuple[Stop, ...]) -> tuple[tuple[Stop, ...], tuple[int, int]]:
+    """``stops`` with each leg recomputed from the stop before (the start for the first), and the leg home."""
+    vidx = {v.id: i for i, v in enumerate(inst.problem.visits)}
+    prev = int(inst.start_loc[w])
+    out = []
+    for s in stops:
+        loc = int(inst.visit_loc[vidx[s.visit_id]])
+        secs, metres = inst.travel(w, prev, loc)
+        out.append(replace(s, travel_s=secs, travel_m=metres))
+        prev = loc
+    return tuple(out), inst.travel(w, prev, int(inst.end_loc[w]))
 
-    A break taken before ``now_s`` is kept from ``before``; otherwise the new route's break is
-    used.  Unassigned visits come from ``after``.
-    """
-    frozen = frozen_stops(before, done=done, in_progress=in_progress)
-    order = list(worker_order) or [r.worker_id for r in before.routes]
-    for r in after.routes:
-        if r.worker_id not in order:
-            order.append(r.worker_id)
+
+def _route(inst: Instance, w: int, past: _Past, before: Route | None, new: Route | None) -> Route | None:
+    """One worker's whole day: the frozen stops, then the new route or the way home."""
+    worker = inst.worker(w)
+    tail = new.stops if new is not None else ()
+    if past.depart_s is None and not past.stops:  # the day had not begun: the new route is the whole day
+        if new is None or not tail:
+            return None
+        stops, home = _timed(inst, w, tail)
+        return replace(new, stops=stops, travel_s=sum(s.travel_s for s in stops) + home[0],
+                       travel_m=sum(s.travel_m for s in stops) + home[1])
+    if not past.stops and not tail:
+        return None  # at work, but nothing visited and nothing left: no route to show
+    stops, home = _timed(inst, w, past.stops + tuple(tail))
+    depart = past.depart_s if past.depart_s is not None else worker.shift.start_s
+    if past.stops:
+        first = stops[0]
+        lunch_first = past.brk is not None and past.brk[1] <= first.start_s
+        need = first.travel_s + (past.brk[1] - past.brk[0] if lunch_first and past.brk is not None else 0)
+        depart = min(depart, first.start_s - need)
+    brk = past.brk
+    if tail and new is not None:
+        ret = new.return_s
+        if brk is None and new.break_start_s is not None:
+            brk = (new.break_start_s,
+                   new.break_end_s if new.break_end_s is not None else new.break_start_s + worker.break_s)
+    elif past.home_s is not None and before is not None:
+        ret = before.return_s  # on the way home as planned
+    else:
+        last = max(s.end_s for s in past.stops)
+        leave = max(last, past.gone_s) if past.gone_s is not None else past.free_s
+        if brk is not None:
+            leave = max(leave, brk[1]) if brk[0] >= last else leave
+            ret = leave + home[0]
+        elif past.owes_break and worker.break_s and worker.break_window is not None:
+            b = max(worker.break_window.start_s, leave)  # lunch on the way home (or missed: the check says so)
+            if b + worker.break_s <= worker.break_window.end_s:
+                brk = (b, b + worker.break_s)
+                ret = max(leave + home[0], b) + worker.break_s
+            else:
+                ret = leave + home[0]
+        else:
+            ret = leave + home[0]
+    return Route(
+        worker_id=worker.id, depart_s=depart, return_s=max(ret, depart), stops=stops,
+        break_start_s=brk[0] if brk else None, break_end_s=brk[1] if brk else None,
+        travel_s=sum(s.travel_s for s in stops) + home[0], travel_m=sum(s.travel_m for s in stops) + home[1],
+    )
+
+
+def _merge(state: _State, inst: Instance, before: Plan, after: Plan, *, now_s: int) -> Plan:
     routes = []
-    for wid in order:
-        old, new = before.route_of(wid), after.route_of(wid)
-        stops = frozen.get(wid, ())
-        if old is None and new is None:
-            continue
-        if not stops and new is None:
-            continue  # nothing done and nothing left (off sick, or no time): no route today
-        tail = new.stops if new is not None else ()
-        if stops and old is not None:
-            depart = old.depart_s
-        else:
-            depart = new.depart_s if new is not None else (old.depart_s if old else 0)
-        if new is not None and new.stops:
-            ret = new.return_s
-        elif stops:
-            ret = stops[-1].end_s
-        else:
-            ret = new.return_s if new is not None else depart
-        b_start, b_end = None, None
-        if old is not None and old.break_start_s is not None and old.break_start_s <= now_s:
-            b_start, b_end = old.break_start_s, old.break_end_s
-        elif new is not None:
-            b_start, b_end = new.break_start_s, new.break_end_s
-        all_stops = tuple(stops) + tuple(tail)
-        routes.append(
-            Route(
-                worker_id=wid,
-                depart_s=depart,
-                return_s=max(ret, depart),
-                stops=all_stops,
-                break_start_s=b_start,
-                break_end_s=b_end,
-                travel_s=sum(s.travel_s for s in stops) + (new.travel_s if new is not None else 0),
-                travel_m=sum(s.travel_m for s in stops) + (new.travel_m if new is not None else 0),
-            )
-        )
-    frozen_ids = {s.visit_id for ss in frozen.values() for s in ss}
-    unassigned = tuple(u for u in after.unassigned if u.visit_id not in frozen_ids)
+    for w, worker in enumerate(inst.problem.workers):
+        route = _route(inst, w, state.pasts[worker.id], before.route_of(worker.id), after.route_of(worker.id))
+        if route is not None:
+            routes.append(route)
+    placed = {s.visit_id for r in routes for s in r.stops}
+    unassigned = tuple(u for u in after.unassigned if u.visit_id not in placed) + state.blocked + state.outside
     return Plan(
         date=before.date,
         routes=tuple(routes),
         unassigned=unassigned,
         kpis=after.kpis,
-        meta={**dict(after.meta), "replanned_at_s": now_s, "frozen_visits": len(frozen_ids)},
+        meta={**dict(after.meta), "replanned_at_s": now_s, "frozen_visits": len(state.frozen)},
     )
+
+
+def merge(
+    problem: Problem,
+    before: Plan,
+    after: Plan,
+    travel: TravelTimeProvider,
+    *,
+    now_s: int,
+    done: Collection[str] = (),
+    in_progress: Collection[str] | Mapping[str, int | None] = (),
+    off_sick: Collection[str] | Mapping[str, int | None] = (),
+    delayed_s: Mapping[str, int] | None = None,
+    delayed_at_s: Mapping[str, int] | None = None,
+    as_planned: bool = True,
+) -> Plan:
+    """The whole day: each worker's frozen stops from ``before`` (see :func:`freeze`), then their route in
+    ``after`` (a plan of the rest of the day), or the way home.
+
+    A break taken before ``now_s`` stays where it was; otherwise the new route's break is used, or one
+    is taken on the way home.  Unassigned visits come from ``after``, plus those only an absent worker
+    may make and those reported done or under way that no route holds.
+    """
+    state = _assess(problem, before, now_s=now_s, done=done, in_progress=in_progress, off_sick=off_sick,
+                    delayed_s=delayed_s, delayed_at_s=delayed_at_s, as_planned=as_planned)
+    return _merge(state, compile_instance(state.day, travel), before, after, now_s=now_s)
 
 
 def changes(before: Plan, after: Plan, *, ignore: Collection[str] = ()) -> dict[str, int]:
@@ -278,29 +440,8 @@ def changes(before: Plan, after: Plan, *, ignore: Collection[str] = ()) -> dict[
     }
 
 
-def _close_routes(problem: Problem, plan: Plan, travel: TravelTimeProvider, tails: set[str]) -> Plan:
-    """Routes that end with a frozen stop get the trip home from that household."""
-    open_routes = [r for r in plan.routes if r.stops and r.worker_id not in tails]
-    if not open_routes:
-        return plan
-    from .instance import compile_instance
-
-    inst = compile_instance(problem, travel)
-    vidx = {v.id: i for i, v in enumerate(problem.visits)}
-    widx = {w.id: i for i, w in enumerate(problem.workers)}
-    routes = []
-    for r in plan.routes:
-        last = r.stops[-1] if r.stops else None
-        if r in open_routes and last is not None and last.visit_id in vidx and r.worker_id in widx:
-            w = widx[r.worker_id]
-            secs, metres = inst.travel(w, int(inst.visit_loc[vidx[last.visit_id]]), int(inst.end_loc[w]))
-            r = replace(r, return_s=last.end_s + secs, travel_s=r.travel_s + secs, travel_m=r.travel_m + metres)
-        routes.append(r)
-    return replace(plan, routes=tuple(routes))
-
-
 def _nothing_to_solve(problem: Problem, date_plan: Plan) -> Plan:
-    reason, detail = Reason.OUTSIDE_EVERY_SHIFT, "no worker has time left today"
+    reason, detail = Reason.OUTSIDE_EVERY_SHIFT, "No worker has time left today."
     return Plan(
         date=date_plan.date,
         routes=(),
@@ -311,6 +452,7 @@ def _nothing_to_solve(problem: Problem, date_plan: Plan) -> Plan:
             )
             for v in problem.visits
         ),
+        meta={"status": "nothing_to_solve"},
     )
 
 
@@ -323,22 +465,23 @@ def replan(
     now_s: int,
     done: Collection[str] = (),
     in_progress: Collection[str] | Mapping[str, int | None] = (),
-    off_sick: Collection[str] = (),
+    off_sick: Collection[str] | Mapping[str, int | None] = (),
     delayed_s: Mapping[str, int] | None = None,
+    delayed_at_s: Mapping[str, int] | None = None,
+    as_planned: bool = True,
     progress: Callable[[Any], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     solve_fn: Callable[..., Any] | None = None,
 ) -> Replanned:
-    """Re-plan the rest of the day and return the merged plan of the whole day.
+    """Re-plan the rest of the day and return the merged plan of the whole day, checked.
 
-    ``solve_fn`` defaults to :func:`planner.solve.solve`; it is called with
-    ``previous=`` the current plan (trimmed to the open visits) so assignments are kept where
-    possible.  See :func:`freeze` for the other parameters.
+    ``solve_fn`` defaults to :func:`planner.solve.solve`; it is called with ``previous=`` the
+    current plan (trimmed to the open visits and the workers still at work), so assignments are kept
+    where they still fit.  See :func:`freeze` for the other parameters.
     """
-    rest = freeze(
-        problem, plan, now_s=now_s, done=done, in_progress=in_progress, off_sick=off_sick,
-        delayed_s=delayed_s,
-    )
+    state = _assess(problem, plan, now_s=now_s, done=done, in_progress=in_progress, off_sick=off_sick,
+                    delayed_s=delayed_s, delayed_at_s=delayed_at_s, as_planned=as_planned)
+    rest = state.rest
     stopped_early = False
     if rest.workers and rest.visits:
         run: Callable[..., Any]
@@ -353,27 +496,11 @@ def replan(
         new_plan, stopped_early = result.plan, bool(getattr(result, "stopped_early", False))
     else:
         new_plan = _nothing_to_solve(rest, plan)
-    busy = set(done) | set(_in_progress_map(in_progress))
-    merged = merge(
-        plan, new_plan, done=done, in_progress=in_progress, now_s=now_s,
-        worker_order=[w.id for w in problem.workers],
-    )
-    with_tail = {r.worker_id for r in new_plan.routes if r.stops}
-    merged = _close_routes(problem, merged, travel, with_tail)
-    delta = changes(plan, merged, ignore=busy)
-    meta: dict[str, Any] = {**merged.meta, "changes": delta}
-    kpis = merged.kpis
-    try:  # KPIs of the whole day, frozen stops included
-        from .evaluate import evaluate
-
-        sick = set(off_sick)
-        day = replace(problem, workers=tuple(
-            replace(w, break_window=None, break_s=0) if w.id in sick else w for w in problem.workers
-        ))  # a worker sent home before lunch owes no break
-        whole = evaluate(day, merged, travel)
-        kpis = whole.kpis
-        meta["violations"] = len(whole.violations)
-    except (ValueError, KeyError):
-        pass
-    merged = replace(merged, kpis=kpis, meta=meta)
-    return Replanned(plan=merged, stopped_early=stopped_early, frozen=rest, changes=delta)
+    inst = compile_instance(state.day, travel)
+    merged = _merge(state, inst, plan, new_plan, now_s=now_s)
+    delta = changes(plan, merged, ignore=state.frozen | state.reported)
+    whole = evaluate_instance(inst, merged)
+    meta: dict[str, Any] = {**merged.meta, "changes": delta, "violations": len(whole.violations)}
+    merged = replace(merged, kpis=whole.kpis, meta=meta)
+    return Replanned(plan=merged, stopped_early=stopped_early, frozen=rest, day=state.day, changes=delta,
+                     violations=whole.violations)
