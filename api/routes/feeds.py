@@ -111,7 +111,7 @@ _ICS_RESPONSES: dict[int | str, dict[str, object]] = {
         "content": {"text/calendar": {"schema": {"type": "string"}}},
     },
     304: {"description": "unchanged since the ETag in If-None-Match (or the time in If-Modified-Since)"},
-    **problem_responses(404),
+    **problem_responses(404, 422),
 }
 
 
