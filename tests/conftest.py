@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,7 +69,50 @@ def assert_plan_clean(p: Problem, result: object) -> object:
     ev = evaluate(p, plan, HaversineProvider())
     assert ev.ok, [v.message for v in ev.violations]
     assert len(plan.unassigned) + plan.kpis.visits_assigned == len(p.visits)
+    assert_plan_conforms(plan)
     return ev
+
+
+@functools.cache
+def _validator(which: str) -> Any:
+    import jsonschema
+
+    from planner import plan_json_schema, problem_json_schema
+
+    schema = plan_json_schema() if which == "plan" else problem_json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def assert_conforms(data: Any, which: str) -> None:
+    """``data`` (problem or plan JSON) is valid under the planner's JSON Schema of that file."""
+    errors = sorted(_validator(which).iter_errors(data), key=lambda e: list(e.absolute_path))
+    assert not errors, [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in errors[:5]]
+
+
+def assert_plan_conforms(plan: Any) -> None:
+    """A plan the tests produced: its JSON passes the JSON Schema and reads back equal."""
+    from planner import plan_from_json, plan_to_json
+
+    data = json.loads(json.dumps(plan_to_json(plan)))
+    assert_conforms(data, "plan")
+    assert plan_from_json(data) == plan
+
+
+@pytest.fixture(autouse=True)
+def _every_evaluated_plan_conforms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every plan a test hands to the evaluator also passes the plan JSON Schema and reads back
+    equal (tests judge plans through ``evaluate``, so this covers the plans the tests produce)."""
+    import importlib
+
+    evaluation = importlib.import_module("planner.evaluate")  # the package's ``evaluate`` is the function
+    original = evaluation.evaluate_instance
+
+    def checked(inst: Any, plan: Any) -> Any:
+        assert_plan_conforms(plan)
+        return original(inst, plan)
+
+    monkeypatch.setattr(evaluation, "evaluate_instance", checked)
 
 
 @pytest.fixture
@@ -76,4 +122,5 @@ def shared_dir() -> Path:
     return SHARED
 
 
-__all__ = ["BASE", "DAY", "REPO", "RiskFactors", "Visit", "assert_plan_clean", "hm", "household", "problem", "window", "worker"]
+__all__ = ["BASE", "DAY", "REPO", "RiskFactors", "Visit", "assert_conforms", "assert_plan_clean", "assert_plan_conforms", "hm",
+           "household", "problem", "window", "worker"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -355,10 +355,12 @@ class _TravelMatrix(Codec[TravelTable]):
         for mode in self._modes:
             if raw.get(mode) is None:
                 continue
-            d, m = _MODE_TABLE.parse(raw[mode], f"{where}.{mode}")
-            for what, table in (("duration_s", d), ("distance_m", m)):
-                if table is not None and table.shape[0] != len(locations):
-                    raise ValueError(f"{where}.{mode}.{what}: {table.shape[0]} rows for {len(locations)} locations")
+            given = raw[mode]
+            for what in ("duration_s", "distance_m"):
+                rows = given.get(what) if isinstance(given, Mapping) else None
+                if isinstance(rows, list) and len(rows) != len(locations):
+                    raise ValueError(f"{where}.{mode}.{what}: {len(rows)} rows for {len(locations)} locations")
+            d, m = _MODE_TABLE.parse(given, f"{where}.{mode}")
             durations[mode] = d
             if m is not None:
                 distances[mode] = m
