@@ -85,7 +85,7 @@ def _issue(
         )
         try:
             with session.begin_nested():
-                session.exec(sa.update(FeedToken).where(*live).values(revoked_at=at))  # type: ignore[call-overload]
+                session.exec(sa.update(FeedToken).where(*live).values(revoked_at=at))
                 crud.add(session, row)
         except IntegrityError:  # a concurrent rotation made one in between: revoke that one too
             continue
@@ -94,7 +94,7 @@ def _issue(
 
 
 def _revoke(session: Session, *conditions: Any, at: dt.datetime) -> int:
-    result = session.exec(  # type: ignore[call-overload]
+    result = session.exec(
         sa.update(FeedToken).where(*conditions, col(FeedToken.revoked_at).is_(None)).values(revoked_at=at)
     )
     return int(result.rowcount or 0)
@@ -281,8 +281,8 @@ def record_publish(session: Session, plan: Plan, *, at: dt.datetime) -> int:
         select(FeedEvent).where(FeedEvent.team_id == plan.team_id, FeedEvent.date == plan.date)
     ).all()
     groups: dict[tuple[str, str], dict[str, FeedEvent]] = {}
-    for row in rows:
-        groups.setdefault(_group(row), {})[row.worker_id] = row
+    for existing in rows:
+        groups.setdefault(_group(existing), {})[existing.worker_id] = existing
     changed = 0
     seen: set[tuple[str, str]] = set()
     for item in _published_items(session, plan):
@@ -291,19 +291,20 @@ def record_publish(session: Session, plan: Plan, *, at: dt.datetime) -> int:
         top = max((r.sequence for r in by_worker.values()), default=-1)
         elsewhere = [r for w, r in by_worker.items() if w != item.worker_id and not r.cancelled]
         row = by_worker.get(item.worker_id)
-        if row is None:
-            row = FeedEvent(
+        if row is None:  # new in this worker's calendar
+            new = FeedEvent(
                 team_id=plan.team_id, date=plan.date, item_id=item.item_id, worker_id=item.worker_id,
                 start=item.start, end=item.end, plan_id=plan.id, created_at=at, changed_at=at,
             )
-            _show(row, item, plan_id=plan.id, at=at, sequence=top + 1)
+            _show(new, item, plan_id=plan.id, at=at, sequence=top + 1)
+            session.add(new)
+            changed += 1
         elif row.cancelled or elsewhere or _moved_in_time_or_place(row, item):
             _show(row, item, plan_id=plan.id, at=at, sequence=top + 1)
+            session.add(row)
+            changed += 1
         elif (row.travel_s, row.visit_kind) != (item.travel_s, item.visit_kind):
             _show(row, item, plan_id=plan.id, at=at, sequence=row.sequence)
-        else:
-            row = None
-        if row is not None:
             session.add(row)
             changed += 1
         for other in elsewhere:
@@ -314,10 +315,10 @@ def record_publish(session: Session, plan: Plan, *, at: dt.datetime) -> int:
         if group in seen:
             continue
         top = max(r.sequence for r in by_worker.values())
-        for row in by_worker.values():
-            if not row.cancelled:
-                _cancel(row, plan_id=plan.id, at=at, sequence=top + 1)
-                session.add(row)
+        for gone in by_worker.values():
+            if not gone.cancelled:
+                _cancel(gone, plan_id=plan.id, at=at, sequence=top + 1)
+                session.add(gone)
                 changed += 1
     session.flush()
     return changed
@@ -429,7 +430,7 @@ def _events(session: Session, feed: _Feed, first: dt.date, last: dt.date) -> Seq
         stmt = stmt.where(col(FeedEvent.worker_id) == feed.worker_id)
     else:
         stmt = stmt.where(col(FeedEvent.team_id) == feed.team_id, col(FeedEvent.item_id) != BREAK)
-    return session.exec(stmt).all()  # type: ignore[no-any-return]
+    return session.exec(stmt).all()
 
 
 def _visible(rows: Iterable[Any], now: dt.datetime, *, one_per_visit: bool) -> tuple[list[Any], list[dt.datetime]]:
