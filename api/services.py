@@ -565,7 +565,7 @@ def update_visit_request(
             raise conflict(f"visit request {row.id} is already {row.status}")
         row.status = VisitStatus(status)
     for key, value in changes.items():
-        if value is None and key not in ("duration_s", "required_worker_id"):
+        if value is None and key not in VisitRequestUpdate.NULLABLE:
             raise ApiError(
                 422, f"{key}: must not be null", errors=[ErrorItem(field=key, message="must not be null")]
             )
@@ -739,15 +739,21 @@ class JobEvents:
             elif kind == "progress":
                 job.progress = {**data}
             elif kind == "result":
-                problem = self._take(job_id)
+                # A re-plan is checked against the day as it now stands (the planner's ``Replanned.day``).
+                remembered = self._take(job_id)
+                problem = data.get("problem") or remembered
+                violations = list(data.get("violations") or [])
                 plan = store_plan(
                     session, team_id=job.team_id, date=job.date, plan_json=data["plan"],
                     problem=problem,
                     kind=PlanKind.REPLAN if job.kind == JobKind.REPLAN else PlanKind.SOLVE,
                     job_id=job.id, base_plan_id=job.base_plan_id,
                     stopped_early=bool(data.get("stopped_early")), created_by=job.created_by,
-                    publish=job.publish_on_finish,
+                    publish=job.publish_on_finish and not violations,  # never a plan the evaluator objects to
                 )
+                if job.publish_on_finish and violations:
+                    audit(session, None, "publish_withheld", "plan", plan.id, team_id=job.team_id,
+                          detail=f"version={plan.version} job={job.id} violations={violations_brief(violations)}")
                 job.plan_id = plan.id
                 job.status = JobStatus.CANCELLED if job.cancel_requested else JobStatus.SUCCEEDED
                 job.finished_at = now
@@ -966,6 +972,39 @@ def publish_plan(session: Session, plan: Plan, *, at: dt.datetime | None = None)
                    slug="publish-conflict")
 
 
+def violations_brief(violations: Sequence[Any], *, limit: int = 12) -> str:
+    """Violations (the evaluator's, or their JSON) as codes and ids only, for the audit log:
+    ``3 (break: w1; travel: w1/v2; ...)``."""
+    def field(v: Any, name: str) -> str:
+        return str((v.get(name) if isinstance(v, dict) else getattr(v, name, "")) or "")
+
+    parts = [f"{field(v, 'code')}: " + "/".join(x for x in (field(v, "worker_id"), field(v, "visit_id")) if x)
+             for v in violations[:limit]]
+    more = f"; {len(violations) - limit} more" if len(violations) > limit else ""
+    return f"{len(violations)} ({'; '.join(parts)}{more})"
+
+
+def publish_checked(
+    session: Session, p: Principal, plan: Plan, *, force: bool, network: str | None = None, data_dir: Any = None,
+) -> Plan:
+    """Publish ``plan`` by hand: only if the evaluator finds no violation, or with ``force``, which the audit
+    log records together with the violations (ids only)."""
+    # Every version the API stores carries its problem; a bare row (made in tests) has nothing to check against.
+    ev = check_plan(plan, None, network=network, data_dir=data_dir) if plan.problem else None
+    if ev is not None and ev.violations and not force:
+        raise ApiError(
+            409, f"plan {plan.id} breaks {len(ev.violations)} rule(s); fix it, or publish with force=true "
+            "(recorded in the audit log)", slug="plan-has-violations",
+            errors=[ErrorItem(field=v.code, message=v.message) for v in ev.violations[:50]],
+        )
+    publish_plan(session, plan)
+    detail = f"version={plan.version}"
+    if ev is not None and ev.violations:
+        detail += f" forced despite violations={violations_brief(ev.violations)}"
+    audit(session, p, "publish", "plan", plan.id, team_id=plan.team_id, detail=detail)
+    return plan
+
+
 def travel_provider(network: str | None, *, data_dir: Any = None) -> Any:
     """The travel-time provider of this server: a named road network (in ``data_dir``), or straight lines."""
     from planner import HaversineProvider, road_network
@@ -1015,12 +1054,25 @@ def plan_geojson(plan: Plan, *, network: str | None = None, data_dir: Any = None
     return out
 
 
+#: Violations that make an edited plan something other than a version of the day (saved plans may break
+#: other rules: the check goes with them, and publishing them needs force).
+_STRUCTURAL = frozenset({"unknown_worker", "unknown_visit", "missing_visit", "duplicate_visit", "duplicate_route",
+                         "date"})
+
+
 def save_edited_plan(
     session: Session, p: Principal, base: Plan, edited: dict[str, Any]
 ) -> tuple[Plan, Any]:
     """Store a dispatcher's hand-edited plan as a new (unpublished) version, with its check."""
     require_team_write(p, base.team_id)
     ev = check_plan(base, edited)
+    broken = [v for v in ev.violations if v.code in _STRUCTURAL]
+    if broken:
+        raise ApiError(
+            422, f"the edited plan names unknown workers or visits, or loses visits ({len(broken)} problem(s)); "
+            "every visit of the day must be planned or listed as unassigned", slug="plan-incomplete",
+            errors=[ErrorItem(field=v.code, message=v.message) for v in broken[:50]],
+        )
     normalised = planner.plan_to_json(replace(_read_edit(base, edited), kpis=ev.kpis))
     plan = store_plan(
         session, team_id=base.team_id, date=base.date, plan_json=normalised, problem=base.problem,
@@ -1119,29 +1171,32 @@ def record_outcome(session: Session, p: Principal, plan: Plan, body: OutcomeCrea
 
 
 def replan_args(session: Session, plan: Plan, now: dt.datetime) -> dict[str, Any]:
-    """What has happened so far today, in the planner's seconds (see planner.replan.freeze)."""
+    """What has happened so far today, in the planner's seconds (see planner.replan.freeze): visits
+    finished and under way, who went off sick and when, who is held up until when and since when."""
     now_s = seconds_of_day(now, plan.date)
     visits, _ = crud.list_visit_requests(session, plan.team_id, date=plan.date)
     outcomes = crud.list_outcomes(session, team_id=plan.team_id, date=plan.date)
     done = sorted(v.id for v in visits if v.status in FINISHED_VISIT)
     in_progress: dict[str, int] = {}
-    off_sick: set[str] = set()
+    off_sick: dict[str, int] = {}
     delay_until: dict[str, int] = {}
+    delayed_at: dict[str, int] = {}
     for o in outcomes:
         at_s = seconds_of_day(o.at or o.created_at, plan.date)
         if o.kind == OutcomeKind.IN_PROGRESS and o.visit_id:
             in_progress[o.visit_id] = at_s
         elif o.kind == OutcomeKind.WORKER_OFF_SICK and o.worker_id:
-            off_sick.add(o.worker_id)
+            off_sick[o.worker_id] = min(off_sick.get(o.worker_id, at_s), at_s)
         elif o.kind == OutcomeKind.WORKER_DELAYED and o.worker_id:
             until = at_s + int(o.delay_s or 0)
             delay_until[o.worker_id] = max(delay_until.get(o.worker_id, 0), until)
+            delayed_at[o.worker_id] = min(delayed_at.get(o.worker_id, at_s), at_s)
     still = {v.id for v in visits if v.status == VisitStatus.IN_PROGRESS}
     in_progress = {k: v for k, v in in_progress.items() if k in still}
     delayed = {w: until - now_s for w, until in delay_until.items() if until > now_s}
     return {
-        "now_s": now_s, "done": done, "in_progress": in_progress, "off_sick": sorted(off_sick),
-        "delayed_s": delayed,
+        "now_s": now_s, "done": done, "in_progress": in_progress, "off_sick": off_sick,
+        "delayed_s": delayed, "delayed_at_s": delayed_at,
     }
 
 
@@ -1153,9 +1208,13 @@ def create_replan_job(
     require_team_write(p, plan.team_id)
     if body.time_limit_s > settings.max_time_limit_s:
         raise ApiError(422, f"time_limit_s: at most {settings.max_time_limit_s} s on this server")
-    now = body.now or now_utc()
+    now = body.now
     if now.tzinfo is None:
-        raise ApiError(422, "now: give an offset, e.g. 2026-11-24T13:30:00+09:00")
+        raise ApiError(422, "now: give an offset, e.g. 2026-11-24T13:30:00+09:00",
+                       errors=[ErrorItem(field="body.now", message="a date and time with an offset")])
+    if not 0 <= seconds_of_day(now, plan.date) < 24 * 3600:
+        raise ApiError(422, f"now: not a moment of the plan's day ({plan.date.isoformat()}, Seoul time)",
+                       errors=[ErrorItem(field="body.now", message="not on the plan's day")])
     team = get_team(session, plan.team_id)
     problem = build_problem(session, team, plan.date, statuses=NOT_CANCELLED)
     if not problem.workers:
