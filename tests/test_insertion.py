@@ -12,9 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_solve import small_problems
 
-from planner import HaversineProvider, SolveParams, Visit, compile_instance, solve
+from planner import HaversineProvider, SolveParams, Visit, compile_instance, schedule, solve
 from planner.insertion import InsertionIndex
-from planner import schedule
 from planner.schedule import _forward, _Route, schedule_route, working_time
 
 TRAVEL = HaversineProvider()
