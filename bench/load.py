@@ -94,7 +94,9 @@ class Connection:
                 if line:
                     name, _, value = line.partition(b":")
                     headers[name.strip().lower()] = value.strip()
-            if b"content-length" in headers:
+            if status in (204, 304) or status < 200:  # never a body (RFC 9112 6.3)
+                body = b""
+            elif b"content-length" in headers:
                 body = await self.reader.readexactly(int(headers[b"content-length"]))
             elif headers.get(b"transfer-encoding", b"").lower() == b"chunked":
                 parts = []
@@ -583,8 +585,9 @@ def render(runs: dict[str, Any]) -> str:
             f"{run.get('server_log_errors', 0)} error lines in the server's log.",
             "",
             "| phase | clients | solve | req/s | 200/s | p50 ms | p95 ms | p99 ms | statuses | errors | recovery | "
-            "load | CPU client / server | job wall / budget | progress updates (max gap, delay spread) |",
-            "|---|---:|---|---:|---:|---:|---:|---:|---|---|---:|---:|---|---|---|",
+            "load | CPU client / server | server CPU per request | job wall / budget | "
+            "progress updates (max gap, delay spread) |",
+            "|---|---:|---|---:|---:|---:|---:|---:|---|---|---:|---:|---|---:|---|---|",
         ]
         for r in run["phases"]:
             job = r.get("job")
@@ -594,7 +597,7 @@ def render(runs: dict[str, Any]) -> str:
                 f"| {r['phase']} | {r['clients']:,} | {'yes' if r['with_solve'] else 'no'} | {r['rps']:.0f} | "
                 f"{r['ok_rps']:.0f} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {statuses} | {errors} | "
                 f"{_fmt_s(r['recovery_s'])} | {r['loadavg_after'][0]:.2f} | {r['client_cpu_s']:.1f} s / "
-                f"{r['server_cpu_s']:.1f} s | "
+                f"{r['server_cpu_s']:.1f} s | {1000 * r['server_cpu_s'] / max(1, r['requests']):.2f} ms | "
                 + (f"{job['wall_s']} s / {job['budget_s']:g} s ({job['status']}) | "
                    f"{job['progress_updates_seen']} ({_fmt_s(job['max_gap_between_updates_s'])}, "
                    f"{_fmt_s(job.get('progress_delay_spread_s'))})"
@@ -632,7 +635,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="extra environment for the server (e.g. SALPIMI_THREADS=16)")
     ap.add_argument("--raw", type=Path, default=RESULTS / "load.json")
     ap.add_argument("--out", type=Path, default=RESULTS / "load.md")
+    ap.add_argument("--render", action="store_true", help="only rewrite --out from the runs in --raw")
     args = ap.parse_args(argv)
+    if args.render:
+        args.out.write_text(render(json.loads(args.raw.read_text(encoding="utf-8"))["runs"]) + "\n", encoding="utf-8")
+        return 0
     try:
         args.clients = [int(x) for x in args.clients.split(",") if x]
         args.phases = [x for x in args.phases.split(",") if x]
