@@ -383,10 +383,30 @@ class _Feed:
     user_id: str | None
 
 
-_EVENT_COLUMNS = (
-    FeedEvent.item_id, FeedEvent.worker_id, FeedEvent.date, FeedEvent.household_id, FeedEvent.dong,
-    FeedEvent.visit_kind, FeedEvent.start, FeedEvent.end, FeedEvent.travel_s, FeedEvent.sequence,
-    FeedEvent.cancelled, FeedEvent.created_at, FeedEvent.changed_at, FeedEvent.cancelled_at,
+# Built once: a fetch runs these two statements with its parameters (about 4x cheaper than building them).
+_TOKENS: sa.Table = FeedToken.__table__  # type: ignore[attr-defined]
+_WORKERS: sa.Table = Worker.__table__  # type: ignore[attr-defined]
+_USERS: sa.Table = User.__table__  # type: ignore[attr-defined]
+_EVENTS: sa.Table = FeedEvent.__table__  # type: ignore[attr-defined]
+_FIND = (
+    sa.select(
+        _TOKENS.c.id, _TOKENS.c.team_id, _TOKENS.c.kind, _TOKENS.c.worker_id, _TOKENS.c.user_id, _TOKENS.c.token_hash,
+        _WORKERS.c.active, _WORKERS.c.team_id, _USERS.c.active, _USERS.c.role, _USERS.c.team_id,
+    )
+    .select_from(
+        _TOKENS.outerjoin(_WORKERS, _WORKERS.c.id == _TOKENS.c.worker_id)
+        .outerjoin(_USERS, _USERS.c.id == _TOKENS.c.user_id)
+    )
+    .where(_TOKENS.c.token_hash == sa.bindparam("digest"), _TOKENS.c.revoked_at.is_(None))
+)
+_IN_WINDOW = (_EVENTS.c.date >= sa.bindparam("first"), _EVENTS.c.date <= sa.bindparam("last"))
+_EVENT_COLUMNS = tuple(_EVENTS.c[name] for name in (
+    "item_id", "worker_id", "date", "household_id", "dong", "visit_kind", "start", "end", "travel_s", "sequence",
+    "cancelled", "created_at", "changed_at", "cancelled_at",
+))
+_WORKER_EVENTS = sa.select(*_EVENT_COLUMNS).where(_EVENTS.c.worker_id == sa.bindparam("worker"), *_IN_WINDOW)
+_TEAM_EVENTS = sa.select(*_EVENT_COLUMNS).where(
+    _EVENTS.c.team_id == sa.bindparam("team"), _EVENTS.c.item_id != BREAK, *_IN_WINDOW
 )
 
 
@@ -395,16 +415,7 @@ def _find_feed(session: Session, token: str) -> _Feed | None:
     if not _TOKEN.fullmatch(token):
         return None
     digest = token_digest(token)
-    row = session.exec(
-        select(  # type: ignore[call-overload]
-            FeedToken.id, FeedToken.team_id, FeedToken.kind, FeedToken.worker_id, FeedToken.user_id,
-            FeedToken.token_hash, Worker.active, Worker.team_id, User.active, User.role, User.team_id,
-        )
-        .select_from(FeedToken)
-        .outerjoin(Worker, col(Worker.id) == col(FeedToken.worker_id))
-        .outerjoin(User, col(User.id) == col(FeedToken.user_id))
-        .where(col(FeedToken.token_hash) == digest, col(FeedToken.revoked_at).is_(None))
-    ).first()
+    row: Any = session.connection().execute(_FIND, {"digest": digest}).first()
     if row is None or not hmac.compare_digest(str(row[5]), digest):
         return None
     feed_id, team_id, kind, worker_id, user_id, _h, w_active, w_team, u_active, u_role, u_team = row
@@ -425,12 +436,10 @@ def _window(now: dt.datetime) -> tuple[dt.date, dt.date, dt.datetime]:
 
 def _events(session: Session, feed: _Feed, first: dt.date, last: dt.date) -> Sequence[Any]:
     """The window's event rows of the feed: by (worker, date) or (team, date), both indexed."""
-    stmt = select(*_EVENT_COLUMNS).where(col(FeedEvent.date) >= first, col(FeedEvent.date) <= last)  # type: ignore[call-overload]
+    window = {"first": first, "last": last}
     if feed.kind == FeedKind.WORKER:
-        stmt = stmt.where(col(FeedEvent.worker_id) == feed.worker_id)
-    else:
-        stmt = stmt.where(col(FeedEvent.team_id) == feed.team_id, col(FeedEvent.item_id) != BREAK)
-    return session.exec(stmt).all()
+        return session.connection().execute(_WORKER_EVENTS, {"worker": feed.worker_id, **window}).all()
+    return session.connection().execute(_TEAM_EVENTS, {"team": feed.team_id, **window}).all()
 
 
 def _visible(rows: Iterable[Any], now: dt.datetime, *, one_per_visit: bool) -> tuple[list[Any], list[dt.datetime]]:
