@@ -71,7 +71,6 @@ from .travel.base import TravelMatrix as TravelMatrix
 from .travel.base import TravelTimeProvider as TravelTimeProvider
 from .travel.haversine import HaversineProvider as HaversineProvider
 from .travel.matrix import MatrixProvider as MatrixProvider
-from .travel.matrix import travel_for as travel_for
 
 __version__ = "0.1.0"
 

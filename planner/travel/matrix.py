@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..domain import Location, Problem, TravelTable
-from .base import TravelMatrix, TravelTimeProvider
+from ..domain import Location, TravelTable
+from .base import TravelMatrix
 
-__all__ = ["MatrixProvider", "travel_for"]
+__all__ = ["MatrixProvider"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,3 @@ class MatrixProvider:
             source=self.table.source,
         )
 
-
-def travel_for(problem: Problem, otherwise: TravelTimeProvider) -> TravelTimeProvider:
-    """The problem's own travel matrix when it carries one, else ``otherwise``."""
-    return MatrixProvider(problem.travel_matrix) if problem.travel_matrix is not None else otherwise
