@@ -838,8 +838,9 @@ class PlanJobCreate(PlanJobBase, InputModel):
 
 
 class ReplanRequest(InputModel):
-    now: IsoDateTime | None = Field(
-        default=None, description="the moment to re-plan from (default: the current time)"
+    now: IsoDateTime = Field(
+        description="the moment to re-plan from, with its offset, on the plan's day (required: a re-plan "
+        "never guesses the time)"
     )
     time_limit_s: float = Field(default=10.0, gt=0, le=3600)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -43,8 +43,9 @@ def run_payload(
     ``payload`` holds ``problem`` (a :class:`planner.Problem` the web process built and validated
     once, or planner JSON), ``time_limit_s``, ``seed``, optionally ``previous`` (the plan to stay
     close to: a :class:`planner.Plan` or plan JSON) and ``replan`` (what has happened so far:
-    ``now_s``, ``done``, ``in_progress``, ``off_sick``, ``delayed_s``).  The problem's own travel
-    matrix wins over the server's road network.
+    ``now_s``, ``done``, ``in_progress``, ``off_sick``, ``delayed_s``, ``delayed_at_s``).  The problem's own
+    travel matrix wins over the server's road network.  The result holds the plan, the evaluator's
+    ``violations`` of it and, for a re-plan, the ``problem`` it was checked against (the day as it now stands).
     """
     from planner import (
         HaversineProvider,
@@ -52,9 +53,11 @@ def run_payload(
         Plan,
         Problem,
         SolveParams,
+        evaluate,
         plan_from_json,
         plan_to_json,
         problem_from_json,
+        problem_to_json,
         road_network,
         solve,
     )
@@ -76,6 +79,7 @@ def run_payload(
 
         if previous is None:
             raise ValueError("re-planning needs the current plan")
+        sick = replan_args.get("off_sick", ())
         out = replan(
             problem,
             previous,
@@ -84,16 +88,28 @@ def run_payload(
             now_s=int(replan_args["now_s"]),
             done=frozenset(replan_args.get("done", ())),
             in_progress={k: int(v) for k, v in dict(replan_args.get("in_progress", {})).items()},
-            off_sick=frozenset(replan_args.get("off_sick", ())),
+            off_sick={k: int(v) for k, v in sick.items()} if isinstance(sick, dict) else frozenset(sick),
             delayed_s={k: int(v) for k, v in dict(replan_args.get("delayed_s", {})).items()},
+            delayed_at_s={k: int(v) for k, v in dict(replan_args.get("delayed_at_s", {})).items()},
             progress=progress,
             should_stop=should_stop,
         )
-        return {"plan": plan_to_json(out.plan), "stopped_early": out.stopped_early}
+        # The version is checked against the day as it now stands (a worker sent home owes no lunch).
+        return {"plan": plan_to_json(out.plan), "stopped_early": out.stopped_early,
+                "problem": problem_to_json(out.day), "violations": _violations(out.violations)}
     result = solve(
         problem, travel, params, previous=previous, progress=progress, should_stop=should_stop
     )
-    return {"plan": plan_to_json(result.plan), "stopped_early": bool(result.stopped_early)}
+    checked = evaluate(problem, result.plan, travel)
+    plan = replace(result.plan, meta={**result.plan.meta, "violations": len(checked.violations)})
+    return {"plan": plan_to_json(plan), "stopped_early": bool(result.stopped_early),
+            "violations": _violations(checked.violations)}
+
+
+def _violations(violations: Any) -> list[dict[str, str]]:
+    """The evaluator's violations as plain data (codes, ids and times only)."""
+    return [{"code": v.code, "worker_id": v.worker_id, "visit_id": v.visit_id, "message": v.message}
+            for v in violations]
 
 
 def _progress_dict(p: Any) -> dict[str, Any]:

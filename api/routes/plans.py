@@ -113,15 +113,17 @@ def get_geojson(plan_id: str, session: SessionDep, p: PrincipalDep, settings: Se
 
 @router.post(
     "/plans/{plan_id}/publish", response_model=PlanSummary,
-    summary="Publish this version (earlier versions of the day are unpublished)",
-    responses=problem_responses(404),
+    summary="Publish this version (earlier versions of the day are unpublished); a version the evaluator "
+    "objects to needs force=true, recorded in the audit log with its violations",
+    responses=problem_responses(404, 409),
 )
-def publish(plan_id: str, session: SessionDep, p: PrincipalDep) -> PlanSummary:
+def publish(
+    plan_id: str, session: SessionDep, p: PrincipalDep, settings: SettingsDep,
+    force: Annotated[bool, Query(description="publish although the evaluator finds violations (audited)")] = False,
+) -> PlanSummary:
     plan = services.get_plan(session, p, plan_id)
     services.require_team_write(p, plan.team_id)
-    services.publish_plan(session, plan)
-    services.audit(session, p, "publish", "plan", plan.id, team_id=plan.team_id,
-                   detail=f"version={plan.version}")
+    services.publish_checked(session, p, plan, force=force, network=settings.network, data_dir=settings.data_dir)
     return plan_summary(plan)
 
 
@@ -182,18 +184,16 @@ def record_outcome(
 
 @router.post(
     "/plans/{plan_id}/replan", status_code=status.HTTP_202_ACCEPTED, response_model=PlanJobPublic,
-    summary="Re-plan the rest of the day (done and in-progress visits frozen, few changes); "
-    "the job's plan is a new version, published by default",
+    summary="Re-plan the rest of the day from `now` (what happened stays as it happened, few changes); "
+    "the job's plan is a new version, published when the evaluator finds no violation",
     responses=problem_responses(404, 409),
 )
 def replan(
-    plan_id: str, session: SessionDep, p: PrincipalDep, runner: RunnerDep, events: EventsDep,
-    settings: SettingsDep, body: ReplanRequest | None = None,
+    plan_id: str, body: ReplanRequest, session: SessionDep, p: PrincipalDep, runner: RunnerDep, events: EventsDep,
+    settings: SettingsDep,
 ) -> JSONResponse:
     plan = services.get_plan(session, p, plan_id)
-    job = services.create_replan_job(
-        session, p, plan, body or ReplanRequest(), runner=runner, events=events, settings=settings
-    )
+    job = services.create_replan_job(session, p, plan, body, runner=runner, events=events, settings=settings)
     return JSONResponse(
         job_public(job).model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED,
         headers={"Location": f"/v1/plan-jobs/{job.id}"},

@@ -95,13 +95,14 @@ def test_plan_publish_outcomes_report_replan(world: World) -> None:
     assert _route(v2, nurse)["stops"][0]["visit_id"] == n_stops[0]["visit_id"]
     assert _route(v2, nurse)["stops"][0]["status"] == "done"
     assert [s["visit_id"] for s in _route(v2, cm)["stops"][:2]] == [c_stops[0]["visit_id"], c_stops[1]["visit_id"]]
+    planned = {s["visit_id"]: (r1["worker_id"], s["start"]) for r1 in v1["routes"] for s in r1["stops"]}
     for r2 in v2["routes"]:
-        for s in r2["stops"]:
-            if s["status"] == "open":
-                assert s["start"] >= now
+        for s in r2["stops"]:  # an open stop before now is one the plan had begun: kept exactly as planned
+            if s["status"] == "open" and s["start"] < now:
+                assert planned[s["visit_id"]] == (r2["worker_id"], s["start"])
     placed = {s["visit_id"] for r2 in v2["routes"] for s in r2["stops"]} | {u["visit_id"] for u in v2["unassigned"]}
     assert urgent_id in placed
-    assert "changes" in v2["meta"]
+    assert "changes" in v2["meta"] and v2["meta"]["violations"] == 0
     check = world.post(f"/v1/plans/{v2['id']}/check", "dispatcher_a").json()
     assert check["ok"] is True, check
 
@@ -110,6 +111,90 @@ def test_plan_publish_outcomes_report_replan(world: World) -> None:
     assert [p["published"] for p in versions["data"]] == [True, False]
     schedule = world.get(f"/v1/workers/{nurse}/schedule?date={DAY}", "nurse_a").json()
     assert schedule["version"] == 2
+
+
+def test_replan_needs_a_moment_of_the_plans_day(world: World) -> None:
+    """Never "re-plan at the server's clock time and publish": no body, an empty or malformed one, a time
+    without offset or on another day is a 422 and starts nothing."""
+    v1 = plan_day(world)
+    url = f"/v1/plans/{v1['id']}/replan"
+    assert_problem(world.post(url, "dispatcher_a"), 422)
+    assert_problem(world.post(url, "dispatcher_a", json={}), 422)
+    assert_problem(world.post(url, "dispatcher_a", json={"time_limit_s": 1}), 422)
+    assert_problem(world.client.post(url, headers={**world["dispatcher_a"], "content-type": "application/json"},
+                                      content=b'{"now": '), 422)
+    assert_problem(world.post(url, "dispatcher_a", json={"now": f"{DAY}T13:30:00"}), 422)
+    assert_problem(world.post(url, "dispatcher_a", json={"now": "2026-11-25T13:30:00+09:00"}), 422)
+    assert_problem(world.post(url, "dispatcher_a", json={"now": "half past one"}), 422)
+    versions = world.get(f"/v1/teams/{world.team_a}/plans?date={DAY}", "dispatcher_a").json()
+    assert versions["count"] == 1
+
+
+def _edited_with_a_violation(v1: dict[str, Any]) -> dict[str, Any]:
+    """v1 with one stop moved to another worker's route, times unchanged: the evaluator objects."""
+    edited = json.loads(json.dumps(v1))
+    routes = [r for r in edited["routes"] if r["stops"]]
+    moved = routes[0]["stops"].pop(0)
+    other = next(r for r in edited["routes"] if r["worker_id"] != routes[0]["worker_id"])
+    other["stops"].insert(0, moved)
+    return edited
+
+
+def test_a_version_with_violations_is_published_only_by_an_audited_override(world: World) -> None:
+    v1 = plan_day(world)
+    r = world.post(f"/v1/plans/{v1['id']}/versions", "dispatcher_a", json=_edited_with_a_violation(v1))
+    assert r.status_code == 201, r.text
+    assert r.json()["check"]["ok"] is False
+    version = r.json()["plan"]["id"]
+    refused = assert_problem(world.post(f"/v1/plans/{version}/publish", "dispatcher_a"), 409)
+    assert refused["errors"] and all(e["field"] for e in refused["errors"])
+    assert world.get(f"/v1/plans/{v1['id']}", "dispatcher_a").json()["published"] is True
+    r = world.post(f"/v1/plans/{version}/publish?force=true", "dispatcher_a")
+    assert r.status_code == 200, r.text
+    assert r.json()["published"] is True
+    audit = world.get(f"/v1/audit?resource=plan&resource_id={version}", "manager").json()["data"]
+    forced = [a for a in audit if a["action"] == "publish"]
+    assert forced and "forced despite violations=" in forced[0]["detail"]
+    count = len(refused["errors"])
+    assert forced[0]["detail"].split("violations=")[1].startswith(f"{count} (")
+
+
+def test_a_replan_the_evaluator_objects_to_is_stored_but_not_published(world: World) -> None:
+    v1 = plan_day(world)
+    nurse = world.actors["nurse_a"].worker_id
+    stops = _route(v1, nurse)["stops"]
+    assert len(stops) >= 2
+    # Reported: the second visit started the moment the first ended, faster than any travel allows.
+    for body in ({"kind": "done", "visit_id": stops[0]["visit_id"], "at": stops[0]["end"]},
+                 {"kind": "in_progress", "visit_id": stops[1]["visit_id"], "at": stops[0]["end"]}):
+        assert world.post(f"/v1/plans/{v1['id']}/outcomes", "dispatcher_a", json=body).status_code == 201
+    now = (dt.datetime.fromisoformat(stops[0]["end"]) + dt.timedelta(minutes=5)).isoformat()
+    r = world.post(f"/v1/plans/{v1['id']}/replan", "dispatcher_a", json={"now": now, "time_limit_s": 1})
+    assert r.status_code == 202, r.text
+    job = wait_for_job(world.client, world["dispatcher_a"], r.json()["id"])
+    assert job["status"] == "succeeded", job
+    v2 = world.get(f"/v1/plans/{job['plan_id']}", "dispatcher_a").json()
+    assert v2["published"] is False and v2["meta"]["violations"] >= 1
+    assert world.get(f"/v1/plans/{v1['id']}", "dispatcher_a").json()["published"] is True
+    check = world.post(f"/v1/plans/{v2['id']}/check", "dispatcher_a").json()
+    assert not check["ok"] and any(v["code"] == "travel" for v in check["violations"])
+    audit = world.get(f"/v1/audit?resource=plan&resource_id={v2['id']}", "manager").json()["data"]
+    assert any(a["action"] == "publish_withheld" and a["actor_role"] == "system" for a in audit)
+
+
+def test_a_version_must_name_known_workers_and_account_for_every_visit(world: World) -> None:
+    v1 = plan_day(world)
+    lost = json.loads(json.dumps(v1))
+    route = next(r for r in lost["routes"] if r["stops"])
+    route["stops"].pop()  # neither planned nor unassigned any more
+    body = assert_problem(world.post(f"/v1/plans/{v1['id']}/versions", "dispatcher_a", json=lost), 422)
+    assert [e["field"] for e in body["errors"]] == ["missing_visit"]
+    stranger = json.loads(json.dumps(v1))
+    next(r for r in stranger["routes"] if r["stops"])["worker_id"] = "wk_nobody"
+    body = assert_problem(world.post(f"/v1/plans/{v1['id']}/versions", "dispatcher_a", json=stranger), 422)
+    assert "unknown_worker" in {e["field"] for e in body["errors"]}
+    versions = world.get(f"/v1/teams/{world.team_a}/plans?date={DAY}", "dispatcher_a").json()
+    assert versions["count"] == 1
 
 
 def test_hand_edited_plan_is_checked_and_saved_as_a_version(world: World) -> None:
