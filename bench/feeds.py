@@ -66,10 +66,10 @@ async def _finished(port: int, target: load.Target, job_id: str, limit_s: float)
     return await load.wait_job(port, target, job_id, status_in=("succeeded", "failed", "cancelled"), limit_s=limit_s)
 
 
-async def setup(port: int, target: load.Target, today: dt.date) -> dict[str, Any]:
+async def setup(port: int, target: load.Target, today: dt.date, budget_s: float) -> dict[str, Any]:
     """Today's visits from the cadences, planned and published; a feed per worker and one team feed.  Returns the feeds' paths and what today's plan holds."""
     await _post(port, target, f"/v1/teams/{target.team_id}/visit-requests/generate?date={today.isoformat()}")
-    job = await _finished(port, target, (await _plan(port, target, today, 5.0))["id"], 120)
+    job = await _finished(port, target, (await _plan(port, target, today, budget_s))["id"], 120)
     if job["status"] != "succeeded":
         raise RuntimeError(f"today's plan job {job['status']}: {job.get('error')}")
     await _post(port, target, f"/v1/plans/{job['plan_id']}/publish")
@@ -172,7 +172,7 @@ async def run_phase(port: int, paths: list[str], clients: int, duration_s: float
 
 async def run_all(args: argparse.Namespace, target: load.Target, port: int, server_pid: int) -> dict[str, Any]:
     today = dt.datetime.now(SEOUL).date()
-    prepared = await setup(port, target, today)
+    prepared = await setup(port, target, today, min(5.0, args.duration))
     paths = prepared.pop("paths")
     plan = [("paced", False)] if args.solve in ("off", "both") else []
     if args.solve in ("on", "both"):
