@@ -1,0 +1,455 @@
+"""Choosing the day (and a worker to hint) for every visit: greedy construction, then local search.
+
+The cost, in the risk model's units (one day of a household's skip penalty at its cadence = its base):
+
+1. mandatory and urgent visits: 1e12 per visit left out, 1e9 per day later than its earliest feasible day;
+2. risk (``Context.risk_parts``): 1000 x the skip penalty of each visit left out (coverage first), then
+   each visit the ageing of its skip penalty between the later of its due
+   date (last contact + cadence: waiting within the cadence is free) and the earliest day it could have
+   had, and the day it gets (an overdue household visited on Friday instead of Monday costs four more days
+   of ageing); each visit left out its skip penalty at the end of the horizon on top of the ageing it
+   accrued over the horizon; a given priority (not aged) costs that much per visit left out;
+3. continuity: ``continuity_weight`` per visit hinted to another worker than the household's own;
+4. fairness: ``fairness_weight`` x visits² / working hours per worker and day (a convex load, spread in
+   proportion to each day's hours);
+5. travel: ``travel_weight`` per second of a nearest-neighbour estimate of each worker-day's travel.
+
+Capacity is hard: at most ``max_visits`` per worker-day and an estimated working time (service plus the
+travel estimate) within ``fill`` of the day's working time.  Days and spacing, same-day exclusions,
+follow-ups and day patterns are hard too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .context import Context
+
+__all__ = ["COVERAGE", "MISSING_MUST", "PER_DAY_LATE", "Assignment", "HorizonParams"]
+
+MISSING_MUST = 1e12
+PER_DAY_LATE = 1e9
+#: Weight of the skip penalty of visits left out, over the ageing of visits made: which households are
+#: visited comes before when (as in the day planner, where coverage dominates travel).
+COVERAGE = 1000.0
+_EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HorizonParams:
+    """Weights of the horizon objective below risk (see :mod:`planner.horizon.assign`) and its budget split.
+
+    Parameters
+    ----------
+    fairness_weight
+        Risk units per (visits² / working hour) of a worker-day: moving one visit from a worker's day of
+        8 to one of 4 (8 h days) gains 0.75, about what three days of ageing of a regular household cost.
+    travel_weight
+        Risk units per second of estimated travel (1 per half hour).
+    continuity_weight
+        Risk units per visit by another worker than the household's preferred one.
+    fill
+        Share of each worker-day's working time the day assignment fills (the router gets the rest as slack).
+    assign_share
+        Share of the whole budget spent choosing days before routing (the rest routes the days).
+    """
+
+    fairness_weight: float = 3.0
+    travel_weight: float = 1.0 / 1800.0
+    continuity_weight: float = 2.0
+    fill: float = 0.92
+    assign_share: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("fairness_weight", "travel_weight", "continuity_weight"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and value >= 0):
+                raise ValueError(f"{name}: must be a non-negative number, got {value!r}")
+        if not 0.3 <= self.fill <= 1.0:
+            raise ValueError(f"fill: must lie in 0.3..1, got {self.fill!r}")
+        if not 0.0 < self.assign_share < 0.9:
+            raise ValueError(f"assign_share: must lie in (0, 0.9), got {self.assign_share!r}")
+
+
+class Assignment:
+    """Which day and which worker each occurrence of each request has (-1: none), with cached costs."""
+
+    def __init__(self, ctx: Context, params: HorizonParams, *, seed: int = 0) -> None:
+        self.ctx, self.params = ctx, params
+        self.rng = np.random.default_rng(seed)
+        self.occ_task: list[int] = []
+        self.task_occ: list[list[int]] = []
+        for t, info in enumerate(ctx.tasks):
+            self.task_occ.append(list(range(len(self.occ_task), len(self.occ_task) + info.count)))
+            self.occ_task.extend([t] * info.count)
+        n = len(self.occ_task)
+        self.day = [-1] * n
+        self.worker = [-1] * n
+        self.fixed = [False] * n
+        self.members: dict[tuple[int, int], list[int]] = {}
+        self.wd_cost: dict[tuple[int, int], float] = {}
+        self.wd_time: dict[tuple[int, int], float] = {}
+        self.task_cost = [self._task_cost(t, []) for t in range(len(ctx.tasks))]
+        self.frozen_until = -1
+        self.scale: dict[int, float] = {}  # per worker: how much of the estimated capacity the router honours
+        self.evaluations = 0
+        excl: list[set[int]] = [set() for _ in ctx.tasks]
+        tindex = {info.visit.id: t for t, info in enumerate(ctx.tasks)}
+        self.follows: list[tuple[int, int, int] | None] = [None] * len(ctx.tasks)  # (pred, min gap, max gap)
+        self.followers: list[list[int]] = [[] for _ in ctx.tasks]
+        for t, info in enumerate(ctx.tasks):
+            for other in info.visit.not_same_day_as:
+                u = tindex[other]
+                excl[t].add(u)
+                excl[u].add(t)
+            a = info.visit.after
+            if a is not None:
+                p = tindex[a.visit_id]
+                self.follows[t] = (p, a.days, a.days + a.slack_days)
+                self.followers[p].append(t)
+        self.excl = [frozenset(e) for e in excl]
+        self.patterns = [
+            tuple(frozenset((day - ctx.problem.start).days for day in p) for p in info.visit.day_patterns)
+            for info in ctx.tasks
+        ]
+
+    # ---- views -------------------------------------------------------------------------------
+
+    def task_days(self, t: int, *, without: int = -1) -> list[int]:
+        return sorted(self.day[o] for o in self.task_occ[t] if self.day[o] >= 0 and o != without)
+
+    def planned(self, t: int) -> list[tuple[int, int]]:
+        return [(self.day[o], self.worker[o]) for o in self.task_occ[t] if self.day[o] >= 0]
+
+    def unassigned(self) -> list[int]:
+        return [o for o, d in enumerate(self.day) if d < 0]
+
+    def total(self) -> float:
+        return sum(self.task_cost) + sum(self.wd_cost.values())
+
+    # ---- costs -------------------------------------------------------------------------------
+
+    def _task_cost(self, t: int, planned: list[tuple[int, int]]) -> float:
+        ctx, info = self.ctx, self.ctx.tasks[t]
+        days = sorted(d for d, _ in planned)
+        left, ageing = ctx.risk_parts(t, days)
+        cost = COVERAGE * left + ageing
+        if info.must:
+            cost += MISSING_MUST * (info.count - len(days))
+            cost += PER_DAY_LATE * sum(max(0, d - e) for d, e in zip(days, info.earliest_k, strict=False))
+        cw = self.params.continuity_weight
+        if cw and planned:
+            if info.preferred >= 0:
+                cost += cw * sum(1 for _, w in planned if w != info.preferred)
+            elif info.count > 1:
+                cost += cw * (len({w for _, w in planned}) - 1)
+        return cost
+
+    def _wd(self, w: int, d: int, members: list[int]) -> tuple[float, float]:
+        """(cost, estimated working seconds) of worker ``w``'s day ``d`` with ``members``."""
+        if not members:
+            return 0.0, 0.0
+        ctx = self.ctx
+        locs = ctx.task_loc[[self.occ_task[o] for o in members]]
+        table = ctx.tables[w]
+        src = np.concatenate(([ctx.start_loc[w]], locs))
+        sub = table[np.ix_(src, locs)].astype(float)
+        k = len(locs)
+        sub[np.arange(1, k + 1), np.arange(k)] = np.inf
+        travel = float(sub.min(axis=0).sum() + table[locs, ctx.end_loc[w]].min())
+        service = sum(ctx.tasks[self.occ_task[o]].service_s[(d, w)] for o in members)
+        hours = max(ctx.avail_s[(w, d)], 3600) / 3600.0
+        cost = self.params.fairness_weight * k * k / hours + self.params.travel_weight * travel
+        return cost, service + travel
+
+    def _fits(self, w: int, d: int, k: int, est: float) -> bool:
+        ctx = self.ctx
+        cap = ctx.avail_s[(w, d)] * self.params.fill * self.scale.get(w, 1.0)
+        return k <= ctx.max_visits[(w, d)] and (est <= cap or k == 1)
+
+    # ---- rules -------------------------------------------------------------------------------
+
+    def day_ok(self, t: int, d: int, *, without: int = -1, extra: Iterable[int] = ()) -> bool:
+        """May request ``t`` have a visit on day ``d`` (besides its other visits, less ``without``)?"""
+        info = self.ctx.tasks[t]
+        if d not in info.options or d <= self.frozen_until:
+            return False
+        others = self.task_days(t, without=without)
+        gap = info.visit.min_spacing_days
+        if any(abs(d - x) < gap for x in others):
+            return False
+        if self.patterns[t]:
+            chosen = {*others, d}
+            if not any(chosen <= p for p in self.patterns[t]):
+                return False
+        for u in self.excl[t]:
+            if any(self.day[o] == d for o in self.task_occ[u]):
+                return False
+        if d in extra:
+            return False
+        f = self.follows[t]
+        if f is not None:
+            pd = self.task_days(f[0])
+            if not pd or not f[1] <= d - pd[0] <= f[2]:
+                return False
+        for y in self.followers[t]:
+            yd = self.task_days(y)
+            if yd:
+                fy = self.follows[y]
+                assert fy is not None
+                if not fy[1] <= yd[0] - d <= fy[2]:
+                    return False
+        return True
+
+    # ---- moves -------------------------------------------------------------------------------
+
+    def _place(self, o: int, d: int, w: int) -> None:
+        """Move occurrence ``o`` to (``d``, ``w``) (``d = -1``: take it out), updating every cache."""
+        t = self.occ_task[o]
+        old = (self.worker[o], self.day[o])
+        if self.day[o] >= 0:
+            m = self.members[old]
+            m.remove(o)
+            self.wd_cost[old], self.wd_time[old] = self._wd(old[0], old[1], m)
+        self.day[o], self.worker[o] = (d, w) if d >= 0 else (-1, -1)
+        if d >= 0:
+            m = self.members.setdefault((w, d), [])
+            m.append(o)
+            self.wd_cost[(w, d)], self.wd_time[(w, d)] = self._wd(w, d, m)
+        self.task_cost[t] = self._task_cost(t, self.planned(t))
+
+    def _delta(self, o: int, d: int, w: int) -> float | None:
+        """Cost change of moving ``o`` to (``d``, ``w``) (``d = -1``: out); ``None`` when it does not fit."""
+        self.evaluations += 1
+        t = self.occ_task[o]
+        cur = (self.worker[o], self.day[o])
+        delta = 0.0
+        if cur[1] >= 0:
+            m = [x for x in self.members[cur] if x != o]
+            c, _ = self._wd(cur[0], cur[1], m)
+            delta += c - self.wd_cost[cur]
+        if d >= 0:
+            m = [*self.members.get((w, d), []), o]
+            c, est = self._wd(w, d, m)
+            if not self._fits(w, d, len(m), est):
+                return None
+            delta += c - self.wd_cost.get((w, d), 0.0)
+        planned = [(self.day[x], self.worker[x]) for x in self.task_occ[t] if x != o and self.day[x] >= 0]
+        if d >= 0:
+            planned.append((d, w))
+        delta += self._task_cost(t, planned) - self.task_cost[t]
+        return delta
+
+    def options(self, o: int) -> list[tuple[int, int]]:
+        t = self.occ_task[o]
+        out: list[tuple[int, int]] = []
+        for d, workers in self.ctx.tasks[t].options.items():
+            if d > self.frozen_until and self.day_ok(t, d, without=o):
+                out.extend((d, w) for w in workers)
+        return out
+
+    def best_move(self, o: int, *, allow_out: bool = True) -> tuple[float, int, int] | None:
+        best: tuple[float, int, int] | None = None
+        for d, w in self.options(o):
+            if d == self.day[o] and w == self.worker[o]:
+                continue
+            delta = self._delta(o, d, w)
+            if delta is not None and (best is None or delta < best[0]):
+                best = (delta, d, w)
+        if allow_out and self.day[o] >= 0:
+            delta = self._delta(o, -1, -1)
+            if delta is not None and (best is None or delta < best[0]):
+                best = (delta, -1, -1)
+        return best
+
+    def improve(self, o: int) -> bool:
+        if self.fixed[o]:
+            return False
+        best = self.best_move(o)
+        if best is not None and best[0] < -_EPS:
+            self._place(o, best[1], best[2])
+            return True
+        return False
+
+    def insert_with_ejection(self, o: int) -> bool:
+        """Put unassigned ``o`` in a full worker-day by taking out one cheaper visit (which then goes
+        wherever it fits best, possibly nowhere)."""
+        if self.day[o] >= 0 or self.fixed[o]:
+            return False
+        base = self.total()
+        t = self.occ_task[o]
+        best: tuple[float, int, int, int] | None = None
+        for d, w in self.options(o):
+            planned = [*self.planned(t), (d, w)]
+            gain = self.task_cost[t] - self._task_cost(t, planned)  # what o alone would bring on that day
+            for victim in list(self.members.get((w, d), [])):
+                if self.fixed[victim]:
+                    continue
+                tv = self.occ_task[victim]
+                kept = [(self.day[x], self.worker[x]) for x in self.task_occ[tv] if x != victim and self.day[x] >= 0]
+                if self._task_cost(tv, kept) - self.task_cost[tv] >= gain:
+                    continue  # the victim is worth at least as much
+                self._place(victim, -1, -1)
+                delta = self._delta(o, d, w)
+                if delta is not None:
+                    change = self.total() + delta - base
+                    if best is None or change < best[0]:
+                        best = (change, d, w, victim)
+                self._place(victim, d, w)
+        if best is None or best[0] >= -_EPS:
+            return False
+        _, d, w, victim = best
+        before = self.total()
+        self._place(victim, -1, -1)
+        self._place(o, d, w)
+        move = self.best_move(victim, allow_out=False)
+        if move is not None and move[0] < 0:
+            self._place(victim, move[1], move[2])
+        if self.total() > before - _EPS:  # the estimate was stale: undo
+            self._place(o, -1, -1)
+            if self.day[victim] >= 0:
+                self._place(victim, -1, -1)
+            self._place(victim, d, w)
+            return False
+        return True
+
+    def reinsert(self, tasks: list[int]) -> bool:
+        """Take every movable visit of ``tasks`` out and put them back greedily; keep it if it is cheaper."""
+        occs = [o for t in tasks for o in self.task_occ[t] if not self.fixed[o]]
+        if not occs:
+            return False
+        before = self.total()
+        saved = [(o, self.day[o], self.worker[o]) for o in occs]
+        for o in occs:
+            if self.day[o] >= 0:
+                self._place(o, -1, -1)
+        if any(self.patterns[t] for t in tasks):
+            self._insert_patterns(tasks)
+        else:
+            for o in occs:
+                move = self.best_move(o, allow_out=False)
+                if move is not None and move[0] < 0:
+                    self._place(o, move[1], move[2])
+        if self.total() < before - _EPS:
+            return True
+        for o in occs:
+            if self.day[o] >= 0:
+                self._place(o, -1, -1)
+        for o, d, w in saved:
+            if d >= 0:
+                self._place(o, d, w)
+        return False
+
+    def _insert_patterns(self, tasks: list[int]) -> None:
+        for t in tasks:
+            occs = [o for o in self.task_occ[t] if not self.fixed[o] and self.day[o] < 0]
+            best: tuple[float, list[tuple[int, int, int]]] | None = None
+            empty: frozenset[int] = frozenset()
+            for pattern in self.patterns[t] or (empty,):
+                fixed_days = set(self.task_days(t))
+                todo = sorted(pattern - fixed_days)
+                if len(todo) != len(occs) or not fixed_days <= pattern:
+                    continue
+                start = self.total()
+                placed: list[tuple[int, int, int]] = []
+                for o, d in zip(occs, todo, strict=True):
+                    choice = None
+                    if self.day_ok(t, d, without=o):
+                        for w in self.ctx.tasks[t].options.get(d, ()):
+                            delta = self._delta(o, d, w)
+                            if delta is not None and (choice is None or delta < choice[0]):
+                                choice = (delta, w)
+                    if choice is None:
+                        break
+                    self._place(o, d, choice[1])
+                    placed.append((o, d, choice[1]))
+                cost = self.total() - start if len(placed) == len(occs) else None
+                for o, _, _ in placed:
+                    self._place(o, -1, -1)
+                if cost is not None and (best is None or cost < best[0]):
+                    best = (cost, placed)
+            if best is not None and best[0] < 0:
+                for o, d, w in best[1]:
+                    self._place(o, d, w)
+
+    # ---- search ------------------------------------------------------------------------------
+
+    def construct(self) -> None:
+        """Insert every movable unassigned visit greedily: mandatory and urgent first, then by risk."""
+        ctx = self.ctx
+        groups = self._groups()
+
+        def value(t: int) -> float:
+            info = ctx.tasks[t]
+            first = sorted(info.options)[:1]
+            return ctx.risk_cost(t, []) - ctx.risk_cost(t, first)
+
+        order = sorted(groups, key=lambda g: (not any(ctx.tasks[t].must for t in g),
+                                              -max(value(t) for t in g)))
+        for group in order:
+            if any(self.patterns[t] for t in group):
+                self._insert_patterns(group)
+                continue
+            for t in group:
+                for o in self.task_occ[t]:
+                    if self.day[o] >= 0 or self.fixed[o]:
+                        continue
+                    move = self.best_move(o, allow_out=False)
+                    if move is not None and move[0] < 0:
+                        self._place(o, move[1], move[2])
+                    elif not self.insert_with_ejection(o):
+                        continue
+
+    def _groups(self) -> list[list[int]]:
+        """Requests tied by follow-ups, predecessors first; every other request alone."""
+        seen: set[int] = set()
+        out: list[list[int]] = []
+        for t in range(len(self.ctx.tasks)):
+            if t in seen or self.follows[t] is not None:
+                continue
+            group, stack = [], [t]
+            while stack:
+                x = stack.pop(0)
+                if x in seen:
+                    continue
+                seen.add(x)
+                group.append(x)
+                stack.extend(self.followers[x])
+            out.append(group)
+        for t in range(len(self.ctx.tasks)):  # follow-up cycles (infeasible anyway) still get a group
+            if t not in seen:
+                out.append([t])
+        return out
+
+    def search(self, *, deadline: float | None, max_evaluations: int,
+               should_stop: Callable[[], bool] | None = None) -> None:
+        """Local search: relocate single visits, insert left-out ones by ejection, reinsert request groups;
+        stops when a pass finds nothing, at ``deadline`` (``perf_counter``) or after ``max_evaluations``."""
+        limit = self.evaluations + max_evaluations
+
+        def out_of_budget() -> bool:
+            return (self.evaluations >= limit or (deadline is not None and time.perf_counter() >= deadline)
+                    or (should_stop is not None and should_stop()))
+
+        groups = [g for g in self._groups() if len(g) > 1 or self.ctx.tasks[g[0]].count > 1
+                  or self.patterns[g[0]]]
+        while not out_of_budget():
+            improved = False
+            order = [o for o in self.rng.permutation(len(self.day)).tolist() if not self.fixed[o]]
+            for o in order:
+                if out_of_budget():
+                    return
+                if self.day[o] < 0:
+                    improved |= self.improve(o) or self.insert_with_ejection(o)
+                else:
+                    improved |= self.improve(o)
+            for g in groups:
+                if out_of_budget():
+                    return
+                improved |= self.reinsert(g)
+            if not improved:
+                return
