@@ -345,17 +345,22 @@ class FeedAnswer:
 
 
 class FeedCache:
-    """Rendered feeds by feed id, reused while the events they show are unchanged (bounded, LRU).
+    """Rendered feeds by feed id, reused while the events they show are unchanged (LRU, bounded by
+    ``size`` feeds and ``max_bytes`` of bodies).
 
     ``clock`` is the time fetches are answered at (tests set it; the server uses the real one).
     """
 
-    def __init__(self, *, size: int = 4096, clock: Callable[[], dt.datetime] = now_utc) -> None:
-        if size < 1:
-            raise ValueError(f"size: expected at least 1, got {size}")
+    def __init__(
+        self, *, size: int = 4096, max_bytes: int = 64 * 1024 * 1024, clock: Callable[[], dt.datetime] = now_utc
+    ) -> None:
+        if size < 1 or max_bytes < 1:
+            raise ValueError(f"size, max_bytes: expected at least 1, got {size}, {max_bytes}")
         self.size = size
+        self.max_bytes = max_bytes
         self.clock = clock
         self._items: OrderedDict[str, tuple[Any, RenderedFeed]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def lookup(self, feed_id: str, key: Any) -> RenderedFeed | None:
@@ -368,10 +373,14 @@ class FeedCache:
 
     def store(self, feed_id: str, key: Any, rendered: RenderedFeed) -> None:
         with self._lock:
+            old = self._items.pop(feed_id, None)
+            if old is not None:
+                self._bytes -= len(old[1].body)
             self._items[feed_id] = (key, rendered)
-            self._items.move_to_end(feed_id)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self._bytes += len(rendered.body)
+            while len(self._items) > self.size or (self._bytes > self.max_bytes and len(self._items) > 1):
+                _key, (_k, gone) = self._items.popitem(last=False)
+                self._bytes -= len(gone.body)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -318,3 +318,15 @@ def test_a_caldav_server_accepts_every_event(golden: Golden, radicale: str) -> N
                     assert _value(stored[0], name) == _value(event, name), (who, str(event["UID"]), name)
             listing = client.request("PROPFIND", collection, headers={"Depth": "1"})
             assert listing.status_code == 207 and listing.text.count(".ics</") == len(events)
+
+
+def test_the_render_cache_is_bounded_by_feeds_and_bytes() -> None:
+    rendered = [feeds.RenderedFeed(body=b"x" * 100, etag=f'"{i}"', last_modified=NOW) for i in range(5)]
+    cache = feeds.FeedCache(size=3, max_bytes=250)
+    for i, r in enumerate(rendered):
+        cache.store(f"fd_{i}", i, r)
+    assert cache.lookup("fd_4", 4) is rendered[4] and cache.lookup("fd_3", 3) is rendered[3]
+    assert cache.lookup("fd_2", 2) is None and cache.lookup("fd_0", 0) is None  # 250 bytes hold two
+    assert cache.lookup("fd_4", "another state") is None  # a changed key is a miss
+    cache.store("fd_4", 4, rendered[4])  # replacing counts its bytes once
+    assert cache.lookup("fd_3", 3) is rendered[3]
