@@ -13,6 +13,13 @@ from typing import Any, NoReturn
 
 from .domain import Problem
 from .evaluate import evaluate
+from .formats.horizon import (
+    horizon_from_json,
+    horizon_json_schema,
+    horizon_plan_from_json,
+    horizon_plan_to_json,
+    is_horizon_json,
+)
 from .formats.plan import plan_from_json, plan_json_schema, plan_to_json
 from .io import ProblemFileError, load_problem, problem_json_schema, read_json
 from .params import SolveParams
@@ -42,6 +49,15 @@ def _date(text: str) -> Any:
         return parse_date(text, field="--date")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _day(flag: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            return parse_date(text, field=flag)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
 
 
 def _positive(text: str) -> float:
@@ -141,6 +157,14 @@ def _print_plan(result: Result, out: Any) -> None:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    if args.start is not None or args.end is not None:
+        if args.date is not None:
+            raise UsageError("--date plans one day; give --from and --to for several, not both")
+        return _cmd_plan_horizon(args, read_json(args.problem, what="problem"))
+    if args.date is None:
+        raw = read_json(args.problem, what="problem")
+        if is_horizon_json(raw):
+            return _cmd_plan_horizon(args, raw)
     problem = load_problem(args.problem, date=args.date)
     out = _out_path(args.out, problem_file=args.problem) if args.out else None
     travel = _travel(args, problem)
@@ -150,7 +174,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     elif not getattr(args, "network", None):
         print("Travel: straight-line estimates (great-circle x detour); use --network NAME for streets.",
               file=sys.stderr)
-    params = SolveParams(time_limit_s=args.time_limit, seed=args.seed, deterministic=args.deterministic)
+    limit = args.time_limit if args.time_limit is not None else 10.0
+    params = SolveParams(time_limit_s=limit, seed=args.seed, deterministic=args.deterministic)
     tty = sys.stderr.isatty()
 
     def progress(p: Progress) -> None:
@@ -162,7 +187,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
     if not args.quiet:
         print(f"Planning {len(problem.visits)} candidate visits with {len(problem.workers)} workers "
-              f"for {problem.date} (limit {args.time_limit:g} s)…", file=sys.stderr)
+              f"for {problem.date} (limit {limit:g} s)…", file=sys.stderr)
     t0 = time.perf_counter()
     result = solve(problem, travel, params, progress=progress)
     if tty and not args.quiet:
@@ -172,6 +197,42 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     _print_plan(result, sys.stdout)
     if out is not None:
         _write_atomically(out, json.dumps(plan_to_json(result.plan), ensure_ascii=False, indent=1) + "\n")
+        print(f"\nPlan written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_plan_horizon(args: argparse.Namespace, raw: Any) -> int:
+    """``plan --from --to``: choose each visit's day, route every day, print the week and each day's routes."""
+    from .horizon import plan_horizon
+    from .horizon.report import print_kpis, print_left_out, print_week
+
+    try:
+        problem = horizon_from_json(raw, start=args.start, end=args.end)
+    except (ValueError, TypeError) as exc:
+        raise ProblemFileError(f"problem {args.problem}: {exc}") from None
+    out = _out_path(args.out, problem_file=args.problem) if args.out else None
+    travel = _travel(args, problem.template(problem.start))
+    n_days = problem.n_days
+    limit = args.time_limit if args.time_limit is not None else min(60.0, 10.0 * n_days)
+    params = SolveParams(time_limit_s=limit, seed=args.seed, deterministic=args.deterministic)
+    if not args.quiet:
+        count = sum(hv.count for hv in problem.visits)
+        print(f"Planning {count} visits ({len(problem.visits)} requests) with {len(problem.workers)} workers "
+              f"over {problem.start}..{problem.end} (limit {limit:g} s)…", file=sys.stderr)
+    result = plan_horizon(problem, travel, params)
+    if not args.quiet:
+        print(f"Solved in {result.elapsed_s:.1f} s.", file=sys.stderr)
+    holidays = result.meta.get("holidays", {})
+    print_week(result.summary, problem.dates(),
+               {parse_date(k): str(v) for k, v in holidays.items()}, sys.stdout)
+    for day in result.days:
+        print(f"\n=== {day.date:%A %Y-%m-%d} ===", file=sys.stdout)
+        _print_plan(day.result, sys.stdout)
+    print_left_out(result.unassigned, sys.stdout)
+    print_kpis(result.summary.kpis, sys.stdout)
+    if out is not None:
+        text = json.dumps(horizon_plan_to_json(result.horizon_plan()), ensure_ascii=False, indent=1) + "\n"
+        _write_atomically(out, text)
         print(f"\nPlan written to {args.out}", file=sys.stderr)
     return 0
 
@@ -210,8 +271,10 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    problem = load_problem(args.problem, date=args.date)
     raw = read_json(args.plan, what="plan")
+    if isinstance(raw, dict) and "plans" in raw:
+        return _cmd_check_horizon(args, raw)
+    problem = load_problem(args.problem, date=args.date)
     try:
         plan = plan_from_json(raw)
     except (ValueError, KeyError, TypeError) as exc:
@@ -231,7 +294,35 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 1
 
 
+def _cmd_check_horizon(args: argparse.Namespace, raw: Any) -> int:
+    from .horizon import evaluate_horizon
+
+    try:
+        plan = horizon_plan_from_json(raw)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"plan {args.plan}: {exc}") from None
+    try:
+        problem = horizon_from_json(read_json(args.problem, what="problem"), start=plan.start, end=plan.end)
+    except (ValueError, TypeError) as exc:
+        raise ProblemFileError(f"problem {args.problem}: {exc}") from None
+    ev = evaluate_horizon(problem, plan, _travel(args, problem.template(problem.start)))
+    visits = sum(len(r.stops) for p in plan.plans for r in p.routes)
+    print(f"{len(plan.plans)} day plan(s) over {plan.start}..{plan.end}, {visits} visits planned, "
+          f"{len(plan.unassigned)} left out")
+    found = ev.all_violations()
+    if not found:
+        print("OK: no violations.")
+        return 0
+    print(f"{len(found)} violation(s):")
+    for v in found:
+        print(f"  [{v.code}] {printable(v.message)}")
+    return 1
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
+    if getattr(args, "horizon", False):
+        print(json.dumps(horizon_json_schema(), ensure_ascii=False, indent=2))
+        return 0
     schema = plan_json_schema() if getattr(args, "plan", False) else problem_json_schema()
     print(json.dumps(schema, ensure_ascii=False, indent=2))
     return 0
@@ -259,8 +350,13 @@ def register(sub: Any) -> None:
     p = sub.add_parser("plan", help="plan a day's visits")
     p.add_argument("problem", help="problem JSON file (see `salpimi schema`)")
     p.add_argument("--date", type=_date, help="planning day YYYY-MM-DD (default: the file's)")
-    p.add_argument("--time-limit", type=_positive, default=10.0,
-                   help="seconds for the whole solve: model, search, repair, reasons (default 10)")
+    p.add_argument("--from", dest="start", type=_day("--from"), default=None,
+                   help="plan several days: first day YYYY-MM-DD (a day file's visits, or a horizon file)")
+    p.add_argument("--to", dest="end", type=_day("--to"), default=None,
+                   help="last day YYYY-MM-DD (inclusive; at most 28 days)")
+    p.add_argument("--time-limit", type=_positive, default=None,
+                   help="seconds for the whole solve: model, search, repair, reasons (default 10; "
+                        "several days: 10 per day, at most 60)")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--deterministic", action="store_true",
                    help="stop on a work budget, not the clock: same input, seed and limit, same plan")
@@ -278,6 +374,7 @@ def register(sub: Any) -> None:
 
     s = sub.add_parser("schema", help="print the JSON Schema of the problem file (or, with --plan, of the plan file)")
     s.add_argument("--plan", action="store_true", help="the plan file's schema instead")
+    s.add_argument("--horizon", action="store_true", help="the horizon (several days) problem file's schema")
     s.set_defaults(func=_cmd_schema)
 
     netcli.add_data_dir_option(p)
