@@ -246,7 +246,7 @@ def _problems(problem: Problem, plan: Plan, pasts: dict[str, _Past], reported: f
     day = replace(problem, workers=tuple(
         w if pasts[w.id].owes_break or not w.break_s else replace(w, break_window=None, break_s=0)
         for w in problem.workers))
-    on_routes = {s.visit_id for r in plan.routes for s in r.stops}
+    on_routes = {s.visit_id for r in plan.routes if r.worker_id in pasts for s in r.stops}  # workers of the day
     by_id = problem.visits_by_id()
     outside = tuple(
         Unassigned(visit_id=vid, household_id=by_id[vid].household_id, reason=Reason.CANCELLED,
