@@ -253,13 +253,33 @@ class HorizonProblem:
 
     def template(self, day: dt.date, *, workers: tuple[Worker, ...] | None = None,
                  visits: tuple[Visit, ...] | None = None, households: tuple[Household, ...] | None = None) -> Problem:
-        """A one-day problem on ``day`` (default: every worker with its usual shift and every request once)."""
+        """A one-day problem on ``day`` (default: every worker with its usual shift and every request once).
+
+        With fewer workers than the horizon's, a visit that only an absent worker may make gets no
+        qualified worker that day, and households keep a preferred worker only when that one works.
+        """
+        ws = self.workers if workers is None else workers
+        vs = tuple(hv.visit for hv in self.visits) if visits is None else visits
+        hs = self.households if households is None else households
+        if workers is not None and len(workers) < len(self.workers):
+            ids = frozenset(w.id for w in ws)
+            vs = tuple(_visit_among(v, ids) for v in vs)
+            hs = tuple(h if h.preferred_worker_id in ids or h.preferred_worker_id is None
+                       else dataclasses.replace(h, preferred_worker_id=None) for h in hs)
         return Problem(
-            date=day, name=self.name, households=self.households if households is None else households,
-            workers=self.workers if workers is None else workers,
-            visits=tuple(hv.visit for hv in self.visits) if visits is None else visits,
+            date=day, name=self.name, households=hs, workers=ws, visits=vs,
             service_times=self.service_times, risk_model=self.risk_model, travel_matrix=self.travel_matrix,
         )
+
+
+def _visit_among(visit: Visit, worker_ids: frozenset[str]) -> Visit:
+    """``visit`` for a day with only ``worker_ids`` at work: nobody may make it when its required worker is
+    away; forbidden workers who are away are dropped from the list."""
+    if visit.required_worker_id is not None and visit.required_worker_id not in worker_ids:
+        return dataclasses.replace(visit, required_worker_id=None, forbidden_worker_ids=worker_ids)
+    if visit.forbidden_worker_ids - worker_ids:
+        return dataclasses.replace(visit, forbidden_worker_ids=visit.forbidden_worker_ids & worker_ids)
+    return visit
 
 
 def day_worker(worker: Worker, shift: TimeWindow) -> Worker:
