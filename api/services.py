@@ -19,6 +19,7 @@ from . import crud
 from .config import Settings
 from .db import session_scope
 from .errors import ApiError, conflict, forbidden, not_found
+from .feedevents import record_publish
 from .mappers import (
     household_json,
     plan_public,
@@ -956,10 +957,8 @@ def publish_plan(session: Session, plan: Plan, *, at: dt.datetime | None = None)
     Atomic: the day's other versions are unpublished and ``plan`` published in one transaction,
     under a lock on the day's versions, and the database allows one published version per team
     and day (a partial unique index).  A publisher that still loses a race retries.  The calendar
-    feeds' events follow in the same transaction (``feeds.record_publish``).
+    feeds' events follow in the same transaction (``feedevents.record_publish``).
     """
-    from .feeds import record_publish  # feeds builds on these use cases; imported here, not at the top
-
     for _attempt in range(_PUBLISH_ATTEMPTS):
         try:
             with session.begin_nested():
