@@ -148,8 +148,15 @@ def _child_main(conn: Connection, payload: dict[str, Any], nice: int = 0) -> Non
             with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send(("progress", _progress_dict(p)))
 
+    started = time.monotonic()
     try:
         conn.send(("started", {"pid": os.getpid()}))
+        # The job's time limit counts from "started": the solver's own imports (seconds when the
+        # machine is busy and this process niced) come out of it, keeping at least half for the solve.
+        import planner  # noqa: F401
+        limit = float(payload.get("time_limit_s") or 0)
+        if limit > 0:
+            payload = {**payload, "time_limit_s": max(limit / 2, limit - (time.monotonic() - started))}
         result = run_payload(payload, progress=progress, should_stop=should_stop)
         conn.send(("result", result))
     except BaseException as exc:  # report, never crash silently
