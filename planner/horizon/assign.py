@@ -329,11 +329,10 @@ class Assignment:
                 self._place(o, -1, -1)
         if any(self.patterns[t] for t in tasks):
             self._insert_patterns(tasks)
+        elif len(tasks) > 1:
+            self._insert_chain(tasks)
         else:
-            for o in occs:
-                move = self.best_move(o, allow_out=False)
-                if move is not None and move[0] < 0:
-                    self._place(o, move[1], move[2])
+            self._insert_greedy(occs)
         if self.total() < before - _EPS:
             return True
         for o in occs:
@@ -343,6 +342,44 @@ class Assignment:
             if d >= 0:
                 self._place(o, d, w)
         return False
+
+    def _insert_greedy(self, occs: list[int]) -> None:
+        for o in occs:
+            if self.day[o] >= 0 or self.fixed[o]:
+                continue
+            move = self.best_move(o, allow_out=False)
+            if move is not None and move[0] < 0:
+                self._place(o, move[1], move[2])
+
+    def _insert_chain(self, tasks: list[int]) -> None:
+        """A visit and its follow-ups (``tasks``, predecessors first): try each day for the first visit with
+        the follow-ups put greedily after it, and keep the cheapest (a greedy choice of the first day may
+        leave its follow-up on a day off)."""
+        head = [o for o in self.task_occ[tasks[0]] if not self.fixed[o] and self.day[o] < 0]
+        rest = [o for t in tasks[1:] for o in self.task_occ[t] if not self.fixed[o] and self.day[o] < 0]
+        if not head:
+            self._insert_greedy(rest)
+            return
+        o = head[0]
+        start = self.total()
+        best: tuple[float, list[tuple[int, int, int]]] | None = None
+        for d, w in self.options(o):
+            delta = self._delta(o, d, w)
+            if delta is None:
+                continue
+            self._place(o, d, w)
+            self._insert_greedy(rest)
+            cost = self.total() - start
+            placed = [(x, self.day[x], self.worker[x]) for x in [o, *rest] if self.day[x] >= 0]
+            if best is None or cost < best[0]:
+                best = (cost, placed)
+            for x in [o, *rest]:
+                if self.day[x] >= 0:
+                    self._place(x, -1, -1)
+        if best is not None and best[0] < 0:
+            for x, d, w in best[1]:
+                self._place(x, d, w)
+        self._insert_greedy(head[1:])
 
     def _insert_patterns(self, tasks: list[int]) -> None:
         for t in tasks:
@@ -393,6 +430,9 @@ class Assignment:
         for group in order:
             if any(self.patterns[t] for t in group):
                 self._insert_patterns(group)
+                continue
+            if len(group) > 1:
+                self._insert_chain(group)
                 continue
             for t in group:
                 for o in self.task_occ[t]:
