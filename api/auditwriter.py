@@ -14,7 +14,10 @@ from . import crud
 from .db import session_scope
 from .models import AuditLog
 
-__all__ = ["AuditWriter"]
+__all__ = ["AUDIT_QUEUE", "AuditWriter"]
+
+#: ``session.info`` key of a request's read entries, handed to the writer once the request has committed.
+AUDIT_QUEUE = "salpimi_audit_reads"
 
 _log = logging.getLogger("salpimi.audit")
 

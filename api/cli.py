@@ -98,7 +98,7 @@ def _read_problem(path: str) -> dict[str, Any]:
 
 def _load(engine: Any, path: str, *, name: str | None) -> tuple[Any, int, int, int]:
     from .db import session_scope
-    from .services import load_problem_data
+    from .services.loading import load_problem_data
 
     data = _read_problem(path)
     try:
@@ -198,7 +198,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     from .db import session_scope
     from .errors import ApiError
     from .models import UserRole
-    from .services import create_api_key, ensure_user
+    from .services.users import create_api_key, ensure_user
 
     settings = _settings(args)
     engine = _engine(settings)
@@ -241,7 +241,8 @@ def _existing_user(session: Any, username: str) -> Any:
 def cmd_user_key(args: argparse.Namespace) -> int:
     """The operator mints a key for any account (the API lets users mint keys only for themselves)."""
     from .db import session_scope
-    from .services import audit, create_api_key
+    from .services.audit import audit
+    from .services.users import create_api_key
 
     settings = _settings(args)
     if args.days is not None and not 1 <= args.days <= 365:
@@ -261,7 +262,8 @@ def cmd_user_key(args: argparse.Namespace) -> int:
 
 def _cmd_set_active(args: argparse.Namespace, active: bool) -> int:
     from .db import session_scope
-    from .services import audit, set_user_active
+    from .services.audit import audit
+    from .services.users import set_user_active
 
     settings = _settings(args)
     engine = _engine(settings)
@@ -339,7 +341,9 @@ def _demo(engine: Any, settings: Any, fixture: str, host: str, port: int) -> Non
     from . import crud
     from .db import session_scope
     from .models import Team, UserRole
-    from .services import create_api_key, ensure_user, first_field_worker, principal_from_api_key
+    from .services.access import principal_from_api_key
+    from .services.loading import first_field_worker
+    from .services.users import create_api_key, ensure_user
 
     data = _read_problem(fixture)
     demo_name = str(data.get("name") or Path(fixture).stem)

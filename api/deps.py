@@ -12,11 +12,13 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlmodel import Session
 
-from . import services
+from .auditwriter import AUDIT_QUEUE
 from .config import Settings
 from .errors import ApiError
 from .runner import JobRunner
 from .security import Principal, decode_token
+from .services.access import principal_from_api_key, principal_from_claims
+from .services.jobs import JobEvents
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
@@ -36,7 +38,7 @@ T = TypeVar("T")
 def _open_session(request: Request) -> Session:
     session = Session(request.app.state.engine, expire_on_commit=False)  # no connection until used
     if getattr(request.app.state, "audit_writer", None) is not None:
-        session.info[services.AUDIT_QUEUE] = []
+        session.info[AUDIT_QUEUE] = []
     return session
 
 
@@ -52,7 +54,7 @@ def _finish_session(request: Request, session: Session, *, ok: bool) -> None:
         raise
     finally:
         session.close()
-    pending = session.info.get(services.AUDIT_QUEUE)
+    pending = session.info.get(AUDIT_QUEUE)
     if ok and pending:
         request.app.state.audit_writer.submit(pending)
 
@@ -79,7 +81,7 @@ def get_runner(request: Request) -> JobRunner:
     return request.app.state.runner  # type: ignore[no-any-return]
 
 
-def get_events(request: Request) -> services.JobEvents:
+def get_events(request: Request) -> JobEvents:
     return request.app.state.job_events  # type: ignore[no-any-return]
 
 
@@ -90,7 +92,7 @@ def get_risk_model(request: Request) -> Any:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]
-EventsDep = Annotated[services.JobEvents, Depends(get_events)]
+EventsDep = Annotated[JobEvents, Depends(get_events)]
 RiskDep = Annotated[Any, Depends(get_risk_model)]
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer, ApiKey header="X-API-Key"'}
@@ -104,7 +106,7 @@ def get_principal(
 ) -> Principal:
     """The caller, from a bearer token (OAuth2 password flow) or an ``X-API-Key`` header."""
     if api_key:
-        principal = services.principal_from_api_key(session, api_key)
+        principal = principal_from_api_key(session, api_key)
         if principal is None:
             raise ApiError(401, "the API key is unknown, revoked or expired", headers=_CHALLENGE)
         return principal
@@ -115,7 +117,7 @@ def get_principal(
             raise ApiError(401, "the access token has expired", headers=_CHALLENGE) from None
         except jwt.InvalidTokenError:
             raise ApiError(401, "the access token is not valid", headers=_CHALLENGE) from None
-        principal = services.principal_from_claims(session, claims)
+        principal = principal_from_claims(session, claims)
         if principal is None:
             raise ApiError(
                 401, "the access token has been revoked or its user deactivated", headers=_CHALLENGE

@@ -10,13 +10,11 @@ from typing import Any
 from fastapi import FastAPI
 from sqlmodel import Session
 
-from . import services
 from .admission import AdmissionMiddleware, install_overload_handlers, set_thread_limit
 from .auditwriter import AuditWriter
 from .config import Settings
 from .db import current_revision, make_engine, upgrade
 from .errors import install_handlers, problem_responses
-from .feeds import FeedCache
 from .guard import install_guards
 from .middleware import BodyLimitMiddleware
 from .plancache import PlanBodyCache
@@ -25,6 +23,8 @@ from .redact import install_log_redaction
 from .routes import api_router
 from .runner import JobRunner
 from .security import load_or_create_secret
+from .services.feeds import FeedCache
+from .services.jobs import JobEvents, fail_orphaned_jobs
 
 __all__ = ["create_app"]
 
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             upgrade(engine)
         with Session(engine) as session:
-            orphaned = services.fail_orphaned_jobs(session)
+            orphaned = fail_orphaned_jobs(session)
             session.commit()
         if orphaned:
             _log.warning("marked %d unfinished job(s) of a previous run as failed", orphaned)
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events_engine = make_engine(settings, pool_size=1, max_overflow=1)
         audit_engine = make_engine(settings, pool_size=1, max_overflow=0)
         audit_writer = AuditWriter(audit_engine)
-        events = services.JobEvents(events_engine)
+        events = JobEvents(events_engine)
         runner = JobRunner(
             max_workers=settings.max_workers, on_event=events, grace_s=settings.job_grace_s,
             nice=settings.solver_nice,

@@ -70,23 +70,23 @@ def make_feed(tmp: Path) -> bytes:
     """The nurse's calendar feed, as her phone reads it on Wednesday morning."""
     from fastapi.testclient import TestClient
 
-    from api import services
     from api.config import Settings
     from api.db import session_scope
     from api.main import create_app
     from api.models import UserRole
+    from api.services import loading, users
     from planner import RiskModel
 
     app = create_app(Settings(data_dir=tmp, secret_key=secrets.token_hex(16), public_base_url="https://salpimi.example"))
     with TestClient(app) as client:
         with session_scope(app.state.engine) as session:
-            team, *_ = services.load_problem_data(
+            team, *_ = loading.load_problem_data(
                 session, json.loads(FIXTURE.read_text(encoding="utf-8")), risk_model=RiskModel.default(),
                 team_name="관악구 (screenshot)",
             )
-            user, _ = services.ensure_user(session, username="screenshot-dispatcher", role=UserRole.DISPATCHER,
+            user, _ = users.ensure_user(session, username="screenshot-dispatcher", role=UserRole.DISPATCHER,
                                            password=secrets.token_urlsafe(12), team_id=team.id)
-            _row, key = services.create_api_key(session, user, "screenshot")
+            _row, key = users.create_api_key(session, user, "screenshot")
             team_id = team.id
         headers = {"X-API-Key": key}
         workers = client.get(f"/v1/teams/{team_id}/workers?limit=100", headers=headers).json()["data"]

@@ -359,10 +359,10 @@ class Target:
 @contextlib.contextmanager
 def prepared(db: str | None) -> Iterator[Target]:
     """A fresh database with the Gwanak fixture, a dispatcher and her API key."""
-    from api import services
     from api.config import Settings
     from api.db import make_engine, session_scope, upgrade
     from api.models import UserRole
+    from api.services import loading, users
     from planner import RiskModel
 
     with tempfile.TemporaryDirectory(prefix="salpimi-load-") as tmp:
@@ -374,15 +374,15 @@ def prepared(db: str | None) -> Iterator[Target]:
             engine = make_engine(Settings(data_dir=data_dir, database_url=database_url))
             upgrade(engine)
             with session_scope(engine) as session:
-                team, *_ = services.load_problem_data(
+                team, *_ = loading.load_problem_data(
                     session, json.loads(FIXTURE.read_text(encoding="utf-8")), risk_model=RiskModel.default(),
                     team_name="Gwanak (load bench)",
                 )
-                user, _ = services.ensure_user(
+                user, _ = users.ensure_user(
                     session, username="bench-dispatcher", role=UserRole.DISPATCHER,
                     password=secrets.token_urlsafe(12), team_id=team.id,
                 )
-                _row, key = services.create_api_key(session, user, "bench")
+                _row, key = users.create_api_key(session, user, "bench")
                 team_id = team.id
             engine.dispose()
             yield Target(data_dir=data_dir, database_url=database_url, key=key, team_id=team_id, drop=drop)

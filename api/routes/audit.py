@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from .. import crud, services
 from ..deps import PrincipalDep, SessionDep
 from ..errors import problem_responses
 from ..mappers import audit_public
 from ..models import MAX_OFFSET, AuditPublic, IsoDateTime, Page
+from ..services import audit
 
 router = APIRouter(tags=["audit"], responses=problem_responses(401, 403, 422))
 
@@ -22,13 +22,8 @@ def list_audit(
     since: IsoDateTime | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[AuditPublic]:
-    services.require_manager(p)
-    writer = getattr(request.app.state, "audit_writer", None)
-    if writer is not None:  # reads queued for the background writer are listed too
-        writer.flush()
-        session.commit()
-    rows, total = crud.list_audit(
-        session, actor_id=actor_id, resource=resource, resource_id=resource_id, team_id=team_id,
-        since=since, limit=limit, offset=offset,
+    rows, total = audit.list_audit(
+        session, p, writer=getattr(request.app.state, "audit_writer", None), actor_id=actor_id, resource=resource,
+        resource_id=resource_id, team_id=team_id, since=since, limit=limit, offset=offset,
     )
     return Page(data=[audit_public(r) for r in rows], count=total)

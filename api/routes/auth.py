@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from .. import crud, services
 from ..deps import PrincipalDep, SessionDep, SettingsDep
-from ..errors import ApiError, conflict, forbidden, problem_responses
+from ..errors import ApiError, problem_responses
 from ..mappers import seoul, user_public
 from ..models import ApiKey, ApiKeyCreate, ApiKeyPublic, Page, Token, UserCreate, UserPublic
 from ..ratelimit import SignInGuard
 from ..security import issue_token
+from ..services import access, users
 
 router = APIRouter(tags=["auth"], responses=problem_responses(401, 422))
 
@@ -48,20 +48,20 @@ def sign_in(
             429, f"too many failed sign-ins; try again in {retry} s", slug="too-many-sign-ins",
             title="Too many requests", headers={"Retry-After": str(retry)},
         )
-    user = services.authenticate(session, form.username, form.password)
+    user = access.authenticate(session, form.username, form.password)
     if user is None:
         guard.failed(form.username, address)
         raise ApiError(401, "wrong username or password", slug="invalid-credentials")
     guard.succeeded(form.username)
     token = issue_token(
-        services.principal_of(user), secret=request.app.state.secret_key, ttl_s=settings.token_ttl_s
+        access.principal_of(user), secret=request.app.state.secret_key, ttl_s=settings.token_ttl_s
     )
     return Token(access_token=token, expires_in=settings.token_ttl_s)
 
 
 @router.get("/users/me", response_model=UserPublic, summary="Who am I")
 def me(session: SessionDep, p: PrincipalDep) -> UserPublic:
-    return user_public(services.get_user(session, p.user_id))
+    return user_public(users.get_user(session, p.user_id))
 
 
 @router.get(
@@ -70,14 +70,8 @@ def me(session: SessionDep, p: PrincipalDep) -> UserPublic:
     responses=problem_responses(403),
 )
 def list_users(session: SessionDep, p: PrincipalDep, team_id: str | None = None) -> Page[UserPublic]:
-    if p.is_dispatcher:
-        if team_id is not None and team_id != p.team_id:
-            raise forbidden(f"team {team_id} is not your team")
-        team_id = p.team_id
-    else:
-        services.require_manager(p)
-    users = crud.list_users(session, team_id=team_id)
-    return Page(data=[user_public(u) for u in users], count=len(users))
+    rows = users.list_users(session, p, team_id)
+    return Page(data=[user_public(u) for u in rows], count=len(rows))
 
 
 @router.post(
@@ -86,22 +80,7 @@ def list_users(session: SessionDep, p: PrincipalDep, team_id: str | None = None)
     "and field workers", responses=problem_responses(403, 404, 409),
 )
 def create_user(body: UserCreate, session: SessionDep, p: PrincipalDep) -> UserPublic:
-    services.require_user_create(p, body)
-    user = services.create_user(session, body)
-    services.audit(session, p, "create", "user", user.id, team_id=user.team_id,
-                   detail=f"role={user.role}")
-    return user_public(user)
-
-
-def _set_active(user_id: str, active: bool, session: SessionDep, p: PrincipalDep) -> UserPublic:
-    user = services.get_user(session, user_id)
-    services.require_user_admin(p, user)
-    if user.id == p.user_id and not active:
-        raise conflict("you cannot deactivate yourself")
-    services.set_user_active(session, user, active)
-    services.audit(session, p, "activate" if active else "deactivate", "user", user.id,
-                   team_id=user.team_id)
-    return user_public(user)
+    return user_public(users.add_user(session, p, body))
 
 
 @router.post(
@@ -111,7 +90,7 @@ def _set_active(user_id: str, active: bool, session: SessionDep, p: PrincipalDep
     responses=problem_responses(403, 404, 409),
 )
 def deactivate_user(user_id: str, session: SessionDep, p: PrincipalDep) -> UserPublic:
-    return _set_active(user_id, False, session, p)
+    return user_public(users.change_user_active(session, p, user_id, False))
 
 
 @router.post(
@@ -120,7 +99,7 @@ def deactivate_user(user_id: str, session: SessionDep, p: PrincipalDep) -> UserP
     responses=problem_responses(403, 404),
 )
 def activate_user(user_id: str, session: SessionDep, p: PrincipalDep) -> UserPublic:
-    return _set_active(user_id, True, session, p)
+    return user_public(users.change_user_active(session, p, user_id, True))
 
 
 @router.post(
@@ -132,14 +111,9 @@ def activate_user(user_id: str, session: SessionDep, p: PrincipalDep) -> UserPub
 def create_api_key(
     user_id: str, body: ApiKeyCreate, session: SessionDep, p: PrincipalDep, settings: SettingsDep
 ) -> ApiKeyPublic:
-    if user_id != p.user_id:
-        raise forbidden("you may create API keys only for yourself")
-    user = services.get_user(session, user_id)
-    row, key = services.create_api_key(
-        session, user, body.name, ttl_days=body.expires_in_days or settings.api_key_ttl_days
+    row, key = users.create_own_api_key(
+        session, p, user_id, body.name, ttl_days=body.expires_in_days or settings.api_key_ttl_days
     )
-    services.audit(session, p, "create", "api_key", row.id, team_id=user.team_id,
-                   detail=f"user={user.id}")
     return _key_public(row, key)
 
 
@@ -149,10 +123,7 @@ def create_api_key(
     responses=problem_responses(403, 404),
 )
 def list_api_keys(session: SessionDep, p: PrincipalDep, user_id: str | None = None) -> Page[ApiKeyPublic]:
-    target = user_id or p.user_id
-    if target != p.user_id:
-        services.require_user_admin(p, services.get_user(session, target))
-    rows = crud.list_api_keys(session, target)
+    rows = users.list_api_keys(session, p, user_id)
     return Page(data=[_key_public(r) for r in rows], count=len(rows))
 
 
@@ -162,8 +133,5 @@ def list_api_keys(session: SessionDep, p: PrincipalDep, user_id: str | None = No
     responses=problem_responses(403, 404),
 )
 def revoke_api_key(key_id: str, session: SessionDep, p: PrincipalDep) -> Response:
-    row = services.revoke_api_key(session, p, key_id)
-    user = services.get_user(session, row.user_id)
-    services.audit(session, p, "revoke", "api_key", row.id, team_id=user.team_id,
-                   detail=f"user={row.user_id}")
+    users.revoke_api_key(session, p, key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

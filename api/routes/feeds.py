@@ -8,11 +8,11 @@ import anyio.to_thread
 from fastapi import APIRouter, Request, Response, status
 from sqlmodel import Session
 
-from .. import feeds
 from ..deps import PrincipalDep, SessionDep, SettingsDep, run_in_session
 from ..errors import problem_response, problem_responses
 from ..mappers import seoul
 from ..models import FeedCreated, FeedPublic, FeedRevoked, FeedToken, Page
+from ..services import feeds
 
 router = APIRouter(tags=["feeds"])
 _MANAGED = problem_responses(401, 403, 404, 422)

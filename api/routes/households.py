@@ -7,14 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, UploadFile, status
 from fastapi.responses import Response
 
-from .. import crud, csvimport, services
+from .. import csvimport
 from ..deps import PrincipalDep, RiskDep, SessionDep, SettingsDep
 from ..errors import problem_responses
 from ..mappers import household_public, private_public
 from ..models import (
     MAX_OFFSET,
     HouseholdCreate,
-    HouseholdPrivate,
     HouseholdPrivatePublic,
     HouseholdPrivateUpdate,
     HouseholdPublic,
@@ -22,7 +21,7 @@ from ..models import (
     ImportResult,
     Page,
 )
-from .workers import read_csv_upload
+from ..services import registry
 
 router = APIRouter(tags=["households"], responses=problem_responses(401, 403, 422))
 
@@ -37,19 +36,7 @@ def list_households(
     dong: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[HouseholdPublic]:
-    services.get_team(session, team_id)
-    services.require_team_read(p, team_id)
-    if p.is_field_worker:
-        mine = services.field_worker_households(session, p)
-        rows = [h for h in crud.households_by_ids(session, mine).values()
-                if active is None or h.active == active]
-        total = len(rows)
-        rows = sorted(rows, key=lambda h: h.id)[offset: offset + limit]
-    else:
-        rows, total = crud.list_households(
-            session, team_id, active=active, dong=dong, limit=limit, offset=offset
-        )
-    services.audit(session, p, "list", "household", None, team_id=team_id, detail=f"rows={len(rows)}")
+    rows, total = registry.list_households(session, p, team_id, active=active, dong=dong, limit=limit, offset=offset)
     return Page(data=[household_public(h) for h in rows], count=total)
 
 
@@ -62,9 +49,7 @@ def list_households(
 def create_household(
     team_id: str, body: HouseholdCreate, session: SessionDep, p: PrincipalDep, risk: RiskDep
 ) -> HouseholdPublic:
-    services.get_team(session, team_id)
-    services.require_team_write(p, team_id)
-    household, _private = services.create_household(session, p, team_id, body, risk)
+    household, _private = registry.create_household(session, p, team_id, body, risk)
     return household_public(household)
 
 
@@ -78,14 +63,9 @@ async def import_households(
     team_id: str, session: SessionDep, p: PrincipalDep, settings: SettingsDep, risk: RiskDep,
     file: Annotated[UploadFile, File(description="CSV, UTF-8 or CP949")],
 ) -> ImportResult:
-    services.get_team(session, team_id)
-    services.require_team_write(p, team_id)
-    raw = await read_csv_upload(file, settings.max_csv_bytes)
-    created, updated, ids = csvimport.import_households(
-        session, team_id, raw, refresh=lambda h, priv: services.refresh_tier(h, priv, risk)
+    created, updated, ids = registry.import_households(
+        session, p, team_id, file.file, max_bytes=settings.max_csv_bytes, risk_model=risk
     )
-    services.audit(session, p, "import", "household", None, team_id=team_id,
-                   detail=f"created={created} updated={updated}")
     return ImportResult(created=created, updated=updated, ids=ids)
 
 
@@ -94,9 +74,7 @@ async def import_households(
     summary="One household's planning data", responses=problem_responses(404),
 )
 def get_household(household_id: str, session: SessionDep, p: PrincipalDep) -> HouseholdPublic:
-    household = services.get_household(session, p, household_id)
-    services.audit(session, p, "read", "household", household.id, team_id=household.team_id)
-    return household_public(household)
+    return household_public(registry.read_household(session, p, household_id))
 
 
 @router.patch(
@@ -106,9 +84,7 @@ def get_household(household_id: str, session: SessionDep, p: PrincipalDep) -> Ho
 def update_household(
     household_id: str, body: HouseholdUpdate, session: SessionDep, p: PrincipalDep, risk: RiskDep
 ) -> HouseholdPublic:
-    household = services.get_household(session, p, household_id)
-    services.require_team_write(p, household.team_id)
-    return household_public(services.update_household(session, p, household, body, risk))
+    return household_public(registry.update_household(session, p, household_id, body, risk))
 
 
 @router.delete(
@@ -118,9 +94,7 @@ def update_household(
 def delete_household(
     household_id: str, session: SessionDep, p: PrincipalDep, risk: RiskDep
 ) -> Response:
-    household = services.get_household(session, p, household_id)
-    services.require_team_write(p, household.team_id)
-    services.update_household(session, p, household, HouseholdUpdate(active=False), risk)
+    registry.update_household(session, p, household_id, HouseholdUpdate(active=False), risk)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -131,13 +105,7 @@ def delete_household(
     responses=problem_responses(404),
 )
 def get_private(household_id: str, session: SessionDep, p: PrincipalDep) -> HouseholdPrivatePublic:
-    household = services.get_household(session, p, household_id)
-    services.require_private_read(session, p, household)
-    private = crud.get(session, HouseholdPrivate, household.id) or HouseholdPrivate(
-        household_id=household.id
-    )
-    services.audit(session, p, "read", "household_private", household.id, team_id=household.team_id)
-    return private_public(private)
+    return private_public(registry.read_private(session, p, household_id))
 
 
 @router.patch(
@@ -149,6 +117,4 @@ def update_private(
     household_id: str, body: HouseholdPrivateUpdate, session: SessionDep, p: PrincipalDep,
     risk: RiskDep,
 ) -> HouseholdPrivatePublic:
-    household = services.get_household(session, p, household_id)
-    services.require_team_write(p, household.team_id)
-    return private_public(services.update_private(session, p, household, body, risk))
+    return private_public(registry.update_private(session, p, household_id, body, risk))

@@ -12,11 +12,12 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 from sse_starlette.sse import EventSourceResponse
 
-from .. import crud, services
+from .. import crud
 from ..deps import EventsDep, PrincipalDep, RunnerDep, SessionDep, SettingsDep
 from ..errors import problem_responses
 from ..mappers import job_public
 from ..models import MAX_OFFSET, IsoDate, JobStatus, Page, PlanJob, PlanJobCreate, PlanJobPublic
+from ..services import jobs
 
 router = APIRouter(tags=["plan jobs"], responses=problem_responses(401, 403, 422))
 
@@ -40,9 +41,7 @@ def create_plan_job(
     body: PlanJobCreate, session: SessionDep, p: PrincipalDep, runner: RunnerDep,
     events: EventsDep, settings: SettingsDep,
 ) -> JSONResponse:
-    job = services.create_plan_job(
-        session, p, body, runner=runner, events=events, settings=settings
-    )
+    job = jobs.create_plan_job(session, p, body, runner=runner, events=events, settings=settings)
     return _accepted(job)
 
 
@@ -54,10 +53,7 @@ def list_jobs(
     team_id: str, session: SessionDep, p: PrincipalDep, date: IsoDate | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[PlanJobPublic]:
-    services.get_team(session, team_id)
-    services.require_not_field_worker(p, "plan jobs")
-    services.require_team_read(p, team_id)
-    rows, total = crud.list_jobs(session, team_id, date=date, limit=limit, offset=offset)
+    rows, total = jobs.list_jobs(session, p, team_id, date=date, limit=limit, offset=offset)
     return Page(data=[job_public(j) for j in rows], count=total)
 
 
@@ -66,7 +62,7 @@ def list_jobs(
     responses=problem_responses(404),
 )
 def get_job(job_id: str, session: SessionDep, p: PrincipalDep) -> PlanJobPublic:
-    return job_public(services.get_job(session, p, job_id))
+    return job_public(jobs.get_job(session, p, job_id))
 
 
 @router.delete(
@@ -77,8 +73,7 @@ def get_job(job_id: str, session: SessionDep, p: PrincipalDep) -> PlanJobPublic:
 def cancel_job(
     job_id: str, session: SessionDep, p: PrincipalDep, runner: RunnerDep
 ) -> JSONResponse:
-    job = services.get_job(session, p, job_id)
-    job = services.cancel_job(session, p, job, runner=runner)
+    job = jobs.cancel_job(session, p, job_id, runner=runner)
     return _accepted(job)
 
 
@@ -96,7 +91,7 @@ async def job_events(
     job_id: str, request: Request, session: SessionDep, p: PrincipalDep,
     interval_s: Annotated[float, Query(ge=0.05, le=10)] = 0.25,
 ) -> EventSourceResponse:
-    services.get_job(session, p, job_id)  # 404 / 403 before the stream starts
+    jobs.get_job(session, p, job_id)  # 404 / 403 before the stream starts
     engine = request.app.state.engine
 
     def load() -> dict[str, Any] | None:

@@ -12,7 +12,6 @@ from sqlmodel import Session
 
 import planner
 
-from .. import crud, services
 from ..deps import (
     ApiKeyDep,
     EventsDep,
@@ -40,6 +39,7 @@ from ..models import (
 )
 from ..plancache import CachedBody
 from ..security import Principal
+from ..services import jobs, plans
 
 router = APIRouter(tags=["plans"], responses=problem_responses(401, 403, 422))
 
@@ -71,12 +71,7 @@ def list_plans(
     published: bool | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[PlanSummary]:
-    services.get_team(session, team_id)
-    services.require_not_field_worker(p, "whole plans")
-    services.require_team_read(p, team_id)
-    rows, total = crud.list_plans(
-        session, team_id, date=date, published=published, limit=limit, offset=offset
-    )
+    rows, total = plans.list_plans(session, p, team_id, date=date, published=published, limit=limit, offset=offset)
     return Page(data=[plan_summary(r) for r in rows], count=total)
 
 
@@ -88,7 +83,7 @@ def list_plans(
 async def get_plan(plan_id: str, request: Request, token: TokenDep, api_key: ApiKeyDep) -> Response:
     # The hottest read: authentication, access check and body in one worker-thread call.
     def work(session: Session, p: Principal) -> CachedBody:
-        return services.read_plan_body(session, p, plan_id, request.app.state.plan_cache)
+        return plans.read_plan_body(session, p, plan_id, request.app.state.plan_cache)
 
     cached = await anyio.to_thread.run_sync(run_authenticated, request, token, api_key, work)
     headers = {"ETag": cached.etag, "Cache-Control": "private, no-cache"}
@@ -106,8 +101,7 @@ async def get_plan(plan_id: str, request: Request, token: TokenDep, api_key: Api
         "description": "a FeatureCollection of leg LineStrings and stop Points"}},
 )
 def get_geojson(plan_id: str, session: SessionDep, p: PrincipalDep, settings: SettingsDep) -> JSONResponse:
-    plan = services.get_plan(session, p, plan_id)
-    return JSONResponse(services.plan_geojson(plan, network=settings.network, data_dir=settings.data_dir),
+    return JSONResponse(plans.plan_geojson(session, p, plan_id, network=settings.network, data_dir=settings.data_dir),
                         media_type="application/geo+json")
 
 
@@ -121,9 +115,7 @@ def publish(
     plan_id: str, session: SessionDep, p: PrincipalDep, settings: SettingsDep,
     force: Annotated[bool, Query(description="publish although the evaluator finds violations (audited)")] = False,
 ) -> PlanSummary:
-    plan = services.get_plan(session, p, plan_id)
-    services.require_team_write(p, plan.team_id)
-    services.publish_checked(session, p, plan, force=force, network=settings.network, data_dir=settings.data_dir)
+    plan = plans.publish(session, p, plan_id, force=force, network=settings.network, data_dir=settings.data_dir)
     return plan_summary(plan)
 
 
@@ -138,8 +130,8 @@ def check(
         description="a plan as returned by GET /v1/plans/{id}, edited; omit to check the stored one"
     )] = None,
 ) -> CheckResult:
-    plan = services.get_plan(session, p, plan_id)
-    return _check_result(services.check_plan(plan, edited, network=settings.network, data_dir=settings.data_dir))
+    return _check_result(plans.check_plan(session, p, plan_id, edited, network=settings.network,
+                                          data_dir=settings.data_dir))
 
 
 @router.post(
@@ -151,10 +143,7 @@ def save_edit(
     plan_id: str, session: SessionDep, p: PrincipalDep,
     edited: Annotated[dict[str, Any], Body(description="the edited plan")],
 ) -> EditedPlan:
-    base = services.get_plan(session, p, plan_id)
-    plan, ev = services.save_edited_plan(session, p, base, edited)
-    services.audit(session, p, "create", "plan", plan.id, team_id=plan.team_id,
-                   detail=f"edit of {base.id} version={plan.version}")
+    plan, ev = plans.save_edited_plan(session, p, plan_id, edited)
     return EditedPlan(plan=plan_summary(plan), check=_check_result(ev))
 
 
@@ -163,8 +152,7 @@ def save_edit(
     summary="Outcomes recorded against this plan's day", responses=problem_responses(404),
 )
 def list_outcomes(plan_id: str, session: SessionDep, p: PrincipalDep) -> Page[OutcomePublic]:
-    plan = services.get_plan(session, p, plan_id)
-    rows = crud.list_outcomes(session, team_id=plan.team_id, date=plan.date)
+    rows = plans.list_outcomes(session, p, plan_id)
     return Page(data=[outcome_public(o) for o in rows], count=len(rows))
 
 
@@ -178,8 +166,7 @@ def list_outcomes(plan_id: str, session: SessionDep, p: PrincipalDep) -> Page[Ou
 def record_outcome(
     plan_id: str, body: OutcomeCreate, session: SessionDep, p: PrincipalDep
 ) -> OutcomePublic:
-    plan = services.plan_for_outcomes(session, plan_id)
-    return outcome_public(services.record_outcome(session, p, plan, body))
+    return outcome_public(plans.record_outcome(session, p, plan_id, body))
 
 
 @router.post(
@@ -192,8 +179,7 @@ def replan(
     plan_id: str, body: ReplanRequest, session: SessionDep, p: PrincipalDep, runner: RunnerDep, events: EventsDep,
     settings: SettingsDep,
 ) -> JSONResponse:
-    plan = services.get_plan(session, p, plan_id)
-    job = services.create_replan_job(session, p, plan, body, runner=runner, events=events, settings=settings)
+    job = jobs.create_replan_job(session, p, plan_id, body, runner=runner, events=events, settings=settings)
     return JSONResponse(
         job_public(job).model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED,
         headers={"Location": f"/v1/plan-jobs/{job.id}"},

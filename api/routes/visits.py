@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from .. import crud, services
 from ..deps import PrincipalDep, RiskDep, SessionDep
-from ..errors import not_found, problem_responses
+from ..errors import problem_responses
 from ..mappers import report_public, visit_request_public
 from ..models import (
     MAX_OFFSET,
@@ -16,23 +15,14 @@ from ..models import (
     Page,
     ReportCreate,
     ReportPublic,
-    VisitRequest,
     VisitRequestCreate,
     VisitRequestPublic,
     VisitRequestUpdate,
     VisitStatus,
 )
+from ..services import visits
 
 router = APIRouter(tags=["visits"], responses=problem_responses(401, 403, 422))
-
-
-def _visit(session: SessionDep, p: PrincipalDep, visit_id: str) -> VisitRequest:
-    row = crud.get(session, VisitRequest, visit_id)
-    if row is None:
-        raise not_found("visit request", visit_id)
-    services.require_not_field_worker(p, "visit requests")
-    services.require_team_read(p, row.team_id)
-    return row
 
 
 @router.get(
@@ -45,11 +35,8 @@ def list_visit_requests(
     household_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[VisitRequestPublic]:
-    services.get_team(session, team_id)
-    services.require_not_field_worker(p, "visit requests")
-    services.require_team_read(p, team_id)
-    rows, total = crud.list_visit_requests(
-        session, team_id, date=date, statuses=[s.value for s in status_ or []],
+    rows, total = visits.list_visit_requests(
+        session, p, team_id, date=date, statuses=[s.value for s in status_ or []],
         household_id=household_id, limit=limit, offset=offset,
     )
     return Page(data=[visit_request_public(v) for v in rows], count=total)
@@ -63,9 +50,7 @@ def list_visit_requests(
 def create_visit_request(
     team_id: str, body: VisitRequestCreate, session: SessionDep, p: PrincipalDep
 ) -> VisitRequestPublic:
-    services.get_team(session, team_id)
-    services.require_team_write(p, team_id)
-    return visit_request_public(services.create_visit_request(session, p, team_id, body))
+    return visit_request_public(visits.create_visit_request(session, p, team_id, body))
 
 
 @router.post(
@@ -78,9 +63,7 @@ def generate_visit_requests(
     team_id: str, date: IsoDate, session: SessionDep, p: PrincipalDep, risk: RiskDep,
     lookahead_days: Annotated[int, Query(ge=0, le=60)] = 0,
 ) -> Page[VisitRequestPublic]:
-    services.get_team(session, team_id)
-    services.require_team_write(p, team_id)
-    rows = services.generate_visits(session, p, team_id, date, risk, lookahead_days=lookahead_days)
+    rows = visits.generate_visits(session, p, team_id, date, risk, lookahead_days=lookahead_days)
     return Page(data=[visit_request_public(v) for v in rows], count=len(rows))
 
 
@@ -89,7 +72,7 @@ def generate_visit_requests(
     responses=problem_responses(404),
 )
 def get_visit_request(visit_id: str, session: SessionDep, p: PrincipalDep) -> VisitRequestPublic:
-    return visit_request_public(_visit(session, p, visit_id))
+    return visit_request_public(visits.get_visit_request(session, p, visit_id))
 
 
 @router.patch(
@@ -99,9 +82,7 @@ def get_visit_request(visit_id: str, session: SessionDep, p: PrincipalDep) -> Vi
 def update_visit_request(
     visit_id: str, body: VisitRequestUpdate, session: SessionDep, p: PrincipalDep
 ) -> VisitRequestPublic:
-    row = _visit(session, p, visit_id)
-    services.require_team_write(p, row.team_id)
-    return visit_request_public(services.update_visit_request(session, p, row, body))
+    return visit_request_public(visits.update_visit_request(session, p, visit_id, body))
 
 
 @router.post(
@@ -112,7 +93,7 @@ def update_visit_request(
 def create_report(
     body: ReportCreate, session: SessionDep, p: PrincipalDep, risk: RiskDep
 ) -> ReportPublic:
-    return report_public(services.create_report(session, p, body, risk))
+    return report_public(visits.create_report(session, p, body, risk))
 
 
 @router.get(
@@ -123,8 +104,5 @@ def list_reports(
     team_id: str, session: SessionDep, p: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[ReportPublic]:
-    services.get_team(session, team_id)
-    services.require_team_write(p, team_id)
-    rows, total = crud.list_reports(session, team_id, limit=limit, offset=offset)
-    services.audit(session, p, "list", "report", None, team_id=team_id, detail=f"rows={len(rows)}")
+    rows, total = visits.list_reports(session, p, team_id, limit=limit, offset=offset)
     return Page(data=[report_public(r) for r in rows], count=total)

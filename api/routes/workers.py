@@ -9,9 +9,9 @@ from fastapi.responses import Response
 
 from planner import DayClock
 
-from .. import crud, csvimport, services
+from .. import crud, csvimport
 from ..deps import PrincipalDep, SessionDep, SettingsDep
-from ..errors import ApiError, forbidden, not_found, problem_responses
+from ..errors import problem_responses
 from ..mappers import today_seoul, worker_public
 from ..models import (
     MAX_OFFSET,
@@ -21,27 +21,13 @@ from ..models import (
     Page,
     SchedulePublic,
     ScheduleStop,
-    Worker,
     WorkerCreate,
     WorkerPublic,
     WorkerUpdate,
 )
+from ..services import plans, registry
 
 router = APIRouter(tags=["workers"], responses=problem_responses(401, 403, 422))
-
-
-def _worker(session: SessionDep, worker_id: str) -> Worker:
-    worker = crud.get(session, Worker, worker_id)
-    if worker is None:
-        raise not_found("worker", worker_id)
-    return worker
-
-
-async def read_csv_upload(file: UploadFile, limit: int) -> bytes:
-    raw = await file.read(limit + 1)
-    if len(raw) > limit:
-        raise ApiError(413, f"the CSV file exceeds the limit of {limit} bytes")
-    return raw
 
 
 @router.get(
@@ -53,13 +39,7 @@ def list_workers(
     team_id: str, session: SessionDep, p: PrincipalDep, active: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[WorkerPublic]:
-    services.get_team(session, team_id)
-    services.require_team_read(p, team_id)
-    if p.is_field_worker:
-        own = crud.get(session, Worker, p.worker_id) if p.worker_id else None
-        rows = [w for w in [own] if w is not None and w.team_id == team_id and active in (None, w.active)]
-        return Page(data=[worker_public(w) for w in rows[offset: offset + limit]], count=len(rows))
-    rows, total = crud.list_workers(session, team_id, active=active, limit=limit, offset=offset)
+    rows, total = registry.list_workers(session, p, team_id, active=active, limit=limit, offset=offset)
     return Page(data=[worker_public(w) for w in rows], count=total)
 
 
@@ -70,11 +50,7 @@ def list_workers(
 def create_worker(
     team_id: str, body: WorkerCreate, session: SessionDep, p: PrincipalDep
 ) -> WorkerPublic:
-    services.get_team(session, team_id)
-    services.require_team_write(p, team_id)
-    worker = services.create_worker(session, team_id, body)
-    services.audit(session, p, "create", "worker", worker.id, team_id=team_id)
-    return worker_public(worker)
+    return worker_public(registry.create_worker(session, p, team_id, body))
 
 
 @router.post(
@@ -87,12 +63,7 @@ async def import_workers(
     team_id: str, session: SessionDep, p: PrincipalDep, settings: SettingsDep,
     file: Annotated[UploadFile, File(description="CSV, UTF-8 or CP949")],
 ) -> ImportResult:
-    services.get_team(session, team_id)
-    services.require_team_write(p, team_id)
-    raw = await read_csv_upload(file, settings.max_csv_bytes)
-    created, updated, ids = csvimport.import_workers(session, team_id, raw)
-    services.audit(session, p, "import", "worker", None, team_id=team_id,
-                   detail=f"created={created} updated={updated}")
+    created, updated, ids = registry.import_workers(session, p, team_id, file.file, max_bytes=settings.max_csv_bytes)
     return ImportResult(created=created, updated=updated, ids=ids)
 
 
@@ -101,11 +72,7 @@ async def import_workers(
     summary="One worker (field workers: only themselves)", responses=problem_responses(404),
 )
 def get_worker(worker_id: str, session: SessionDep, p: PrincipalDep) -> WorkerPublic:
-    worker = _worker(session, worker_id)
-    services.require_team_read(p, worker.team_id)
-    if p.is_field_worker and p.worker_id != worker.id:
-        raise forbidden("field workers read only their own worker record")
-    return worker_public(worker)
+    return worker_public(registry.read_worker(session, p, worker_id))
 
 
 @router.patch(
@@ -115,11 +82,7 @@ def get_worker(worker_id: str, session: SessionDep, p: PrincipalDep) -> WorkerPu
 def update_worker(
     worker_id: str, body: WorkerUpdate, session: SessionDep, p: PrincipalDep
 ) -> WorkerPublic:
-    worker = _worker(session, worker_id)
-    services.require_team_write(p, worker.team_id)
-    worker = services.update_worker(session, worker, body)
-    services.audit(session, p, "update", "worker", worker.id, team_id=worker.team_id)
-    return worker_public(worker)
+    return worker_public(registry.update_worker(session, p, worker_id, body))
 
 
 @router.delete(
@@ -127,10 +90,7 @@ def update_worker(
     summary="Deactivate a worker (kept for past plans)", responses=problem_responses(404),
 )
 def delete_worker(worker_id: str, session: SessionDep, p: PrincipalDep) -> Response:
-    worker = _worker(session, worker_id)
-    services.require_team_write(p, worker.team_id)
-    services.update_worker(session, worker, WorkerUpdate(active=False))
-    services.audit(session, p, "delete", "worker", worker.id, team_id=worker.team_id)
+    registry.update_worker(session, p, worker_id, WorkerUpdate(active=False), action="delete")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -143,7 +103,7 @@ def schedule(
     worker_id: str, session: SessionDep, p: PrincipalDep, date: IsoDate | None = None
 ) -> SchedulePublic:
     day = date or today_seoul()
-    worker, plan, route = services.worker_schedule(session, p, worker_id, day)
+    worker, plan, route = plans.worker_schedule(session, p, worker_id, day)
     stops: list[ScheduleStop] = []
     brk = None
     clock = DayClock(day)

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api import services
 from api.config import Settings
 from api.db import session_scope
 from api.main import create_app
 from api.models import UserRole
+from api.services import users
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "fixtures" / "problems" / "tiny.json"
@@ -163,7 +163,7 @@ def add_user(client: TestClient, manager: dict[str, str], role: str, *, team_id:
         user_id = r.json()["id"]
     else:
         with session_scope(client.app.state.engine) as session:  # type: ignore[attr-defined]
-            user, _ = services.ensure_user(session, username=username, role=UserRole(role), password=PASSWORD,
+            user, _ = users.ensure_user(session, username=username, role=UserRole(role), password=PASSWORD,
                                            team_id=team_id, worker_id=worker_id)
             user_id = user.id
     return Actor(username=username, user_id=user_id, headers=sign_in(client, username), worker_id=worker_id)
@@ -172,7 +172,7 @@ def add_user(client: TestClient, manager: dict[str, str], role: str, *, team_id:
 def bootstrap_manager(client: TestClient) -> Actor:
     username = f"mgr-{secrets.token_hex(4)}"
     with session_scope(client.app.state.engine) as session:  # type: ignore[attr-defined]
-        user, _ = services.ensure_user(session, username=username, role=UserRole.MANAGER, password=PASSWORD)
+        user, _ = users.ensure_user(session, username=username, role=UserRole.MANAGER, password=PASSWORD)
         user_id = user.id
     return Actor(username=username, user_id=user_id, headers=sign_in(client, username))
 

@@ -14,7 +14,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from api import feeds, services
 from api.models import (
     FeedKind,
     FeedToken,
@@ -26,6 +25,7 @@ from api.models import (
     VisitRequest,
     Worker,
 )
+from api.services import feeds, plans
 
 BASE = "https://salpimi.example"
 DAY1, DAY2 = dt.date(2026, 11, 24), dt.date(2026, 11, 25)
@@ -127,7 +127,7 @@ def _publish(session: Session, data: dict[str, Any], day: dt.date, version: int,
                 problem={}, kpis={}, created_at=at)
     session.add(plan)
     session.flush()
-    services.publish_plan(session, plan, at=at)
+    plans.publish_plan(session, plan, at=at)
 
 
 def build_golden(engine: sa.Engine) -> Golden:

@@ -21,11 +21,11 @@ from apisupport import DAY, World, assert_problem, plan_day
 from feedsupport import build_golden, has_hangul, unfolded
 from sqlmodel import Session, select
 
-from api import feeds
 from api.config import Settings
 from api.db import make_engine, upgrade
 from api.models import FeedEvent, HouseholdPrivate, Worker
 from api.redact import redact_record
+from api.services import feeds
 
 backend, client, world = apisupport.backend, apisupport.client, apisupport.world
 # Feeds show 7 days back to 28 ahead of "now": the tests answer at 14:00 in Seoul on the plan's day.
@@ -408,7 +408,7 @@ def fresh_engine(backend: dict[str, Any], tmp_path: Path) -> Iterator[sa.Engine]
 def test_migration_0004_gives_published_plans_their_events(fresh_engine: sa.Engine) -> None:
     """The backfill of 0004 (run on the golden team's events, deleted first) recreates each published
     version's events: sequence 0, stamped with the version's publication."""
-    path = Path(feeds.__file__).parent / "migrations" / "versions" / "0004_feeds.py"
+    path = Path(feeds.__file__).parents[1] / "migrations" / "versions" / "0004_feeds.py"
     spec = importlib.util.spec_from_file_location("salpimi_migration_0004", path)
     assert spec is not None and spec.loader is not None
     migration = importlib.util.module_from_spec(spec)

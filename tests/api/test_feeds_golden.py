@@ -37,9 +37,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ical.calendar_stream import IcsCalendarStream
 
-from api import feeds
 from api.db import make_engine, upgrade
 from api.ics import SEOUL, CalendarEvent, CalendarFeed, fold_line, render_calendar
+from api.services import feeds
 
 backend = apisupport.backend
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden" / "feeds"

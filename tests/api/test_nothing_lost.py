@@ -19,12 +19,13 @@ import sqlalchemy as sa
 from apisupport import PG_ADMIN_URL, World, _pg_url, bootstrap_manager, load_team, make_settings
 from fastapi.testclient import TestClient
 
-from api import services
 from api.cli import main
 from api.db import make_engine, session_scope, upgrade
 from api.main import create_app
 from api.maintenance import manifest_path, summarise
 from api.models import Plan, PlanKind
+from api.services import plans
+from api.services.audit import audit
 
 # Fixtures (apisupport.py; no conftest.py here, which would shadow tests/conftest.py).
 backend, client, world = apisupport.backend, apisupport.client, apisupport.world
@@ -36,7 +37,7 @@ def _versions(engine: sa.Engine, team_id: str, day: dt.date, n: int, *, publish_
     ids = []
     with session_scope(engine) as session:
         for i in range(n):
-            plan = services.store_plan(
+            plan = plans.store_plan(
                 session, team_id=team_id, date=day, plan_json={"routes": [], "unassigned": [], "kpis": {}},
                 problem={}, kind=PlanKind.SOLVE, job_id=None, base_plan_id=None, stopped_early=False,
                 created_by=None, publish=publish_first and i == 0,
@@ -99,8 +100,8 @@ def test_concurrent_publishers_leave_exactly_one_version_published_at_every_inst
                 with session_scope(engine) as session:
                     plan = session.get(Plan, plan_id)
                     assert plan is not None
-                    services.publish_plan(session, plan)
-                    services.audit(session, None, "publish", "plan", plan.id, team_id=team)
+                    plans.publish_plan(session, plan)
+                    audit(session, None, "publish", "plan", plan.id, team_id=team)
                 done.append(plan_id)
             except BaseException as exc:
                 errors.append(exc)
@@ -371,7 +372,7 @@ def test_restore_refuses_a_database_with_data_and_keeps_it_when_forced(
         try:
             upgrade(target_engine)
             with session_scope(target_engine) as session:  # the target holds data of its own
-                services.audit(session, None, "create", "team", "tm_other", detail="precious")
+                audit(session, None, "create", "team", "tm_other", detail="precious")
             precious = _every_row(target_engine)
             capsys.readouterr()
             assert main(["db", "restore", str(file), *_db_args(target)]) == 2

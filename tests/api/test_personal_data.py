@@ -21,12 +21,12 @@ from apisupport import PASSWORD, make_settings, tiny_problem
 from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 
-from api import services
 from api.db import session_scope
 from api.deps import SessionDep
 from api.main import create_app
 from api.models import HouseholdPrivate, UserRole
 from api.redact import describe_exception, safe_traceback, scrub_values
+from api.services import users
 
 backend = apisupport.backend
 
@@ -111,14 +111,14 @@ def served(backend: dict[str, Any], caplog: pytest.LogCaptureFixture) -> Iterato
         s = Served(base=base, app=app, http=http, personal=personal, privates=privates)
         manager = f"mgr-{secrets.token_hex(4)}"
         with session_scope(app.state.engine) as session:
-            services.ensure_user(session, username=manager, role=UserRole.MANAGER, password=PASSWORD)
+            users.ensure_user(session, username=manager, role=UserRole.MANAGER, password=PASSWORD)
         s.headers["manager"] = _sign_in(http, manager)
         r = http.post("/v1/teams/load", json=problem, headers=s.headers["manager"], params={"name": "pii"})
         assert r.status_code == 201, r.text
         s.team = r.json()["team"]["id"]
         dispatcher = f"dsp-{secrets.token_hex(4)}"
         with session_scope(app.state.engine) as session:
-            services.ensure_user(session, username=dispatcher, role=UserRole.DISPATCHER, password=PASSWORD,
+            users.ensure_user(session, username=dispatcher, role=UserRole.DISPATCHER, password=PASSWORD,
                                  team_id=s.team)
         s.headers["dispatcher"] = _sign_in(http, dispatcher)
         rows = http.get(f"/v1/teams/{s.team}/households", headers=s.headers["dispatcher"]).json()["data"]

@@ -31,11 +31,11 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlmodel import select
 
-from api import services
 from api.config import Settings
 from api.db import session_scope
 from api.main import create_app
 from api.models import User, UserRole, VisitRequest, Worker
+from api.services import loading, users
 
 backend = apisupport.backend
 
@@ -55,19 +55,19 @@ class Target:
 def target(backend: dict[str, Any]) -> Iterator[Target]:
     app = create_app(make_settings(backend, max_workers=1))
     with TestClient(app, raise_server_exceptions=False) as client, session_scope(app.state.engine) as session:
-        manager, _ = services.ensure_user(session, username="st-manager", role=UserRole.MANAGER, password="x" * 12)
-        team, *_ = services.load_problem_data(session, tiny_problem(), risk_model=app.state.risk_model,
+        manager, _ = users.ensure_user(session, username="st-manager", role=UserRole.MANAGER, password="x" * 12)
+        team, *_ = loading.load_problem_data(session, tiny_problem(), risk_model=app.state.risk_model,
                                                team_name="schemathesis")
         worker = session.exec(select(Worker).where(Worker.team_id == team.id, Worker.ref == "t-nurse")).one()
-        dispatcher, _ = services.ensure_user(session, username="st-dispatcher", role=UserRole.DISPATCHER,
+        dispatcher, _ = users.ensure_user(session, username="st-dispatcher", role=UserRole.DISPATCHER,
                                              password="x" * 12, team_id=team.id)
-        nurse, _ = services.ensure_user(session, username="st-nurse", role=UserRole.FIELD_WORKER,
+        nurse, _ = users.ensure_user(session, username="st-nurse", role=UserRole.FIELD_WORKER,
                                         password="x" * 12, team_id=team.id, worker_id=worker.id)
         visit = session.exec(select(VisitRequest).where(VisitRequest.team_id == team.id)).first()
         assert visit is not None
         keys = {}
         for role, user in (("manager", manager), ("dispatcher", dispatcher), ("field_worker", nurse)):
-            _row, keys[role] = services.create_api_key(session, session.get(User, user.id), "schemathesis")
+            _row, keys[role] = users.create_api_key(session, session.get(User, user.id), "schemathesis")
         ids = {"team_id": team.id, "worker_id": worker.id, "household_id": visit.household_id,
                "visit_id": visit.id, "user_id": dispatcher.id}
         session.commit()

@@ -18,12 +18,16 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from . import crud, services
-from .errors import conflict, forbidden, not_found
+from .. import crud
+from ..auditwriter import AUDIT_QUEUE
+from ..errors import conflict, not_found
+from ..ics import SEOUL, CalendarEvent, CalendarFeed, render_calendar
+from ..models import AuditLog, FeedEvent, FeedKind, FeedToken, Team, User, Worker, now_utc
+from ..security import Principal
+from .access import require_manager, require_team_feed, require_worker_feed
+from .audit import audit
 from .feedevents import BREAK
-from .ics import SEOUL, CalendarEvent, CalendarFeed, render_calendar
-from .models import AuditLog, FeedEvent, FeedKind, FeedToken, Team, User, Worker, now_utc
-from .security import Principal
+from .registry import get_team
 
 __all__ = [
     "CANCELLED_SHOWN",
@@ -113,21 +117,14 @@ def _worker_for_feed(session: Session, p: Principal, worker_id: str) -> Worker:
     worker = crud.get(session, Worker, worker_id)
     if worker is None:
         raise not_found("worker", worker_id)
-    if p.is_field_worker:
-        if p.worker_id != worker.id:
-            raise forbidden("field workers manage only their own calendar feed")
-    elif not (p.is_dispatcher and p.team_id == worker.team_id):
-        raise forbidden(f"only the worker or a dispatcher of team {worker.team_id} manages this feed")
+    require_worker_feed(p, worker)
     return worker
 
 
 def _team_for_feed(session: Session, p: Principal, team_id: str) -> Team:
     """Team feeds are for the team's dispatchers and for managers."""
-    team = services.get_team(session, team_id)
-    if p.is_field_worker:
-        raise forbidden("field workers subscribe to their own feed: POST /v1/workers/{id}/feed")
-    if not p.is_manager and p.team_id != team_id:
-        raise forbidden(f"team {team_id} is not your team")
+    team = get_team(session, team_id)
+    require_team_feed(p, team_id)
     return team
 
 
@@ -140,7 +137,7 @@ def create_worker_feed(session: Session, p: Principal, worker_id: str) -> tuple[
         session, team_id=worker.team_id, kind=FeedKind.WORKER, subject=worker.id, worker_id=worker.id,
         user_id=None, created_by=p.user_id, at=now_utc(),
     )
-    services.audit(session, p, "rotate", "feed", feed.id, team_id=worker.team_id, detail=f"worker={worker.id}")
+    audit(session, p, "rotate", "feed", feed.id, team_id=worker.team_id, detail=f"worker={worker.id}")
     return feed, token
 
 
@@ -155,7 +152,7 @@ def worker_feed(session: Session, p: Principal, worker_id: str) -> FeedToken:
 def revoke_worker_feed(session: Session, p: Principal, worker_id: str) -> None:
     feed = worker_feed(session, p, worker_id)
     _revoke(session, col(FeedToken.id) == feed.id, at=now_utc())
-    services.audit(session, p, "revoke", "feed", feed.id, team_id=feed.team_id, detail=f"worker={worker_id}")
+    audit(session, p, "revoke", "feed", feed.id, team_id=feed.team_id, detail=f"worker={worker_id}")
 
 
 def create_team_feed(session: Session, p: Principal, team_id: str) -> tuple[FeedToken, str]:
@@ -165,7 +162,7 @@ def create_team_feed(session: Session, p: Principal, team_id: str) -> tuple[Feed
         session, team_id=team.id, kind=FeedKind.TEAM, subject=p.user_id, worker_id=None, user_id=p.user_id,
         created_by=p.user_id, at=now_utc(),
     )
-    services.audit(session, p, "rotate", "feed", feed.id, team_id=team.id, detail="team feed")
+    audit(session, p, "rotate", "feed", feed.id, team_id=team.id, detail="team feed")
     return feed, token
 
 
@@ -175,7 +172,7 @@ def revoke_team_feed(session: Session, p: Principal, team_id: str) -> None:
     if feed is None:
         raise not_found("your calendar feed of team", team.id)
     _revoke(session, col(FeedToken.id) == feed.id, at=now_utc())
-    services.audit(session, p, "revoke", "feed", feed.id, team_id=team.id, detail="team feed")
+    audit(session, p, "revoke", "feed", feed.id, team_id=team.id, detail="team feed")
 
 
 def list_team_feeds(session: Session, p: Principal, team_id: str) -> list[FeedToken]:
@@ -190,10 +187,10 @@ def list_team_feeds(session: Session, p: Principal, team_id: str) -> list[FeedTo
 
 def revoke_team_feeds(session: Session, p: Principal, team_id: str) -> int:
     """A manager stops every feed of a team at once (a lost phone, a leak): workers' and team feeds."""
-    services.require_manager(p)
-    team = services.get_team(session, team_id)
+    require_manager(p)
+    team = get_team(session, team_id)
     n = _revoke(session, col(FeedToken.team_id) == team.id, at=now_utc())
-    services.audit(session, p, "revoke", "feed", None, team_id=team.id, detail=f"all feeds of the team: {n}")
+    audit(session, p, "revoke", "feed", None, team_id=team.id, detail=f"all feeds of the team: {n}")
     return n
 
 
@@ -406,7 +403,7 @@ def _audit_fetch(session: Session, feed: _Feed, events: int, status: int) -> Non
         actor_id=feed.user_id, actor_role="feed", action="read", resource="feed", resource_id=feed.id,
         team_id=feed.team_id, detail=f"{who} events={events} status={status}",
     )
-    queue = session.info.get(services.AUDIT_QUEUE)
+    queue = session.info.get(AUDIT_QUEUE)
     if queue is not None:
         queue.append(entry)
     else:

@@ -9,8 +9,8 @@ from sqlmodel import Session, select
 
 import planner
 
-from . import crud
-from .models import FeedEvent, Plan
+from .. import crud
+from ..models import FeedEvent, Plan
 
 __all__ = ["BREAK", "record_publish"]
 
@@ -86,7 +86,7 @@ def _cancel(row: FeedEvent, *, plan_id: str, at: dt.datetime, sequence: int) -> 
 def record_publish(session: Session, plan: Plan, *, at: dt.datetime) -> int:
     """Bring the day's calendar events in line with ``plan``, which is being published.
 
-    Called inside the publishing transaction (``services.publish_plan``).  An event that did not
+    Called inside the publishing transaction (``plans.publish_plan``).  An event that did not
     change keeps its SEQUENCE and DTSTAMP; a change of time, place or worker raises SEQUENCE; any
     other change of what it shows (travel, visit kind) only moves DTSTAMP.  A visit that moved to
     another worker, or left the plan, turns cancelled (higher SEQUENCE) in the old worker's
