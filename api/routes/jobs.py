@@ -9,10 +9,8 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
-from sqlmodel import Session
 from sse_starlette.sse import EventSourceResponse
 
-from .. import crud
 from ..deps import EventsDep, PrincipalDep, RunnerDep, SessionDep, SettingsDep
 from ..errors import problem_responses
 from ..mappers import job_public
@@ -95,9 +93,8 @@ async def job_events(
     engine = request.app.state.engine
 
     def load() -> dict[str, Any] | None:
-        with Session(engine) as s:
-            job = crud.get(s, PlanJob, job_id)
-            return None if job is None else job_public(job).model_dump(mode="json")
+        job = jobs.job_now(engine, job_id)
+        return None if job is None else job_public(job).model_dump(mode="json")
 
     async def stream() -> AsyncIterator[dict[str, Any]]:
         last: dict[str, Any] | None = None

@@ -7,20 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, UploadFile, status
 from fastapi.responses import Response
 
-from planner import DayClock
-
-from .. import crud, csvimport
+from .. import csvimport
 from ..deps import PrincipalDep, SessionDep, SettingsDep
 from ..errors import problem_responses
 from ..mappers import today_seoul, worker_public
 from ..models import (
     MAX_OFFSET,
-    BreakPublic,
     ImportResult,
     IsoDate,
     Page,
     SchedulePublic,
-    ScheduleStop,
     WorkerCreate,
     WorkerPublic,
     WorkerUpdate,
@@ -102,33 +98,4 @@ def delete_worker(worker_id: str, session: SessionDep, p: PrincipalDep) -> Respo
 def schedule(
     worker_id: str, session: SessionDep, p: PrincipalDep, date: IsoDate | None = None
 ) -> SchedulePublic:
-    day = date or today_seoul()
-    worker, plan, route = plans.worker_schedule(session, p, worker_id, day)
-    stops: list[ScheduleStop] = []
-    brk = None
-    clock = DayClock(day)
-    if plan is not None and route is not None:
-        places = crud.households_by_ids(session, {s.household_id for s in route.stops})
-        visits = crud.visit_requests_by_ids(session, {s.visit_id for s in route.stops})
-        for s in route.stops:
-            h = places.get(s.household_id)
-            v = visits.get(s.visit_id)
-            stops.append(
-                ScheduleStop(
-                    visit_id=s.visit_id, household_id=s.household_id,
-                    dong=h.dong if h else "", lat=h.lat if h else 0.0, lon=h.lon if h else 0.0,
-                    kind=str(v.kind) if v else "routine", arrival=clock.to_datetime(s.arrival_s),
-                    start=clock.to_datetime(s.start_s), end=clock.to_datetime(s.end_s),
-                    status=str(v.status) if v else "open",
-                )
-            )
-        if route.break_start_s is not None:
-            end_s = route.break_end_s if route.break_end_s is not None else route.break_start_s
-            brk = BreakPublic(start=clock.to_datetime(route.break_start_s), end=clock.to_datetime(end_s))
-    return SchedulePublic(
-        worker_id=worker.id, date=day, plan_id=plan.id if plan else None,
-        version=plan.version if plan else None,
-        departure=clock.to_datetime(route.depart_s) if route else None,
-        return_=clock.to_datetime(route.return_s) if route else None,
-        break_=brk, stops=stops,
-    )
+    return plans.worker_schedule(session, p, worker_id, date or today_seoul())

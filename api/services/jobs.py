@@ -203,6 +203,13 @@ def list_jobs(
     return crud.list_jobs(session, team_id, date=date, limit=limit, offset=offset)
 
 
+def job_now(engine: sa.Engine, job_id: str) -> PlanJob | None:
+    """A job's row as it stands, read in a short session of its own (the event stream polls it; access was
+    checked when the stream started)."""
+    with Session(engine) as session:
+        return crud.get(session, PlanJob, job_id)
+
+
 def get_job(session: Session, p: Principal, job_id: str) -> PlanJob:
     job = crud.get(session, PlanJob, job_id)
     if job is None:

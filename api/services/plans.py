@@ -16,6 +16,7 @@ from .. import crud
 from ..errors import ApiError, conflict, not_found
 from ..mappers import plan_public, stored_plan
 from ..models import (
+    BreakPublic,
     ErrorItem,
     Household,
     Outcome,
@@ -23,6 +24,8 @@ from ..models import (
     OutcomeKind,
     Plan,
     PlanKind,
+    SchedulePublic,
+    ScheduleStop,
     VisitKind,
     VisitRequest,
     VisitSource,
@@ -289,9 +292,9 @@ def save_edited_plan(
 # ---- schedules -----------------------------------------------------------------------------------
 
 
-def worker_schedule(
-    session: Session, p: Principal, worker_id: str, date: dt.date
-) -> tuple[Worker, Plan | None, planner.Route | None]:
+def worker_schedule(session: Session, p: Principal, worker_id: str, date: dt.date) -> SchedulePublic:
+    """A worker's stops in the day's published plan, with each visit's current status (the worker herself, or
+    anyone who reads her team); audited."""
     worker = crud.get(session, Worker, worker_id)
     if worker is None:
         raise not_found("worker", worker_id)
@@ -300,7 +303,34 @@ def worker_schedule(
     route = stored_plan(plan).route_of(worker.id) if plan is not None else None
     audit(session, p, "read", "schedule", worker.id, team_id=worker.team_id,
           detail=f"date={date.isoformat()} stops={len(route.stops) if route else 0}")
-    return worker, plan, route
+    stops: list[ScheduleStop] = []
+    brk = None
+    clock = planner.DayClock(date)
+    if route is not None:
+        places = crud.households_by_ids(session, {s.household_id for s in route.stops})
+        visits = crud.visit_requests_by_ids(session, {s.visit_id for s in route.stops})
+        for s in route.stops:
+            h = places.get(s.household_id)
+            v = visits.get(s.visit_id)
+            stops.append(
+                ScheduleStop(
+                    visit_id=s.visit_id, household_id=s.household_id,
+                    dong=h.dong if h else "", lat=h.lat if h else 0.0, lon=h.lon if h else 0.0,
+                    kind=str(v.kind) if v else "routine", arrival=clock.to_datetime(s.arrival_s),
+                    start=clock.to_datetime(s.start_s), end=clock.to_datetime(s.end_s),
+                    status=str(v.status) if v else "open",
+                )
+            )
+        if route.break_start_s is not None:
+            end_s = route.break_end_s if route.break_end_s is not None else route.break_start_s
+            brk = BreakPublic(start=clock.to_datetime(route.break_start_s), end=clock.to_datetime(end_s))
+    return SchedulePublic(
+        worker_id=worker.id, date=date, plan_id=plan.id if plan else None,
+        version=plan.version if plan else None,
+        departure=clock.to_datetime(route.depart_s) if route else None,
+        return_=clock.to_datetime(route.return_s) if route else None,
+        break_=brk, stops=stops,
+    )
 
 
 # ---- outcomes -------------------------------------------------------------------------------------
