@@ -32,8 +32,8 @@ class _BadInput(Exception):
 # only the standard library and the planner, so a planner-only install still runs ``salpimi``; the
 # service's commands then refuse in one line instead of a traceback.
 _API_EXTRA = frozenset({
-    "alembic", "anyio", "fastapi", "icalendar", "jwt", "multipart", "psycopg", "pydantic", "python_multipart",
-    "sqlalchemy", "sqlmodel", "sse_starlette", "starlette", "uvicorn",
+    "alembic", "anyio", "fastapi", "icalendar", "jwt", "multipart", "psycopg", "pydantic", "pydantic_settings",
+    "python_multipart", "sqlalchemy", "sqlmodel", "sse_starlette", "starlette", "uvicorn",
 })
 
 

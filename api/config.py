@@ -1,132 +1,116 @@
-"""Service settings: a frozen dataclass read from the environment once, then injected."""
+"""Service settings: one frozen pydantic-settings model, every field settable from the environment, then injected."""
 
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Settings"]
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+__all__ = ["ENV_PREFIX", "Settings", "env_name", "settings_table"]
+
+ENV_PREFIX = "SALPIMI_"
 #: ``public_base_url``: a scheme, a host (and port), an optional path; no query, fragment or final slash.
 _BASE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@-]+)*")
+#: What a value of the wrong kind is called in an error (the value itself is never repeated: it may be a secret).
+_EXPECTED = {
+    "int_parsing": "expected an integer",
+    "int_from_float": "expected an integer",
+    "float_parsing": "expected a number",
+    "bool_parsing": "expected true or false",
+    "finite_number": "expected a finite number",
+}
 
 
-def _float_env(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name}: expected a number, got {raw!r}") from None
+def _doc(meaning: str, *, default: str | None = None) -> dict[str, Any]:
+    """A field's line in the settings table: its meaning, and its default as a reader wants it shown."""
+    return {"meaning": meaning, **({"shown_default": default} if default is not None else {})}
 
 
-def _int_env(env: dict[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name}: expected an integer, got {raw!r}") from None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Settings:
+class Settings(BaseSettings):
     """Everything the service needs to start; no module-level state anywhere else.
 
-    Parameters
-    ----------
-    data_dir
-        Directory for the embedded SQLite database and the signing key
-        (``$SALPIMI_DATA_DIR``, default ``./data``).
-    database_url
-        SQLAlchemy URL; ``None`` means SQLite in ``data_dir`` (``$DATABASE_URL``).
-    max_workers
-        Solver processes running at once (``$SALPIMI_MAX_WORKERS``).
-    max_body_bytes
-        Request bodies above this get 413 (``$SALPIMI_MAX_BODY_BYTES``, default 5 MB).
-    max_csv_bytes
-        CSV uploads above this get 413 (``$SALPIMI_MAX_CSV_BYTES``, default 2 MB).
-    secret_key
-        JWT signing key (``$SALPIMI_SECRET_KEY``); ``None`` keeps a random key in
-        ``data_dir/secret.key``.
-    token_ttl_s
-        Lifetime of access tokens.
-    api_key_ttl_days
-        Default lifetime of new API keys (``$SALPIMI_API_KEY_TTL_DAYS``, default 90; at most 365).
-    signin_window_s, signin_account_failures, signin_address_failures
-        Sign-in rate limit: at most this many failed sign-ins per account and per client
-        address within the sliding window, then 429 until the oldest falls out
-        (``$SALPIMI_SIGNIN_WINDOW_S``, ``$SALPIMI_SIGNIN_ACCOUNT_FAILURES``,
-        ``$SALPIMI_SIGNIN_ADDRESS_FAILURES``; defaults 900 s, 5, 30).
-    auto_migrate
-        Run Alembic migrations to head when the app starts.
-    max_time_limit_s
-        Upper bound of a plan job's ``time_limit_s``.
-    network
-        Name of a road network imported with ``salpimi network import`` (``$SALPIMI_NETWORK``);
-        ``None`` plans with straight-line estimates.
-    public_base_url
-        Where clients reach the service, e.g. ``https://salpimi.example.go.kr``
-        (``$SALPIMI_PUBLIC_BASE_URL``): the base of calendar feed URLs and of the links inside
-        feeds; ``None`` uses the address each request came to.
-    threads
-        Worker threads for the sync endpoints (``$SALPIMI_THREADS``, default 40; anyio's limiter).
-    max_in_flight
-        Requests handled at once (``$SALPIMI_MAX_IN_FLIGHT``, default 32); more wait in a queue.
-    queue_timeout_s, max_queued
-        A request that waited this long for a slot, or found ``max_queued`` already waiting, gets
-        503 with ``Retry-After`` (``$SALPIMI_QUEUE_TIMEOUT_S``, ``$SALPIMI_MAX_QUEUED``; 2 s, 2000).
-    db_pool_size, db_max_overflow, db_pool_timeout_s
-        Database connections kept and extra ones allowed (``$SALPIMI_DB_POOL_SIZE``, default
-        ``max_in_flight + 8``; ``$SALPIMI_DB_MAX_OVERFLOW``, 8); a request holds one connection
-        from its first query to its end, so the pool must cover ``max_in_flight``. Waiting longer
-        than ``db_pool_timeout_s`` for a connection answers 503.
-    solver_nice
-        Niceness of the solver processes (``$SALPIMI_SOLVER_NICE``, 0-19, default 10): requests
-        are answered first when both want the CPU; a solve still stops on its time limit.
+    Each field ``name`` is read from ``$SALPIMI_NAME`` (``database_url`` from ``$DATABASE_URL``) unless given;
+    ``settings_table()`` lists them all (docs/api.md shows it).  Invalid values raise ``ValueError`` with one
+    line naming the field and its variable, never repeating the value.
     """
 
-    data_dir: Path = Path("data")
-    database_url: str | None = None
-    max_workers: int = 2
-    max_body_bytes: int = 5 * 1024 * 1024
-    max_csv_bytes: int = 2 * 1024 * 1024
-    secret_key: str | None = None
-    token_ttl_s: int = 8 * 3600
-    api_key_ttl_days: int = 90
-    signin_window_s: int = 900
-    signin_account_failures: int = 5
-    signin_address_failures: int = 30
-    auto_migrate: bool = True
-    max_time_limit_s: int = 600
-    job_grace_s: float = 30.0
-    risk_toml: Path | None = None
-    cors_origins: tuple[str, ...] = field(default_factory=tuple)
-    network: str | None = None
-    public_base_url: str | None = None
-    threads: int = 40
-    max_in_flight: int = 32
-    queue_timeout_s: float = 2.0
-    max_queued: int = 2000
-    db_pool_size: int | None = None
-    db_max_overflow: int = 8
-    db_pool_timeout_s: float = 10.0
-    solver_nice: int = 10
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="forbid", env_ignore_empty=True, populate_by_name=True,
+    )
 
-    def __post_init__(self) -> None:
-        if self.max_workers < 1:
-            raise ValueError(f"max_workers: must be at least 1, got {self.max_workers}")
+    data_dir: Path = Field(Path("data"), json_schema_extra=_doc(
+        "SQLite database (`salpimi.db`, WAL, 30 s busy timeout), `secret.key`, demo credentials, road networks "
+        "(`networks/`), safety copies of restores (`backups/`)", default="`./data`"))
+    database_url: str | None = Field(None, validation_alias="DATABASE_URL", json_schema_extra=_doc(
+        "e.g. `postgresql://user:pw@host:5432/salpimi` (psycopg 3)", default="SQLite in the data directory"))
+    max_workers: int = Field(2, json_schema_extra=_doc(
+        "solver processes running at once; more jobs wait in a queue"))
+    max_body_bytes: int = Field(5 * 1024 * 1024, json_schema_extra=_doc(
+        "larger request bodies get 413 (at least 1024)", default="5 MB"))
+    max_csv_bytes: int = Field(2 * 1024 * 1024, json_schema_extra=_doc(
+        "larger CSV uploads get 413", default="2 MB"))
+    secret_key: str | None = Field(None, json_schema_extra=_doc(
+        "JWT signing key", default="random, kept in `secret.key`"))
+    token_ttl_s: int = Field(8 * 3600, json_schema_extra=_doc("access token lifetime"))
+    api_key_ttl_days: int = Field(90, json_schema_extra=_doc("default lifetime of new API keys (at most 365)"))
+    signin_window_s: int = Field(900, json_schema_extra=_doc("sliding window of the sign-in limits"))
+    signin_account_failures: int = Field(5, json_schema_extra=_doc(
+        "failed sign-ins per account within the window, then 429"))
+    signin_address_failures: int = Field(30, json_schema_extra=_doc(
+        "failed sign-ins per client address within the window, then 429"))
+    auto_migrate: bool = Field(True, json_schema_extra=_doc(
+        "run the database migrations to the newest revision when the service starts"))
+    max_time_limit_s: int = Field(600, json_schema_extra=_doc(
+        "the longest `time_limit_s` a plan or re-plan job may ask for (422 above)"))
+    job_grace_s: float = Field(30.0, json_schema_extra=_doc(
+        "a solver process still running this long past its time limit (or a cancel) is asked to stop, and "
+        "terminated (its job failed) if it has not stopped this long after"))
+    risk_toml: Path | None = Field(None, json_schema_extra=_doc(
+        "risk model weights and cadences, laid over the packaged ones (a team loaded with a `risk_model` lays "
+        "its own over these)", default="none: the packaged `planner/risk_defaults.toml`"))
+    network: str | None = Field(None, json_schema_extra=_doc(
+        "road network (`salpimi network import`) for plan jobs and checks; none = straight-line estimates",
+        default="none"))
+    public_base_url: str | None = Field(None, json_schema_extra=_doc(
+        "where phones reach the service, e.g. `https://salpimi.example.go.kr`: the base of calendar feed URLs "
+        "and of the links inside feeds (Google Calendar needs `https`)", default="the address a request came to"))
+    threads: int = Field(40, json_schema_extra=_doc("worker threads for the sync endpoints"))
+    max_in_flight: int = Field(32, json_schema_extra=_doc(
+        "requests handled at once; more wait for a slot (event streams are not counted)"))
+    queue_timeout_s: float = Field(2.0, json_schema_extra=_doc(
+        "a request that waited this long for a slot gets 503 with `Retry-After` (at most 600)"))
+    max_queued: int = Field(2000, json_schema_extra=_doc("a request that finds this many waiting gets 503 at once"))
+    db_pool_size: int | None = Field(None, json_schema_extra=_doc(
+        "pooled database connections; with `SALPIMI_DB_MAX_OVERFLOW` it must cover the requests in flight "
+        "(checked at start-up)", default="in-flight + 8"))
+    db_max_overflow: int = Field(8, json_schema_extra=_doc("database connections opened beyond the pool when needed"))
+    db_pool_timeout_s: float = Field(10.0, json_schema_extra=_doc(
+        "waiting longer for a connection answers 503 (at most 600)"))
+    solver_nice: int = Field(10, json_schema_extra=_doc(
+        "niceness of solver processes (0-19): requests are served first when both want the CPU; a solve still "
+        "stops on its time limit"))
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ValueError(_one_line(exc)) from None
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        for name in ("max_workers", "threads", "max_in_flight", "max_queued", "token_ttl_s", "max_time_limit_s"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.max_body_bytes < 1024:
             raise ValueError(f"max_body_bytes: must be at least 1024, got {self.max_body_bytes}")
         if self.max_csv_bytes < 1:
             raise ValueError(f"max_csv_bytes: must be positive, got {self.max_csv_bytes}")
-        for name in ("threads", "max_in_flight", "max_queued"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
+        if not self.job_grace_s > 0:
+            raise ValueError(f"job_grace_s: must be positive, got {self.job_grace_s}")
         if not 0 < self.queue_timeout_s <= 600:
             raise ValueError(f"queue_timeout_s: must lie in (0, 600], got {self.queue_timeout_s}")
         if self.db_max_overflow < 0 or not 0 < self.db_pool_timeout_s <= 600:
@@ -149,41 +133,20 @@ class Settings:
             raise ValueError(
                 "public_base_url: expected http(s)://host[:port][/path] without query, fragment or trailing slash"
             )
+        return self
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
-        """Read ``SALPIMI_*`` and ``DATABASE_URL``; keyword ``overrides`` win."""
-        env = dict(os.environ if environ is None else environ)
-        values: dict[str, object] = {
-            "data_dir": Path(env.get("SALPIMI_DATA_DIR") or "data"),
-            "database_url": env.get("DATABASE_URL") or None,
-            "max_workers": _int_env(env, "SALPIMI_MAX_WORKERS", 2),
-            "max_body_bytes": _int_env(env, "SALPIMI_MAX_BODY_BYTES", 5 * 1024 * 1024),
-            "max_csv_bytes": _int_env(env, "SALPIMI_MAX_CSV_BYTES", 2 * 1024 * 1024),
-            "secret_key": env.get("SALPIMI_SECRET_KEY") or None,
-            "token_ttl_s": _int_env(env, "SALPIMI_TOKEN_TTL_S", 8 * 3600),
-            "threads": _int_env(env, "SALPIMI_THREADS", 40),
-            "max_in_flight": _int_env(env, "SALPIMI_MAX_IN_FLIGHT", 32),
-            "queue_timeout_s": _float_env(env, "SALPIMI_QUEUE_TIMEOUT_S", 2.0),
-            "max_queued": _int_env(env, "SALPIMI_MAX_QUEUED", 2000),
-            "db_max_overflow": _int_env(env, "SALPIMI_DB_MAX_OVERFLOW", 8),
-            "db_pool_timeout_s": _float_env(env, "SALPIMI_DB_POOL_TIMEOUT_S", 10.0),
-            "solver_nice": _int_env(env, "SALPIMI_SOLVER_NICE", 10),
-            "api_key_ttl_days": _int_env(env, "SALPIMI_API_KEY_TTL_DAYS", 90),
-            "signin_window_s": _int_env(env, "SALPIMI_SIGNIN_WINDOW_S", 900),
-            "signin_account_failures": _int_env(env, "SALPIMI_SIGNIN_ACCOUNT_FAILURES", 5),
-            "signin_address_failures": _int_env(env, "SALPIMI_SIGNIN_ADDRESS_FAILURES", 30),
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from ``environ`` (default: the process environment); keyword ``overrides`` that are not
+        ``None`` win.  With an explicit ``environ`` nothing else is read."""
+        given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+        if environ is None:
+            return cls(**given)
+        values: dict[str, Any] = {
+            name: environ[env_name(name)] for name in cls.model_fields if environ.get(env_name(name))
         }
-        if env.get("SALPIMI_DB_POOL_SIZE"):
-            values["db_pool_size"] = _int_env(env, "SALPIMI_DB_POOL_SIZE", 0)
-        if env.get("SALPIMI_NETWORK"):
-            values["network"] = env["SALPIMI_NETWORK"]
-        if env.get("SALPIMI_PUBLIC_BASE_URL"):
-            values["public_base_url"] = env["SALPIMI_PUBLIC_BASE_URL"]
-        if env.get("SALPIMI_RISK_TOML"):
-            values["risk_toml"] = Path(env["SALPIMI_RISK_TOML"])
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        read = _InitOnly(**{**values, **given})
+        return cls.model_construct(**{name: getattr(read, name) for name in cls.model_fields})
 
     @property
     def pool_size(self) -> int:
@@ -201,4 +164,60 @@ class Settings:
         return f"sqlite:///{(self.data_dir / 'salpimi.db').resolve()}"
 
     def with_(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        """A copy with ``changes``, validated again."""
+        return type(self).model_validate({**self.model_dump(), **changes})
+
+
+class _InitOnly(Settings):
+    """Settings from keyword values alone (``from_env`` with an explicit environment reads nothing else)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a settings field: ``SALPIMI_`` and its name in capitals, or its alias."""
+    alias = Settings.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else ENV_PREFIX + field.upper()
+
+
+def _one_line(exc: ValidationError) -> str:
+    """The validation errors as one line naming each field and its variable, never the value."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = [str(x) for x in error["loc"]]
+        message = _EXPECTED.get(error["type"], str(error["msg"]).removeprefix("Value error, "))
+        if not loc:
+            parts.append(message)
+            continue
+        field = loc[0] if loc[0] in Settings.model_fields else next(
+            (n for n in Settings.model_fields if env_name(n) == loc[0]), loc[0])
+        where = f"{field} ({env_name(field)})" if field in Settings.model_fields else field
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts) or "invalid settings"
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def settings_table() -> str:
+    """The Markdown table of every setting (docs/api.md holds it; a test keeps the two the same)."""
+    rows = ["| setting | variable | default | meaning |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        extra = field.json_schema_extra
+        assert isinstance(extra, dict), name
+        default = extra.get("shown_default", _shown(field.default))
+        rows.append(f"| `{name}` | `{env_name(name)}` | {default} | {extra['meaning']} |")
+    return "\n".join(rows) + "\n"

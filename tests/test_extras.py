@@ -15,7 +15,7 @@ from planner import Visit, problem_to_json
 _WITHOUT_EXTRAS = """
 import sys
 
-BLOCKED = {"fastapi", "starlette", "sqlmodel", "sqlalchemy", "pydantic", "uvicorn", "alembic", "psycopg", "jwt",
+BLOCKED = {"fastapi", "starlette", "sqlmodel", "sqlalchemy", "pydantic", "pydantic_settings", "uvicorn", "alembic", "psycopg", "jwt",
            "multipart", "python_multipart", "sse_starlette", "icalendar", "anyio",
            "osmnx", "osmium", "scipy", "networkx", "geopandas", "shapely", "requests"}
 
