@@ -42,6 +42,7 @@ from .formats.problem import windows_from_json as windows_from_json
 from .formats.problem import windows_to_json as windows_to_json
 from .geo import plan_geojson as plan_geojson
 from .horizon import KR_HOLIDAYS as KR_HOLIDAYS
+from .horizon import MAX_DAYS as MAX_DAYS
 from .horizon import DayPlan as DayPlan
 from .horizon import FollowUp as FollowUp
 from .horizon import Holidays as Holidays

@@ -7,7 +7,8 @@ The cost, in the risk model's units (one day of a household's skip penalty at it
    each visit the ageing of its skip penalty between the later of its due
    date (last contact + cadence: waiting within the cadence is free) and the earliest day it could have
    had, and the day it gets (an overdue household visited on Friday instead of Monday costs four more days
-   of ageing); each visit left out its skip penalty at the end of the horizon on top of the ageing it
+   of ageing), plus ``cadence_step`` x the household's base penalty once when it could have been on time;
+   each visit left out its skip penalty at the end of the horizon on top of the ageing it
    accrued over the horizon; a given priority (not aged) costs that much per visit left out;
 3. continuity: ``continuity_weight`` per visit hinted to another worker than the household's own;
 4. fairness: ``fairness_weight`` x visits² / working hours per worker and day (a convex load, spread in
@@ -52,6 +53,10 @@ class HorizonParams:
         Risk units per second of estimated travel (1 per half hour).
     continuity_weight
         Risk units per visit by another worker than the household's preferred one.
+    cadence_step
+        Base skip penalties a visit costs once for coming after a due date it could have met (the cadence
+        broken), on top of its ageing: the search keeps households within their cadence before it shortens
+        the lateness of those already overdue.
     fill
         Share of each worker-day's working time the day assignment fills (the router gets the rest as slack).
     assign_share
@@ -61,11 +66,12 @@ class HorizonParams:
     fairness_weight: float = 3.0
     travel_weight: float = 1.0 / 1800.0
     continuity_weight: float = 2.0
+    cadence_step: float = 1.0
     fill: float = 0.92
     assign_share: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("fairness_weight", "travel_weight", "continuity_weight"):
+        for name in ("fairness_weight", "travel_weight", "continuity_weight", "cadence_step"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and value >= 0):
                 raise ValueError(f"{name}: must be a non-negative number, got {value!r}")

@@ -50,6 +50,7 @@ class TaskInfo:
     last_day: int | None  # calendar index of the last contact (negative: before the horizon); None: never
     preferred: int  # global worker index or -1
     earliest_k: tuple[int, ...]  # the earliest day each occurrence could have (mandatory lateness)
+    days: tuple[int, ...] = ()  # the days it may have, sorted
 
     @property
     def count(self) -> int:
@@ -74,6 +75,7 @@ class Context:
     model: RiskModel
     travel: MemoTravel
     never_x: float  # the risk model's "cadences overdue" of a household never contacted
+    cadence_step: float = 1.0  # base penalties a visit costs once for coming after a due date it could have met
 
     def penalty(self, t: int, day: int, last: int | None) -> float:
         """Request ``t``'s skip penalty on calendar day ``day`` (index; ``n_days`` = the day after the
@@ -83,16 +85,33 @@ class Context:
             last = -round(self.never_x * info.cadence)
         return info.base * self.model.ageing((day - last) / info.cadence)
 
-    def late(self, t: int, day: int, last: int | None, ref: int) -> float:
-        """The ageing a visit on ``day`` accrued past the household's due date (contact ``last`` + cadence)
-        and past ``ref``, the earliest day it could have had: waiting within the cadence is free (a household
-        never contacted is overdue from the first day)."""
+    def due_day(self, t: int, last: int | None) -> int:
+        """The last day request ``t`` may have on or before its household's due date (contact ``last`` +
+        cadence), else the first one after it; a household never contacted is due from long before."""
+        info = self.tasks[t]
         if last is None:
-            last = -round(self.never_x * self.tasks[t].cadence)
-        since = max(ref, last + self.tasks[t].cadence)
+            return -(10**6)
+        due = last + info.cadence
+        if due >= len(self.dates):
+            return due  # not due within the horizon
+        before = [d for d in info.days if d <= due]
+        return before[-1] if before else next((d for d in info.days if d >= due), due)
+
+    def late(self, t: int, day: int, last: int | None, ref: int) -> float:
+        """What a visit on ``day`` costs for coming after the household's due date: the ageing of its skip
+        penalty past the due date and past ``ref`` (the earliest day it could have had), plus, when it could
+        have been on time (due on or after ``ref``), ``cadence_step`` x its base penalty once for breaking
+        the cadence.  Waiting within the cadence is free; a household never contacted is overdue from the
+        first day."""
+        info = self.tasks[t]
+        due = self.due_day(t, last)
+        since = max(ref, due)
         if day <= since:
             return 0.0
-        return self.penalty(t, day, last) - self.penalty(t, since, last)
+        if last is None:
+            last = -round(self.never_x * info.cadence)
+        step = self.cadence_step * info.base if due >= ref else 0.0
+        return step + self.penalty(t, day, last) - self.penalty(t, since, last)
 
     def risk_parts(self, t: int, days: Sequence[int]) -> tuple[float, float]:
         """(left out, ageing) of request ``t`` with visits on ``days`` (sorted calendar indices).
@@ -125,8 +144,8 @@ class Context:
         return int(self.tables[w][a, b])
 
 
-def prepare(problem: HorizonProblem, travel: TravelTimeProvider, *, risk_model: RiskModel | None = None
-            ) -> Context:
+def prepare(problem: HorizonProblem, travel: TravelTimeProvider, *, risk_model: RiskModel | None = None,
+            cadence_step: float = 1.0) -> Context:
     """Compile each working day once and work out, per request, the days and workers it may have."""
     memo = travel if isinstance(travel, MemoTravel) else MemoTravel(travel)
     model = (risk_model or RiskModel.default()).with_settings(problem.risk_model)
@@ -191,7 +210,7 @@ def prepare(problem: HorizonProblem, travel: TravelTimeProvider, *, risk_model: 
         day_worker_index=day_worker_index, avail_s=avail, max_visits=maxv, tasks=tuple(tasks),
         task_loc=np.array([hh_loc[tk.household_index] for tk in tasks], dtype=np.int64),
         start_loc=start_loc, end_loc=end_loc, tables=tuple(tables), model=model, travel=memo,
-        never_x=float(model.config["penalty"]["never_contacted_x"]),
+        never_x=float(model.config["penalty"]["never_contacted_x"]), cadence_step=cadence_step,
     )
 
 
@@ -267,7 +286,7 @@ def _task(t: int, hv: HorizonVisit, h: object, hi: int, problem: HorizonProblem,
     return TaskInfo(
         index=t, visit=hv, household_index=hi, options=options, service_s=service, blocked=blocked, must=must,
         flat=float(flat) if flat is not None else None, base=float(base), cadence=cadence, tier=risk.tier,
-        last_day=last_day, preferred=preferred, earliest_k=tuple(earliest),
+        last_day=last_day, preferred=preferred, earliest_k=tuple(earliest), days=tuple(days_sorted),
     )
 
 

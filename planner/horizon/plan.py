@@ -314,7 +314,7 @@ def plan_horizon(
     t0 = time.perf_counter()
     budget = params.time_limit_s
     deadline = t0 + budget
-    ctx = prepare(problem, travel, risk_model=risk_model)
+    ctx = prepare(problem, travel, risk_model=risk_model, cadence_step=hp.cadence_step)
     a = Assignment(ctx, hp, seed=params.seed)
     a.construct()
     if params.deterministic:

@@ -47,8 +47,9 @@ def print_left_out(unassigned: Sequence[HorizonUnassigned], out: TextIO) -> None
 
 
 def print_kpis(k: HorizonKpis, out: TextIO) -> None:
-    within = (f"{k.intensive_within_cadence}/{k.intensive_due} intensive households due in the horizon visited "
-              "by their due day")
+    within = (f"{k.intensive_within_cadence}/{k.intensive_due} intensive households falling due visited by their "
+              f"due day; {k.overdue_visited_first_day}/{k.overdue_at_start} households already overdue visited on "
+              "their first possible day")
     print(
         f"\nPlanned {k.visits_planned}/{k.visits_total} visits over {k.working_days} working day(s); risk covered "
         f"{k.risk_covered:,.1f} of {k.risk_total:,.1f}; ageing past due dates {k.ageing:,.2f}; {within}; "

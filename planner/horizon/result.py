@@ -50,14 +50,16 @@ class HouseholdVisits:
 
     household_id: str
     tier: str
-    due: dt.date | None  # first working day on or after last contact + cadence (None: not due in the horizon)
+    due: dt.date | None  # the last day it could be visited on or before last contact + cadence, else the first
+    # one after (None: not due in the horizon); for a household already overdue, the first working day
     visits: tuple[PlannedVisit, ...]
     left_out: int
+    overdue_at_start: bool = False  # past its cadence before the horizon begins (or never contacted)
 
     @property
     def within_cadence(self) -> bool | None:
-        """Visited by its due day (``None`` when it is not due within the horizon)."""
-        if self.due is None:
+        """Visited by its due day; ``None`` when it is not due within the horizon or already overdue."""
+        if self.due is None or self.overdue_at_start:
             return None
         return any(v.date <= self.due for v in self.visits)
 
@@ -94,8 +96,10 @@ class HorizonKpis:
     risk_covered: float
     risk_total: float
     ageing: float
-    intensive_due: int
-    intensive_within_cadence: int
+    intensive_due: int  # intensive households falling due within the horizon (not already overdue)
+    intensive_within_cadence: int  # of those, visited by their due day
+    overdue_at_start: int  # households past their cadence before the horizon begins
+    overdue_visited_first_day: int  # of those, visited on the first working day they could have
     daily_visit_spread: float
     daily_visit_sd: float
     travel_s: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 from collections.abc import Sequence
 
@@ -58,7 +59,9 @@ def summarise(ctx: Context, plans: Sequence[Plan], unassigned: Sequence[HorizonU
         if len(counts) >= 2:
             spreads.append(max(counts) - min(counts))
             sds.append(statistics.pstdev(counts))
-    intensive = [h for h in households if h.tier == "intensive" and h.due is not None]
+    intensive = [h for h in households if h.tier == "intensive" and h.within_cadence is not None]
+    overdue = [(h, first) for h in households if h.overdue_at_start
+               for first in [_first_option(ctx, h.household_id)]]
     must_left = [u for u in unassigned if u.mandatory]
     kpis = HorizonKpis(
         visits_total=sum(info.count for info in ctx.tasks),
@@ -70,6 +73,9 @@ def summarise(ctx: Context, plans: Sequence[Plan], unassigned: Sequence[HorizonU
         ageing=round(ageing, 3),
         intensive_due=len(intensive),
         intensive_within_cadence=sum(1 for h in intensive if h.within_cadence),
+        overdue_at_start=len(overdue),
+        overdue_visited_first_day=sum(1 for h, first in overdue if h.visits and first is not None
+                                      and h.visits[0].date <= first),
         daily_visit_spread=round(statistics.fmean(spreads), 3) if spreads else 0.0,
         daily_visit_sd=round(statistics.fmean(sds), 3) if sds else 0.0,
         travel_s=travel_total,
@@ -91,15 +97,30 @@ def _households(ctx: Context, planned: dict[int, list[tuple[int, str, str]]]) ->
         h = problem.households[hi]
         visits = sorted((d, wid, vid) for t in tasks for d, wid, vid in planned[t])
         left = sum(ctx.tasks[t].count - len(planned[t]) for t in tasks)
-        due_from = 0 if info.last_day is None else max(0, info.last_day + info.cadence)
-        due_day = next((d for d in ctx.work_days if d >= due_from), None)
+        overdue = info.last_day is None or info.last_day + info.cadence < 0
+        due_day: int | None = None
+        if info.last_day is not None and not overdue and info.last_day + info.cadence < len(ctx.dates):
+            # On time: by the last day it could have on or before its due date, else the first one after.
+            cal_due = info.last_day + info.cadence
+            options = sorted({d for t in tasks for d in ctx.tasks[t].days})
+            before = [d for d in options if d <= cal_due]
+            due_day = before[-1] if before else next((d for d in options if d >= cal_due), None)
+        elif overdue:
+            due_day = next(iter(ctx.work_days), None)
         due = ctx.dates[due_day] if due_day is not None else None
         rows = []
         contact = info.last_day
         for d, wid, vid in visits:
-            overdue = round((never_x - 1) * info.cadence) if contact is None else max(0, d - contact - info.cadence)
-            rows.append(PlannedVisit(date=ctx.dates[d], visit_id=vid, worker_id=wid, days_overdue=overdue))
+            days_late = round((never_x - 1) * info.cadence) if contact is None else max(0, d - contact - info.cadence)
+            rows.append(PlannedVisit(date=ctx.dates[d], visit_id=vid, worker_id=wid, days_overdue=days_late))
             contact = d
-        out.append(HouseholdVisits(household_id=h.id, tier=info.tier, due=due, visits=tuple(rows), left_out=left))
+        out.append(HouseholdVisits(household_id=h.id, tier=info.tier, due=due, visits=tuple(rows), left_out=left,
+                                   overdue_at_start=overdue))
     return tuple(out)
 
+
+def _first_option(ctx: Context, household_id: str) -> dt.date | None:
+    """The first day any request of the household may have (``None`` when none may happen)."""
+    days = [d for info in ctx.tasks if ctx.problem.households[info.household_index].id == household_id
+            for d in info.days]
+    return ctx.dates[min(days)] if days else None
