@@ -361,8 +361,9 @@ def _demo(engine: Any, settings: Any, fixture: str, host: str, port: int) -> Non
         team = crud.get(session, Team, demo_team_id)
         assert team is not None
         nurse = first_field_worker(session, team.id)
-        people = [("manager", UserRole.MANAGER, None, None),
-                  ("dispatcher", UserRole.DISPATCHER, team.id, None)]
+        people: list[tuple[str, UserRole, str | None, str | None]] = [
+            ("manager", UserRole.MANAGER, None, None), ("dispatcher", UserRole.DISPATCHER, team.id, None),
+        ]
         if nurse is not None:
             people.append(("nurse", UserRole.FIELD_WORKER, team.id, nurse.id))
         stored = _read_demo_credentials(creds_path)
@@ -392,8 +393,8 @@ def _demo(engine: Any, settings: Any, fixture: str, host: str, port: int) -> Non
     print(f"  API docs:  {base}/docs")
     print(f"  Teams:     {base}/v1/teams")
     print("  Users (password, and an API key for the X-API-Key header):")
-    for username, role, password, key in lines:
-        print(f"    {username:<10} {role:<12} password {password}  key {key}")
+    for username, role_name, password, key in lines:
+        print(f"    {username:<10} {role_name:<12} password {password}  key {key}")
     print("  Try:")
     print(f"    curl -s -H 'X-API-Key: <dispatcher key>' -X POST {base}/v1/plan-jobs \\")
     print(f"         -H 'content-type: application/json' "

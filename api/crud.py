@@ -166,7 +166,7 @@ def list_visit_requests(
         stmt = stmt.where(col(VisitRequest.status).in_(list(statuses)))
     if household_id is not None:
         stmt = stmt.where(VisitRequest.household_id == household_id)
-    stmt = stmt.order_by(VisitRequest.date, VisitRequest.created_at, VisitRequest.id)
+    stmt = stmt.order_by(col(VisitRequest.date), col(VisitRequest.created_at), col(VisitRequest.id))
     return _page(session, stmt, limit=limit, offset=offset)
 
 
@@ -304,12 +304,12 @@ def publish_exclusively(session: Session, plan: Plan, *, at: dt.datetime) -> Non
     day = (col(Plan.team_id) == plan.team_id, col(Plan.date) == plan.date)
     if session.get_bind().dialect.name == "postgresql":
         session.exec(select(Plan.id).where(*day).order_by(col(Plan.id)).with_for_update()).all()
-    session.exec(  # type: ignore[call-overload]
+    session.exec(
         sa.update(Plan)
         .where(*day, col(Plan.published) == True, col(Plan.id) != plan.id)  # noqa: E712
         .values(published=False)
     )
-    session.exec(  # type: ignore[call-overload]
+    session.exec(
         sa.update(Plan).where(col(Plan.id) == plan.id).values(published=True, published_at=at)
     )
 
@@ -328,7 +328,7 @@ def list_outcomes(
         stmt = stmt.where(Outcome.team_id == team_id)
     if date is not None:
         stmt = stmt.where(Outcome.date == date)
-    return list(session.exec(stmt.order_by(Outcome.created_at, Outcome.id)).all())
+    return list(session.exec(stmt.order_by(col(Outcome.created_at), col(Outcome.id))).all())
 
 
 # ---- audit (insert and select only: the log is append-only) -------------------------------------

@@ -14,7 +14,7 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from . import crud
@@ -85,7 +85,7 @@ def read_rows(raw: bytes, *, allowed: tuple[str, ...], required: tuple[str, ...]
     try:
         for row in reader:
             if None in row:
-                row.pop(None)  # type: ignore[call-overload]
+                row.pop(None)
                 row["__extra__"] = "1"
             rows.append({k: (v or "").strip() for k, v in row.items()})
             if len(rows) > MAX_ROWS:
@@ -290,7 +290,7 @@ def import_workers(session: Session, team_id: str, raw: bytes) -> tuple[int, int
     existing = crud.workers_by_ref(session, team_id)
     errors: list[ErrorItem] = []
     refs: dict[str, int] = {}
-    plans: list[tuple[Worker | None, BaseModel]] = []
+    plans: list[tuple[Worker | None, WorkerCreate]] = []
     for rownum, row in enumerate(rows, start=2):
         before = len(errors)
         values = _convert(row, rownum, _WORKER_PARSERS, errors)

@@ -25,11 +25,11 @@ api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def get_engine(request: Request) -> sa.Engine:
-    return request.app.state.engine  # type: ignore[no-any-return]
+    return request.app.state.engine
 
 
 T = TypeVar("T")
@@ -78,11 +78,11 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 def get_runner(request: Request) -> JobRunner:
-    return request.app.state.runner  # type: ignore[no-any-return]
+    return request.app.state.runner
 
 
 def get_events(request: Request) -> JobEvents:
-    return request.app.state.job_events  # type: ignore[no-any-return]
+    return request.app.state.job_events
 
 
 def get_risk_model(request: Request) -> Any:

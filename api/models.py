@@ -189,7 +189,7 @@ def _bad_text(value: Any, *, multiline: bool) -> str | None:
 
 def _without_null(schema: dict[str, Any], model: Any) -> None:
     """JSON Schema of a PATCH body: fields that cannot be emptied do not offer ``null``."""
-    nullable = getattr(model, "NULLABLE", frozenset())
+    nullable: frozenset[str] = getattr(model, "NULLABLE", frozenset())
     for name, prop in schema.get("properties", {}).items():
         options = prop.get("anyOf")
         if name in nullable or not options:
@@ -222,7 +222,7 @@ class InputModel(SQLModel):
 class PatchModel(InputModel):
     """A PATCH body: only the fields given change; ``null`` only where the stored value may be empty."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_null)  # type: ignore[assignment]
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_null)
     NULLABLE: ClassVar[frozenset[str]] = frozenset()
 
     @field_validator("*", mode="before")

@@ -16,7 +16,7 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix="/v1", responses=problem_responses(400, 413, 503))
     for module in (auth, teams, workers, households, visits, jobs, plans, feeds, audit):
         for route in module.router.routes:
-            if isinstance(route, APIRoute) and route.methods & {"POST", "PUT", "PATCH"}:
+            if isinstance(route, APIRoute) and (route.methods or set()) & {"POST", "PUT", "PATCH"}:
                 route.responses = {**problem_responses(415), **route.responses}
         router.include_router(module.router)
     return router

@@ -22,8 +22,9 @@ router = APIRouter(tags=["auth"], responses=problem_responses(401, 422))
 
 def _key_public(row: ApiKey, key: str | None = None) -> ApiKeyPublic:
     return ApiKeyPublic(  # datetimes in +09:00 like every other resource
-        id=row.id, user_id=row.user_id, name=row.name, revoked=row.revoked, created_at=seoul(row.created_at),
-        expires_at=seoul(row.expires_at), revoked_at=seoul(row.revoked_at), key=key,
+        id=row.id, user_id=row.user_id, name=row.name, revoked=row.revoked,
+        created_at=seoul(row.created_at) or row.created_at, expires_at=seoul(row.expires_at),
+        revoked_at=seoul(row.revoked_at), key=key,
     )
 
 

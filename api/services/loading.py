@@ -43,7 +43,8 @@ def load_problem_data(
         h.get("id"): str(h.get("label", ""))
         for h in data.get("households", []) if isinstance(h, dict)
     }
-    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+    given_meta = data.get("meta")
+    meta: dict[str, Any] = given_meta if isinstance(given_meta, dict) else {}
     if district is None and meta.get("district") is not None:
         district = meta["district"]
         if not isinstance(district, str) or len(district) > 200 or not district.isprintable():
@@ -75,24 +76,24 @@ def load_problem_data(
         session.add(row)
     session.flush()
     household_ids: dict[str, str] = {}
-    pairs = []
+    pairs: list[tuple[Household, HouseholdPrivate]] = []
     for h in problem.households:
-        row = Household(
+        household = Household(
             team_id=team.id, ref=h.id, dong=h.dong, lat=h.location.lat, lon=h.location.lon,
             last_contact=h.last_contact, preferred_worker_id=worker_ids.get(h.preferred_worker_id or ""),
             languages=list(h.languages), availability=planner.availability_to_json(h.availability),
             priority=h.priority,
         )
         private = HouseholdPrivate(
-            household_id=row.id, label=labels.get(h.id, "")[:200],
+            household_id=household.id, label=labels.get(h.id, "")[:200],
             **{k: getattr(h.risk, k) for k in RISK_FIELDS},
         )
-        household_ids[h.id] = row.id
-        pairs.append((row, private))
+        household_ids[h.id] = household.id
+        pairs.append((household, private))
     tiers = assess_households(pairs, problem.date, risk_model, settings=problem.risk_model)
-    for row, _private in pairs:
-        row.risk_tier = tiers[row.id].tier
-        session.add(row)
+    for household, _private in pairs:
+        household.risk_tier = tiers[household.id].tier
+        session.add(household)
     session.flush()
     for _row, private in pairs:
         session.add(private)
@@ -119,7 +120,8 @@ def load_problem_data(
 def first_field_worker(session: Session, team_id: str) -> Worker | None:
     workers, _ = crud.list_workers(session, team_id, active=True)
     nurses = [w for w in workers if w.role == "visiting_nurse"]
-    return (nurses or workers or [None])[0]
+    candidates = nurses or workers
+    return candidates[0] if candidates else None
 
 
 def load_team(

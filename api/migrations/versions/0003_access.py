@@ -29,12 +29,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True))
     # Existing keys get the default lifetime instead of living for ever.
-    keys = sa.table(
-        "api_key", sa.column("id", sa.String), sa.column("created_at", sa.DateTime(timezone=True)),
-        sa.column("expires_at", sa.DateTime(timezone=True)),
-    )
+    key_id_column, created_column = sa.column("id", sa.String), sa.column("created_at", sa.DateTime(timezone=True))
+    keys = sa.table("api_key", key_id_column, created_column, sa.column("expires_at", sa.DateTime(timezone=True)))
     conn = op.get_bind()
-    for key_id, created_at in conn.execute(sa.select(keys.c.id, keys.c.created_at)).all():
+    for key_id, created_at in conn.execute(sa.select(key_id_column, created_column)).all():
         conn.execute(
             keys.update().where(keys.c.id == key_id).values(expires_at=created_at + LEGACY_KEY_TTL)
         )

@@ -81,25 +81,28 @@ def backfill(conn: sa.Connection) -> None:
     plans = conn.execute(
         sa.text("SELECT id, team_id, date, data, published_at, created_at FROM plan WHERE published")
     ).all()
-    when = sa.DateTime(timezone=True)
+    moment = sa.DateTime(timezone=True)
     events = sa.table(
         "feed_event",
         *(sa.column(c, sa.String) for c in ("team_id", "item_id", "worker_id", "household_id", "dong", "visit_kind",
                                             "plan_id")),
         sa.column("date", sa.Date), sa.column("travel_s", sa.Integer), sa.column("sequence", sa.Integer),
         sa.column("cancelled", sa.Boolean),
-        *(sa.column(c, when) for c in ("start", "end", "created_at", "changed_at", "cancelled_at")),
+        *(sa.column(c, moment) for c in ("start", "end", "created_at", "changed_at", "cancelled_at")),
     )
-    for plan_id, team_id, day, data, published_at, created_at in plans:
-        data = json.loads(data) if isinstance(data, str) else (data or {})
-        day = dt.date.fromisoformat(day) if isinstance(day, str) else day
+    for plan_id, team_id, stored_day, stored_data, published_at, created_at in plans:
+        data: dict[str, Any] = (
+            json.loads(stored_data) if isinstance(stored_data, str) else stored_data if isinstance(stored_data, dict)
+            else {}
+        )
+        day = dt.date.fromisoformat(stored_day) if isinstance(stored_day, str) else stored_day
         stamp = _utc(published_at or created_at)
         stops = [s for r in data.get("routes", []) for s in r.get("stops", [])]
-        places = dict(conn.execute(
+        places: dict[str, str] = dict(conn.execute(
             sa.text("SELECT id, dong FROM household WHERE id IN :ids").bindparams(sa.bindparam("ids", expanding=True)),
             {"ids": [s["household_id"] for s in stops] or [""]},
         ).all())
-        kinds = dict(conn.execute(
+        kinds: dict[str, str] = dict(conn.execute(
             sa.text("SELECT id, kind FROM visit_request WHERE id IN :ids").bindparams(
                 sa.bindparam("ids", expanding=True)
             ),
