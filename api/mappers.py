@@ -105,6 +105,7 @@ def audit_public(row: AuditLog) -> AuditPublic:
 
 def job_public(row: PlanJob) -> PlanJobPublic:
     data = _dump(row, exclude=("progress",))
+    data["plan_ids"] = list(row.plan_ids or [])
     progress = dict(row.progress or {})
     elapsed = float(progress.get("elapsed_s", 0.0) or 0.0)
     if row.status in ("succeeded", "cancelled"):

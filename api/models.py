@@ -829,12 +829,16 @@ class ReportPublic(ReportBase):
 class PlanJobBase(SQLModel):
     team_id: str = Field(foreign_key="team.id", max_length=40)
     date: IsoDate
+    date_to: IsoDate | None = Field(
+        default=None, description="plan every day from date to date_to (inclusive, at most 28 days): the "
+        "planner picks each open request's day (on or after its own date), then routes each day; one plan "
+        "version per day with visits")
     time_limit_s: float = Field(default=10.0, gt=0, le=3600)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
 class PlanJobCreate(PlanJobBase, InputModel):
-    pass
+    publish: bool = Field(default=False, description="publish each plan the job stores when it succeeds")
 
 
 class ReplanRequest(InputModel):
@@ -866,6 +870,7 @@ class PlanJob(PlanJobBase, table=True):
     progress: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     error: str | None = Field(default=None, max_length=1000)
     plan_id: str | None = Field(default=None, max_length=40)
+    plan_ids: list[str] | None = Field(default=None, sa_type=sa.JSON)  # a date range's plans, one per day
     base_plan_id: str | None = Field(default=None, max_length=40)
     publish_on_finish: bool = False
     cancel_requested: bool = False
@@ -891,6 +896,7 @@ class PlanJobPublic(PlanJobBase):
     progress: JobProgress
     error: str | None
     plan_id: str | None
+    plan_ids: list[str] = Field(default_factory=list, description="a date range's plans, one per day with visits")
     base_plan_id: str | None
     created_at: dt.datetime
     started_at: dt.datetime | None

@@ -62,6 +62,8 @@ def run_payload(
         solve,
     )
 
+    if payload.get("horizon") is not None:
+        return _run_horizon(payload, progress=progress, should_stop=should_stop)
     raw = payload["problem"]
     problem = raw if isinstance(raw, Problem) else problem_from_json(raw)
     params = SolveParams(time_limit_s=float(payload["time_limit_s"]), seed=int(payload["seed"]))
@@ -104,6 +106,47 @@ def run_payload(
     plan = replace(result.plan, meta={**result.plan.meta, "violations": len(checked.violations)})
     return {"plan": plan_to_json(plan), "stopped_early": bool(result.stopped_early),
             "violations": _violations(checked.violations)}
+
+
+def _run_horizon(
+    payload: dict[str, Any],
+    *,
+    progress: Callable[[Any], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> dict[str, Any]:
+    """A date range (``payload["horizon"]``: a :class:`planner.HorizonProblem` or its JSON): each day's plan,
+    the day problem it was checked against and its violations, and the visits planned on no day."""
+    from planner import (
+        HaversineProvider,
+        HorizonProblem,
+        MatrixProvider,
+        SolveParams,
+        evaluate,
+        horizon_from_json,
+        plan_horizon,
+        plan_to_json,
+        problem_to_json,
+        road_network,
+    )
+
+    raw = payload["horizon"]
+    problem = raw if isinstance(raw, HorizonProblem) else horizon_from_json(raw)
+    params = SolveParams(time_limit_s=float(payload["time_limit_s"]), seed=int(payload["seed"]))
+    if problem.travel_matrix is not None:
+        travel: Any = MatrixProvider(problem.travel_matrix)
+    elif payload.get("network"):
+        travel = road_network(payload["network"], data_dir=payload.get("data_dir"))
+    else:
+        travel = HaversineProvider()
+    result = plan_horizon(problem, travel, params, progress=progress, should_stop=should_stop)
+    days = []
+    for day in result.days:
+        checked = evaluate(day.problem, day.plan, travel)
+        plan = replace(day.plan, meta={**day.plan.meta, "violations": len(checked.violations)})
+        days.append({"date": day.date.isoformat(), "plan": plan_to_json(plan), "problem": problem_to_json(day.problem),
+                     "violations": _violations(checked.violations)})
+    left = [{"visit_id": u.visit_id, "reason": u.reason, "detail": u.detail} for u in result.unassigned]
+    return {"days": days, "unassigned": left, "stopped_early": bool(result.stopped_early)}
 
 
 def _violations(violations: Any) -> list[dict[str, str]]:

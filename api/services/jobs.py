@@ -31,6 +31,7 @@ from ..models import (
     PlanKind,
     ReplanRequest,
     Team,
+    VisitRequest,
     VisitStatus,
     now_utc,
 )
@@ -63,6 +64,72 @@ def build_problem(session: Session, team: Team, date: dt.date, *, statuses: Coll
         )
     except (ValueError, TypeError) as exc:
         raise ApiError(422, f"the team's data do not form a valid problem: {scrub_values(str(exc))}") from None
+
+
+def build_horizon_problem(session: Session, team: Team, start: dt.date, end: dt.date) -> planner.HorizonProblem:
+    """The planner's HorizonProblem for ``team`` from ``start`` to ``end``: the open visit requests dated in
+    the range, each on its own date or later (the planner picks the day); the team's active workers on their
+    usual shifts on weekdays, Korean public holidays off.  422 when the rows do not form a valid problem."""
+    workers, _ = crud.list_workers(session, team.id, active=True)
+    requests = []
+    day = start
+    while day <= end:
+        found, _ = crud.list_visit_requests(session, team.id, date=day, statuses=(VisitStatus.OPEN.value,))
+        requests.extend(found)
+        day += dt.timedelta(days=1)
+    households = crud.households_by_ids(session, {v.household_id for v in requests})
+    households = {k: h for k, h in households.items() if h.active}
+    privates = crud.privates_by_ids(session, list(households))
+    requests = [v for v in requests if v.household_id in households]
+    dated = {v.id: v.date for v in requests}
+    try:
+        day_problem = problem_of(
+            name=team.name, date=start,
+            households=[(h, privates.get(h.id)) for h in sorted(households.values(), key=lambda h: h.id)],
+            workers=workers, visits=requests, extra=team_inputs(session, team.id),
+        )
+        return planner.HorizonProblem(
+            start=start, end=end, name=day_problem.name, households=day_problem.households,
+            workers=day_problem.workers,
+            visits=tuple(planner.HorizonVisit(visit=v, earliest=dated[v.id] if dated[v.id] > start else None)
+                         for v in day_problem.visits),
+            service_times=day_problem.service_times, risk_model=day_problem.risk_model,
+            travel_matrix=day_problem.travel_matrix,
+        )
+    except (ValueError, TypeError) as exc:
+        raise ApiError(422, f"the team's data do not form a valid problem: {scrub_values(str(exc))}") from None
+
+
+def _store_days(session: Session, job: PlanJob, data: dict[str, Any]) -> list[str]:
+    """A date range's result: each planned request moves to the day it got, each day's plan becomes that
+    day's next version (published when asked and the evaluator finds nothing)."""
+    ids: list[str] = []
+    moved = 0
+    for day in data["days"]:
+        date = dt.date.fromisoformat(day["date"])
+        plan_json = day["plan"]
+        listed = {s["visit_id"] for r in plan_json.get("routes", []) for s in r.get("stops", [])}
+        listed |= {u["visit_id"] for u in plan_json.get("unassigned", [])}
+        for vid in sorted(listed):
+            request = crud.get(session, VisitRequest, vid)
+            if request is not None and request.team_id == job.team_id and request.date != date:
+                request.date = date
+                request.updated_at = now_utc()
+                session.add(request)
+                moved += 1
+        violations = list(day.get("violations") or [])
+        plan = store_plan(
+            session, team_id=job.team_id, date=date, plan_json=plan_json, problem=day["problem"],
+            kind=PlanKind.SOLVE, job_id=job.id, base_plan_id=None, stopped_early=bool(data.get("stopped_early")),
+            created_by=job.created_by, publish=job.publish_on_finish and not violations,
+        )
+        if job.publish_on_finish and violations:
+            audit(session, None, "publish_withheld", "plan", plan.id, team_id=job.team_id,
+                  detail=f"version={plan.version} job={job.id} violations={violations_brief(violations)}")
+        ids.append(plan.id)
+    audit(session, None, "plan_range", "plan_job", job.id, team_id=job.team_id,
+          detail=f"days={len(ids)} requests_moved={moved} left_out={len(data.get('unassigned') or [])}")
+    return ids
 
 
 class JobEvents:
@@ -112,6 +179,16 @@ class JobEvents:
                 job.started_at = now
             elif kind == "progress":
                 job.progress = {**data}
+            elif kind == "result" and "days" in data:
+                self._take(job_id)
+                ids = _store_days(session, job, data)
+                job.plan_id = ids[0] if ids else None
+                job.plan_ids = ids
+                job.status = JobStatus.CANCELLED if job.cancel_requested else JobStatus.SUCCEEDED
+                job.finished_at = now
+                progress = dict(job.progress or {})
+                progress.setdefault("elapsed_s", (now - (job.started_at or now)).total_seconds())
+                job.progress = progress
             elif kind == "result":
                 # A re-plan is checked against the day as it now stands (the planner's ``Replanned.day``).
                 remembered = self._take(job_id)
@@ -177,6 +254,8 @@ def create_plan_job(
             422, f"time_limit_s: at most {settings.max_time_limit_s} s on this server",
             errors=[ErrorItem(field="body.time_limit_s", message=f"at most {settings.max_time_limit_s}")],
         )
+    if body.date_to is not None and body.date_to != body.date:
+        return _create_range_job(session, p, team, body, runner=runner, settings=settings)
     problem = build_problem(session, team, body.date, statuses=(VisitStatus.OPEN.value,))
     if not problem.workers:
         raise ApiError(422, f"team {team.id} has no active workers to plan", slug="nothing-to-plan")
@@ -186,11 +265,43 @@ def create_plan_job(
             "generate them first (POST /v1/teams/{team_id}/visit-requests/generate)",
             slug="nothing-to-plan",
         )
-    job = PlanJob.model_validate(body, update={"kind": JobKind.PLAN, "created_by": p.user_id})
+    job = PlanJob.model_validate(body.model_dump(exclude={"publish", "date_to"}),
+                                 update={"kind": JobKind.PLAN, "created_by": p.user_id,
+                                         "publish_on_finish": body.publish})
     _insert_job(session, job)
     session.commit()
     events.remember(job.id, problem)
     runner.submit(job.id, _job_payload(job, problem, network=settings.network, data_dir=str(settings.data_dir)))
+    return job
+
+
+def _create_range_job(session: Session, p: Principal, team: Team, body: PlanJobCreate, *, runner: JobRunner,
+                      settings: Settings) -> PlanJob:
+    """Plan the days from ``date`` to ``date_to``: one job; its result is a plan version per day."""
+    assert body.date_to is not None
+    days = (body.date_to - body.date).days + 1
+    if days < 1 or days > planner.MAX_DAYS:
+        why = "is before date" if days < 1 else f"gives {days} days, more than {planner.MAX_DAYS}"
+        raise ApiError(422, f"date_to: {body.date_to.isoformat()} {why}",
+                       errors=[ErrorItem(field="body.date_to", message=f"within {planner.MAX_DAYS} days from date")])
+    problem = build_horizon_problem(session, team, body.date, body.date_to)
+    if not problem.workers:
+        raise ApiError(422, f"team {team.id} has no active workers to plan", slug="nothing-to-plan")
+    if not problem.visits:
+        raise ApiError(422, f"team {team.id} has no open visit requests from {body.date.isoformat()} to "
+                            f"{body.date_to.isoformat()}", slug="nothing-to-plan")
+    for k in range(1, days):
+        day = body.date + dt.timedelta(days=k)
+        if crud.active_job(session, team.id, day) is not None:
+            raise conflict(f"a plan job for team {team.id} on {day.isoformat()} is already running",
+                           slug="job-running")
+    job = PlanJob.model_validate(body.model_dump(exclude={"publish"}),
+                                 update={"kind": JobKind.PLAN, "created_by": p.user_id,
+                                         "publish_on_finish": body.publish})
+    _insert_job(session, job)
+    session.commit()
+    runner.submit(job.id, {"horizon": problem, "time_limit_s": job.time_limit_s, "seed": job.seed,
+                           "network": settings.network, "data_dir": str(settings.data_dir)})
     return job
 
 
