@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import apisupport
+import icalendar
 from apisupport import DAY, World, assert_problem, wait_for_job
 
 # Fixtures (apisupport.py; no conftest.py here, which would shadow tests/conftest.py).
@@ -47,12 +49,19 @@ def test_a_week_job_plans_each_day_moves_requests_to_their_day_and_publishes(wor
     for vid, date in planned.items():
         assert after[vid]["date"] == date  # each request now sits on the day it was planned
     assert len(planned) >= len(before) - 2
-    # The nurse's schedule follows the published plan of each day.
+    # The nurse's schedule follows the published plan of each day; the team's calendar feed shows the week.
     nurse = world.workers_a["t-nurse"]
-    days = {d for vid, d in planned.items()}
+    days = set(planned.values())
     for day in sorted(days):
         r = world.get(f"/v1/workers/{nurse}/schedule", "nurse_a", params={"date": day})
         assert r.status_code == 200, r.text
+    monday = dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    world.client.app.state.feed_cache.clock = lambda: monday  # type: ignore[attr-defined]
+    r = world.post(f"/v1/teams/{world.team_a}/feed", "dispatcher_a")
+    assert r.status_code == 201, r.text
+    body = world.client.get(r.json()["url"].removeprefix("http://testserver")).content
+    starts = {e["DTSTART"].dt.date().isoformat() for e in icalendar.Calendar.from_ical(body).walk("VEVENT")}
+    assert starts == days
 
 
 def test_range_limits_are_422_naming_the_field(world: World) -> None:
