@@ -22,7 +22,7 @@ from .formats.horizon import (
 )
 from .formats.plan import plan_from_json, plan_json_schema, plan_to_json
 from .io import ProblemFileError, load_problem, problem_json_schema, read_json
-from .params import SolveParams
+from .params import SOLVERS, SolveParams
 from .plan import Stop
 from .solve import Result, solve
 from .solvers.base import Progress
@@ -74,6 +74,19 @@ def _seed(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) > 2**31 - 1:
         raise argparse.ArgumentTypeError(f"{text[:20]!r} is not an integer in 0..2147483647")
     return int(text)
+
+
+def _work(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 10**9:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not an integer in 1..1000000000")
+    return int(text)
+
+
+def _params(args: argparse.Namespace, limit: float) -> SolveParams:
+    """The search parameters of ``plan``: the same from the command line as from an API job."""
+    extra = {} if args.solution_limit is None else {"solution_limit": args.solution_limit}
+    return SolveParams(time_limit_s=limit, seed=args.seed, deterministic=args.deterministic, solver=args.solver,
+                       **extra)
 
 
 def printable(text: object, *, limit: int = 500) -> str:
@@ -175,7 +188,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         print("Travel: straight-line estimates (great-circle x detour); use --network NAME for streets.",
               file=sys.stderr)
     limit = args.time_limit if args.time_limit is not None else 10.0
-    params = SolveParams(time_limit_s=limit, seed=args.seed, deterministic=args.deterministic)
+    params = _params(args, limit)
     tty = sys.stderr.isatty()
 
     def progress(p: Progress) -> None:
@@ -214,7 +227,7 @@ def _cmd_plan_horizon(args: argparse.Namespace, raw: Any) -> int:
     travel = _travel(args, problem.template(problem.start))
     n_days = problem.n_days
     limit = args.time_limit if args.time_limit is not None else min(60.0, 10.0 * n_days)
-    params = SolveParams(time_limit_s=limit, seed=args.seed, deterministic=args.deterministic)
+    params = _params(args, limit)
     if not args.quiet:
         count = sum(hv.count for hv in problem.visits)
         print(f"Planning {count} visits ({len(problem.visits)} requests) with {len(problem.workers)} workers "
@@ -359,7 +372,13 @@ def register(sub: Any) -> None:
                         "several days: 10 per day, at most 60)")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--deterministic", action="store_true",
-                   help="stop on a work budget, not the clock: same input, seed and limit, same plan")
+                   help="stop on a work budget, not the clock: same input, seed and budget, same plan "
+                        "(the time limit stays a safety cap)")
+    p.add_argument("--solution-limit", type=_work, default=None,
+                   help="the work budget of --deterministic (solutions the search accepts; default 2000)")
+    p.add_argument("--solver", choices=SOLVERS, default="auto",
+                   help="the engine (default auto: the day's hybrid raced against OR-Tools where a second "
+                        "process may run; the same plan either way with --deterministic)")
     p.add_argument("--network", help="road network imported with `salpimi network import`")
     p.add_argument("--out", help="write the plan JSON here (a file; never the problem file)")
     p.add_argument("--quiet", action="store_true", help="no progress output")

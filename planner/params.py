@@ -1,10 +1,13 @@
-"""Search parameters of a solve: time limit, seed, strategy, determinism."""
+"""Search parameters of a solve: engine, time limit, seed, strategy, determinism."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SolveParams"]
+__all__ = ["SOLVERS", "SolveParams"]
+
+#: Engines a solve may use, by name (:func:`planner.solvers.select.solver_for` builds them).
+SOLVERS = ("auto", "race", "ortools", "pyvrp", "vroom")
 
 _STRATEGIES = ("parallel_cheapest_insertion", "path_cheapest_arc", "savings", "christofides")
 _METAHEURISTICS = ("guided_local_search", "simulated_annealing", "tabu_search", "greedy_descent")
@@ -23,7 +26,8 @@ class SolveParams:
         Seed for every randomised component.
     deterministic
         Stop on a work budget (``solution_limit``) instead of the clock, so the same input,
-        seed and limit give the same plan on any machine; ``time_limit_s`` stays a safety cap.
+        seed and limit give the same plan on any machine, on one core or many; ``time_limit_s``
+        stays a safety cap.
     solution_limit
         Work budget in the deterministic mode (local-search solutions accepted).
     first_solution
@@ -36,6 +40,15 @@ class SolveParams:
     continuity_cost_s
         Soft cost (in seconds of travel) of giving a household to another worker than its
         preferred one.
+    log_search
+        Let OR-Tools log its search (to stderr).
+    solver
+        The engine: ``"auto"`` (the default: the day's hybrid — PyVRP's when PyVRP can express the whole day,
+        VROOM's otherwise — raced against plain OR-Tools, in a second process where one may run; without
+        one, both one after the other in the deterministic mode, so the plan is the same on one core or two,
+        and the hybrid alone on the clock), ``"race"`` (both legs always, on half the budget each when they
+        must run one after the other), ``"ortools"``, ``"pyvrp"`` (PyVRP, then OR-Tools on the full model)
+        or ``"vroom"`` (VROOM, then OR-Tools).  Every engine's plan honours every rule.
     """
 
     time_limit_s: float = 10.0
@@ -47,6 +60,7 @@ class SolveParams:
     penalty_unit: int = 100_000
     continuity_cost_s: int = 900
     log_search: bool = False
+    solver: str = "auto"
 
     def __post_init__(self) -> None:
         if not (isinstance(self.time_limit_s, int | float) and 0 < self.time_limit_s <= 24 * 3600):
@@ -59,3 +73,5 @@ class SolveParams:
             raise ValueError(f"metaheuristic: {self.metaheuristic!r} is not one of {', '.join(_METAHEURISTICS)}")
         if self.solution_limit < 1:
             raise ValueError(f"solution_limit: must be positive, got {self.solution_limit!r}")
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver: {self.solver!r} is not one of {', '.join(SOLVERS)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .domain import Problem
 from .evaluate import compute_kpis
@@ -15,6 +15,9 @@ from .plan import Plan, Reason, Route, Stop, Unassigned
 from .risk import RiskModel
 from .schedule import Timing, feasible_part, schedule_route
 from .solvers.base import Progress, RawSolution, RoutingSolver
+from .solvers.budget import Deadline
+from .solvers.repair import repair
+from .solvers.select import solver_for
 from .timeline import format_hhmm
 from .travel.base import TravelTimeProvider
 
@@ -28,15 +31,6 @@ class Result:
     objective: int
     elapsed_s: float
     stopped_early: bool = False
-
-
-def _default_solver() -> RoutingSolver:
-    # A hybrid raced against plain OR-Tools (better full-model objective wins): PyVRP + OR-Tools when
-    # PyVRP's relaxation is exact (no breaks, no continuity), VROOM + OR-Tools otherwise.  In a process
-    # that cannot fork (the API's daemonic workers) the hybrid runs alone.
-    from .solvers.race import RaceSolver
-
-    return RaceSolver(challenger="auto")
 
 
 def _route_from(inst: Instance, w: int, order: tuple[int, ...], timing: Timing) -> Route:
@@ -87,27 +81,7 @@ def _raw_timing(inst: Instance, w: int, raw: RawSolution) -> Timing:
     )
 
 
-def _repair(inst: Instance, routes: list[tuple[int, ...]], timings: list[Timing]) -> None:
-    """Insert any dropped visit that still fits somewhere (cheapest feasible insertion), riskiest first."""
-    served = {v for r in routes for v in r}
-    dropped = sorted((v for v in range(inst.n_visits) if v not in served and inst.allowed[v] and inst.windows[v]),
-                     key=lambda v: -int(inst.penalty[v]))
-    if not dropped:
-        return
-    index = InsertionIndex(inst, routes)
-    for v in dropped:
-        # Travel does not depend on timing: the first insertion that times out feasibly is the cheapest.
-        for _, w, pos in index.candidates(v, limit=_REPAIR_TRIES):
-            cand = (*routes[w][:pos], v, *routes[w][pos:])
-            t = schedule_route(inst, w, cand)
-            if t.ok:
-                routes[w], timings[w] = cand, t
-                index.update(w, cand)
-                break
-
-
 _EXPLAIN_TRIES = 12
-_REPAIR_TRIES = 40
 _POST_PASS_S_PER_VISIT = 0.002
 
 
@@ -210,7 +184,8 @@ def solve(
     travel
         Travel-time provider (great-circle estimate or a road network).
     params
-        Search parameters; the same input, seed and deterministic limit give the same plan.
+        Search parameters; the same input, seed and deterministic limit give the same plan.  ``params.solver``
+        names the engine (see :func:`planner.solvers.select.solver_for`).
     previous
         A plan to stay close to (mid-day re-planning): its assignments seed the search and
         moving a visit to another worker costs extra.
@@ -218,6 +193,8 @@ def solve(
         Called with :class:`Progress` during the search (in the solving process).
     should_stop
         Polled during the search; returning ``True`` stops it and keeps the best plan so far.
+    solver
+        An engine to use instead of the one ``params.solver`` names.
 
     Returns
     -------
@@ -226,6 +203,7 @@ def solve(
     """
     params = params or SolveParams()
     t0 = time.perf_counter()
+    budget = Deadline.of(params)
     inst = compile_instance(problem, travel, risk_model=risk_model, penalty_unit=params.penalty_unit)
     vidx = {v.id: i for i, v in enumerate(problem.visits)}
     widx = {w.id: i for i, w in enumerate(problem.workers)}
@@ -243,18 +221,18 @@ def solve(
         # The search starts from the previous routes only if every one of them is feasible: keep, in each,
         # the visits that still fit (all of them when nothing changed), the others stay wanted where they were.
         initial = [feasible_part(inst, w, order) for w, order in enumerate(initial)]
-    # The search gets what is left of the budget once the model is built and the post-passes are set
+    # The search gets what is left of the budget once the day is compiled and the post-passes are set
     # aside: repair and explanations work on dropped visits, about two milliseconds per optional visit
-    # (mandatory and urgent ones are rarely dropped), at most 30 % of the budget.
-    search = params
-    if not params.deterministic:
+    # (mandatory and urgent ones are rarely dropped), at most 30 % of the budget; the search keeps a tenth
+    # of it whatever.  Deterministic: the work budget decides and the whole budget stays the safety cap.
+    search = budget
+    if not budget.deterministic:
         must = sum(1 for v in problem.visits if v.mandatory or v.urgent)
         expected = _POST_PASS_S_PER_VISIT * ((inst.n_visits - must) + must / 8)
-        reserve = min(0.3 * params.time_limit_s, expected)
-        left = params.time_limit_s - (time.perf_counter() - t0) - reserve
-        search = replace(params, time_limit_s=max(0.1 * params.time_limit_s, left))
-    raw = (solver or _default_solver()).solve(
-        inst, search, initial=initial, previous_worker=keep, progress=progress, should_stop=should_stop
+        search = budget.reserve(min(0.3 * budget.cap_s, expected), floor=0.1 * budget.cap_s)
+    raw = (solver or solver_for(params.solver)).solve(
+        inst, params, initial=initial, previous_worker=keep, progress=progress, should_stop=should_stop,
+        deadline=search,
     )
     routes = [tuple(r) for r in raw.routes] + [() for _ in range(inst.n_workers - len(raw.routes))]
     timings = []
@@ -264,7 +242,7 @@ def solve(
             t = _raw_timing(inst, w, raw)
         timings.append(t)
     if not (raw.settled and all(t.ok for t in timings)):
-        _repair(inst, routes, timings)
+        repair(inst, routes, timings)
     plan_routes = tuple(_route_from(inst, w, routes[w], timings[w]) for w in range(inst.n_workers) if routes[w])
     served = {v for r in routes for v in r}
     unassigned = []

@@ -32,7 +32,7 @@ def _run(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, list
 def _plan(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> tuple[int, list[str]]:
     f = tmp_path / "p.json"
     f.write_text(text, encoding="utf-8")
-    return _run(capsys, ["plan", str(f), "--time-limit", "1", "--deterministic", "--quiet"])
+    return _run(capsys, ["plan", str(f), "--deterministic", "--solution-limit", "20", "--time-limit", "30", "--quiet"])
 
 
 def _edit(fn: Callable[[dict[str, Any]], None]) -> str:

@@ -175,7 +175,7 @@ def test_plan_out_never_overwrites_the_problem_or_a_folder(
     folder.mkdir()
     (folder / "x").write_text("x", encoding="utf-8")
     before = _snapshot(tmp_path)
-    fast = ["--deterministic", "--time-limit", "1", "--quiet"]
+    fast = ["--deterministic", "--solution-limit", "20", "--time-limit", "30", "--quiet"]
     assert "problem file" in _one_line_exit_2(capsys, ["plan", str(problem), "--out", str(problem), *fast])
     link = tmp_path / "link.json"
     link.symlink_to(problem)

@@ -180,7 +180,7 @@ def test_the_plan_schema_refuses_what_the_parser_refuses() -> None:
 
 def test_the_cli_writes_a_conforming_plan_and_prints_both_schemas(tmp_path: Path, capsys: Any) -> None:
     out = tmp_path / "plan.json"
-    assert main(["plan", str(TINY), "--time-limit", "1", "--quiet", "--out", str(out)]) == 0
+    assert main(["plan", str(TINY), "--deterministic", "--solution-limit", "20", "--time-limit", "30", "--quiet", "--out", str(out)]) == 0
     data = json.loads(out.read_text(encoding="utf-8"))
     assert_conforms(data, "plan")
     problem = load_problem(TINY)

@@ -16,7 +16,7 @@ def _solved():
     vs = [Visit(id=f"v{i}", household_id=f"h{i}", required_skills=frozenset({"nursing"})) for i in range(4)]
     vs[1] = Visit(id="v1", household_id="h1", time_windows=(window("10:00", "11:00"),))
     p = problem(hs, [worker(0, max_visits=4, max_work_s=8 * 3600), worker(1, skills=frozenset())], vs)
-    r = solve(p, TRAVEL, SolveParams(time_limit_s=1))
+    r = solve(p, TRAVEL, SolveParams(time_limit_s=30, deterministic=True, solution_limit=20))
     assert evaluate(p, r.plan, TRAVEL).ok
     return p, r.plan
 

@@ -55,7 +55,7 @@ def _tiny_problem(folder: Path) -> Path:
 def test_planner_commands_run_without_the_extras(tmp_path: Path) -> None:
     tiny = _tiny_problem(tmp_path)
     plan = tmp_path / "plan.json"
-    r = _salpimi("plan", str(tiny), "--deterministic", "--time-limit", "1", "--quiet", "--out", str(plan), cwd=tmp_path)
+    r = _salpimi("plan", str(tiny), "--deterministic", "--solution-limit", "20", "--time-limit", "30", "--quiet", "--out", str(plan), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "Covered 2/2 visits" in r.stdout
     r = _salpimi("check", str(tiny), str(plan), cwd=tmp_path)

@@ -48,7 +48,7 @@ def _limits_ok(inst, w: int, order: tuple[int, ...]) -> bool:
 
 
 def _routes_of(p, inst) -> list[tuple[int, ...]]:
-    plan = solve(p, TRAVEL, SolveParams(time_limit_s=0.3)).plan
+    plan = solve(p, TRAVEL, SolveParams(time_limit_s=30, deterministic=True, solution_limit=10)).plan
     vidx = {v.id: i for i, v in enumerate(p.visits)}
     by_worker = {r.worker_id: tuple(vidx[s.visit_id] for s in r.stops) for r in plan.routes}
     return [by_worker.get(wk.id, ()) for wk in p.workers]
@@ -177,10 +177,10 @@ def test_repair_alone_fills_a_day_from_nothing() -> None:
     vs = [Visit(id=f"v{i}", household_id=f"h{i}", duration_s=1800) for i in range(30)]
     p = problem(hs, ws, vs)
     inst = compile_instance(p, TRAVEL)
-    from planner.solve import _repair
+    from planner.solvers.repair import repair
 
     routes: list[tuple[int, ...]] = [(), ()]
     timings = [schedule_route(inst, w, ()) for w in range(2)]
-    _repair(inst, routes, timings)
+    repair(inst, routes, timings)
     assert all(schedule_route(inst, w, r).ok for w, r in enumerate(routes))
     assert 10 <= sum(map(len, routes)) < 30

@@ -89,7 +89,7 @@ def test_missing_file_and_bad_arguments(capsys) -> None:
 
 def test_plan_then_check_round_trip(tmp_path: Path, capsys) -> None:
     out = tmp_path / "plan.json"
-    assert main(["plan", str(TINY), "--date", "2026-11-24", "--time-limit", "1", "--out", str(out)]) == 0
+    assert main(["plan", str(TINY), "--date", "2026-11-24", "--deterministic", "--solution-limit", "20", "--time-limit", "30", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "Covered" in text and "lunch break" in text
     plan = json.loads(out.read_text(encoding="utf-8"))
@@ -103,7 +103,7 @@ def test_plan_then_check_round_trip(tmp_path: Path, capsys) -> None:
 
 def test_check_finds_a_hand_edit_that_breaks_rules(tmp_path: Path, capsys) -> None:
     out = tmp_path / "plan.json"
-    assert main(["plan", str(TINY), "--date", "2026-11-24", "--time-limit", "1", "--out", str(out), "--quiet"]) == 0
+    assert main(["plan", str(TINY), "--date", "2026-11-24", "--deterministic", "--solution-limit", "20", "--time-limit", "30", "--out", str(out), "--quiet"]) == 0
     plan = json.loads(out.read_text(encoding="utf-8"))
     route = plan["routes"][0]
     # Move the first visit to 05:00, before the shift, and plan another one twice.

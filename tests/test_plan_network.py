@@ -41,7 +41,7 @@ def test_plan_on_an_imported_network(tmp_path: Path, monkeypatch: pytest.MonkeyP
     _problem(problem)
     out = tmp_path / "plan.json"
     capsys.readouterr()
-    assert main(["plan", str(problem), "--network", "tiny", "--time-limit", "1", "--out", str(out)]) == 0
+    assert main(["plan", str(problem), "--network", "tiny", "--deterministic", "--solution-limit", "20", "--time-limit", "30", "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "straight-line" not in captured.err
     plan = json.loads(out.read_text(encoding="utf-8"))
@@ -64,7 +64,7 @@ def test_unknown_network_is_one_line_exit_2(tmp_path: Path, monkeypatch: pytest.
 def test_plan_without_network_says_it_uses_straight_lines(tmp_path: Path, capsys) -> None:
     problem = tmp_path / "p.json"
     _problem(problem)
-    assert main(["plan", str(problem), "--time-limit", "1", "--quiet"]) == 0
+    assert main(["plan", str(problem), "--deterministic", "--solution-limit", "20", "--time-limit", "30", "--quiet"]) == 0
     assert "straight-line estimates" in capsys.readouterr().err
 
 
@@ -76,7 +76,7 @@ def test_plan_geojson_follows_streets_on_a_network_and_is_straight_otherwise(tmp
     _problem(path)
     problem = load_problem(path)
     osm = OsmProvider(path=TINY_OSM, name="tiny", cache_dir=tmp_path / "cache")
-    plan = solve(problem, osm, SolveParams(time_limit_s=1)).plan
+    plan = solve(problem, osm, SolveParams(time_limit_s=30, deterministic=True, solution_limit=20)).plan
     fc = plan_geojson(problem, plan, osm)
     legs = [f for f in fc["features"] if f["properties"]["kind"] == "leg"]
     assert legs and all(f["properties"]["along_streets"] for f in legs)

@@ -12,16 +12,19 @@ from planner import HaversineProvider, SolveParams, TravelModeName, Visit, compi
 
 pytest.importorskip("pyvrp")
 
+from planner.solvers.objective import full_objective
 from planner.solvers.pyvrp_hybrid import PyVrpHybridSolver, build_relaxation
-from planner.solvers.race import RaceSolver, full_objective
+from planner.solvers.race import RaceSolver
 
 TRAVEL = HaversineProvider()
+#: A small work budget (the time limit only a safety cap): tiny days need no fixed second each.
+QUICK = SolveParams(time_limit_s=30, deterministic=True, solution_limit=20)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_problems())
 def test_hybrid_plans_on_random_small_problems_have_zero_violations(p) -> None:
-    _ok(p, solve(p, TRAVEL, SolveParams(time_limit_s=0.5), solver=PyVrpHybridSolver()))
+    _ok(p, solve(p, TRAVEL, QUICK, solver=PyVrpHybridSolver()))
 
 
 def test_hybrid_keeps_skills_breaks_and_windows() -> None:
@@ -32,7 +35,7 @@ def test_hybrid_keeps_skills_breaks_and_windows() -> None:
     vs[1] = Visit(id="v1", household_id="h1", time_windows=(window("12:10", "12:40"), window("15:00", "15:30")))
     vs[2] = Visit(id="v2", household_id="h2", required_worker_id="w0", mandatory=True)
     p = problem(hs, ws, vs)
-    r = solve(p, TRAVEL, SolveParams(time_limit_s=2.0), solver=PyVrpHybridSolver())
+    r = solve(p, TRAVEL, QUICK, solver=PyVrpHybridSolver())
     _ok(p, r)
     by_visit = {s.visit_id: rt for rt in r.plan.routes for s in rt.stops}
     assert by_visit["v0"].worker_id == "w1"
@@ -70,7 +73,7 @@ def test_hybrid_deterministic_mode_is_reproducible() -> None:
 def test_race_keeps_the_better_plan_and_passes_the_evaluator() -> None:
     hs = [household(i, dlat=0.002 * (i % 4), dlon=0.002 * (i // 4)) for i in range(12)]
     p = problem(hs, [worker(0), worker(1)], [Visit(id=f"v{i}", household_id=f"h{i}") for i in range(12)])
-    r = solve(p, TRAVEL, SolveParams(time_limit_s=2.0), solver=RaceSolver())
+    r = solve(p, TRAVEL, QUICK, solver=RaceSolver(processes=2))
     _ok(p, r)
     assert r.plan.meta["solver"] in {"ortools", "pyvrp+ortools", "vroom+ortools"}
     routes = [[] for _ in p.workers]
@@ -83,4 +86,4 @@ def test_race_keeps_the_better_plan_and_passes_the_evaluator() -> None:
 def test_race_with_one_core_still_plans() -> None:
     hs = [household(i, dlat=0.002 * i) for i in range(5)]
     p = problem(hs, [worker(0)], [Visit(id=f"v{i}", household_id=f"h{i}") for i in range(5)])
-    _ok(p, solve(p, TRAVEL, SolveParams(time_limit_s=0.5), solver=RaceSolver(processes=1)))
+    _ok(p, solve(p, TRAVEL, QUICK, solver=RaceSolver(processes=1)))

@@ -97,7 +97,7 @@ def test_without_distances_legs_count_zero_metres() -> None:
 def test_the_cli_plans_and_checks_with_the_problems_matrix(tmp_path: Path, capsys: Any) -> None:
     f, out = tmp_path / "p.json", tmp_path / "plan.json"
     f.write_text(json.dumps(with_matrix()), encoding="utf-8")
-    assert main(["plan", str(f), "--time-limit", "1", "--quiet", "--out", str(out)]) == 0
+    assert main(["plan", str(f), "--deterministic", "--solution-limit", "20", "--time-limit", "30", "--quiet", "--out", str(out)]) == 0
     assert "the problem's own travel_matrix (osrm (test))" in capsys.readouterr().err
     assert json.loads(out.read_text(encoding="utf-8"))["meta"]["travel"] == ["osrm (test)"]
     assert main(["check", str(f), str(out)]) == 0

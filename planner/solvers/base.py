@@ -8,6 +8,7 @@ from typing import Protocol
 
 from ..instance import Instance
 from ..params import SolveParams
+from .budget import Deadline
 
 __all__ = ["Progress", "RawSolution", "RoutingSolver"]
 
@@ -54,6 +55,11 @@ class RoutingSolver(Protocol):
         previous_worker: Sequence[int] | None = None,
         progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        deadline: Deadline | None = None,
     ) -> RawSolution:
-        """Solve ``inst``; ``initial`` is a hint of routes, ``previous_worker[v]`` a worker to keep."""
+        """Solve ``inst``; ``initial`` is a hint of routes, ``previous_worker[v]`` a worker to keep.
+
+        ``deadline`` is the time (and, in the deterministic mode, work) the search may use; without one
+        the engine takes :meth:`Deadline.of(params) <planner.solvers.budget.Deadline.of>` from its start.
+        """
         ...

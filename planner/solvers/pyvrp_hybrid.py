@@ -16,6 +16,8 @@ from ..params import SolveParams
 from ..schedule import feasible_part, schedule_route
 from ..travel.base import UNREACHABLE
 from .base import Progress, RawSolution
+from .budget import Deadline
+from .objective import relaxation_is_exact
 
 __all__ = ["PyVrpHybridSolver", "RelaxedModel", "build_relaxation"]
 
@@ -167,22 +169,17 @@ def build_relaxation(inst: Instance, *, previous_worker: Sequence[int] | None = 
     locations = [pyvrp.Location(x=float(inst.locations[p].lon), y=float(inst.locations[p].lat)) for p in phys]
     data = pyvrp.ProblemData(locations, clients, depots, vtypes, dist_mats, dur_mats,  # type: ignore[arg-type]
                              groups=groups)
-    keep = np.asarray(previous_worker) if previous_worker is not None else np.full(n_v, -1)
-    exact = (
-        all(inst.worker(w).break_s == 0 for w in range(n_w))
-        and not (inst.preferred >= 0).any()
-        and not (keep >= 0).any()
-    )
     return RelaxedModel(data=data, client_visit=tuple(client_visit),
-                        type_workers=tuple(tuple(ws) for ws in type_workers), exact=exact)
+                        type_workers=tuple(tuple(ws) for ws in type_workers),
+                        exact=relaxation_is_exact(inst, previous_worker))
 
 
 class _Stop:
     """PyVRP stopping criterion: clock or iteration budget, cancellation and progress."""
 
-    def __init__(self, *, seconds: float, iterations: int | None, should_stop: Callable[[], bool] | None,
+    def __init__(self, *, deadline: Deadline, iterations: int | None, should_stop: Callable[[], bool] | None,
                  progress: Callable[[Progress], None] | None, n_visits: int, t0: float) -> None:
-        self.deadline = time.perf_counter() + seconds
+        self.deadline = deadline
         self.iterations = iterations
         self.count = 0
         self.should_stop = should_stop
@@ -204,7 +201,7 @@ class _Stop:
             self.last = now
             self.progress(Progress(elapsed_s=now - self.t0, objective=int(min(best_cost, 2**62)),
                                    visits_covered=-1, visits_total=self.n_visits))
-        return now >= self.deadline
+        return self.deadline.expired()
 
 
 def _routes_from(model: RelaxedModel, solution: Any, n_w: int) -> list[list[int]]:
@@ -215,11 +212,6 @@ def _routes_from(model: RelaxedModel, solution: Any, n_w: int) -> list[list[int]
         if visits:
             routes[free[route.vehicle_type()].pop(0)] = visits
     return routes
-
-
-def _feasible_prefix(inst: Instance, w: int, order: Sequence[int]) -> list[int]:
-    """Keep the visits of ``order`` that still time out feasibly (greedy, in order)."""
-    return feasible_part(inst, w, order)
 
 
 class PyVrpHybridSolver:
@@ -252,40 +244,39 @@ class PyVrpHybridSolver:
         previous_worker: Sequence[int] | None = None,
         progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        deadline: Deadline | None = None,
     ) -> RawSolution:
         from .ortools_routing import OrToolsSolver
 
         t0 = time.perf_counter()
+        budget = deadline or Deadline.of(params)
         ortools = OrToolsSolver()
         # Mid-day re-planning keeps the previous plan as the hint: stability beats a fresh search.
         model = None if initial is not None else build_relaxation(inst, previous_worker=previous_worker)
         if model is None:
             raw = ortools.solve(inst, params, initial=initial, previous_worker=previous_worker,
-                                progress=progress, should_stop=should_stop)
+                                progress=progress, should_stop=should_stop, deadline=budget)
             return dataclasses.replace(raw, solver=self.name if initial is None else raw.solver)
 
         import pyvrp
 
-        budget = params.time_limit_s - (time.perf_counter() - t0)
         share = 1.0 if model.exact else self.pyvrp_share
-        iters = params.solution_limit * self.iterations_per_solution if params.deterministic else None
-        stop = _Stop(seconds=max(0.05, budget * share), iterations=iters, should_stop=should_stop,
+        iters = None if budget.work is None else budget.work * self.iterations_per_solution
+        stop = _Stop(deadline=budget.split(share, floor=0.05), iterations=iters, should_stop=should_stop,
                      progress=progress, n_visits=inst.n_visits, t0=t0)
         with warnings.catch_warnings():  # PyVRP warns when a penalty saturates; the checks below decide
             warnings.simplefilter("ignore")
             result = pyvrp.solve(model.data, stop, seed=params.seed, collect_stats=False, display=False)
         best = result.best
         routes = _routes_from(model, best, inst.n_workers)
-        checked = [_feasible_prefix(inst, w, r) for w, r in enumerate(routes)]
+        checked = [feasible_part(inst, w, r) for w, r in enumerate(routes)]
         if stop.stopped or (model.exact and best.is_feasible() and checked == routes):
             return RawSolution(routes=tuple(tuple(r) for r in checked), objective=int(best.distance_cost()),
                                stopped_early=stop.stopped, solver=self.name)
         # Polish on the full model (breaks, continuity) from PyVRP's routes, for the rest of the budget.
-        rest = params.time_limit_s - (time.perf_counter() - t0)
         hint = checked
-        polish = dataclasses.replace(params, time_limit_s=max(0.2, rest))
-        raw = ortools.solve(inst, polish, initial=hint, previous_worker=previous_worker,
-                            progress=progress, should_stop=should_stop)
+        raw = ortools.solve(inst, params, initial=hint, previous_worker=previous_worker,
+                            progress=progress, should_stop=should_stop, deadline=budget.split(1.0, floor=0.2))
         if raw.status != "ok":
             return RawSolution(routes=tuple(tuple(r) for r in hint), solver=self.name, status="pyvrp_only")
         return dataclasses.replace(raw, solver=self.name)

@@ -14,9 +14,11 @@ import vroom
 
 from ..instance import Instance
 from ..params import SolveParams
+from ..schedule import feasible_part
 from ..travel.base import UNREACHABLE
 from .base import Progress, RawSolution
-from .pyvrp_hybrid import _feasible_prefix
+from .budget import Deadline
+from .objective import full_objective
 
 __all__ = ["VroomHybridSolver", "VroomModel", "build_vroom_input", "vroom_routes"]
 
@@ -28,6 +30,10 @@ _TOP_PRIORITY = 100
 _LEVEL_DOWN = 0.6
 #: Candidate visits beyond which VROOM runs at exploration level 0.
 _LARGE_DAY = 600
+#: VROOM's exploration level in the deterministic mode.  pyvroom 1.15 is reproducible at level 0 only: from level 1
+#: up, the same input gave two or three different routings in 20-30 runs (hand-made 9-25 visit days; at level 0,
+#: one answer for each of 13 days over 20-30 runs each).
+_REPRODUCIBLE_LEVEL = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,7 +152,8 @@ class VroomHybridSolver:
         deterministic mode VROOM runs to completion (the whole budget is only a safety cap) and
         OR-Tools stops on ``params.solution_limit``.
     exploration_level
-        VROOM's search depth (0-5) on days up to 600 candidate visits (0 beyond).
+        VROOM's search depth (0-5) on days up to 600 candidate visits (0 beyond, and in the deterministic mode,
+        where only level 0 gives VROOM's same answer every time).
     threads
         VROOM's threads.
     priority_levels
@@ -168,30 +175,29 @@ class VroomHybridSolver:
         self.threads = threads
 
     def _portfolio(self, inst: Instance, params: SolveParams, previous_worker: Sequence[int] | None,
-                   t0: float, should_stop: Callable[[], bool] | None) -> tuple[list[list[int]], int]:
+                   budget: Deadline, should_stop: Callable[[], bool] | None) -> tuple[list[list[int]], int]:
         """VROOM runs with several priority granularities (as many as fit in VROOM's share of the budget;
         all of them in the deterministic mode, where VROOM runs to completion and the whole budget
         is only a safety cap), each re-checked; the best by the full objective."""
-        from .race import full_objective
-
-        share = params.time_limit_s * (1.0 if params.deterministic else self.vroom_share)
+        share = budget.split(1.0 if budget.deterministic else self.vroom_share)
         best: tuple[int, list[list[int]]] | None = None
         first_s = 0.0
         # VROOM's deeper levels overrun the budget on large days (2,000 visits: level 5 cut by its
         # timeout left urgent visits out; level 0 none).
         top = self.exploration_level if inst.n_visits <= _LARGE_DAY else 0
+        if budget.deterministic:
+            top = min(top, _REPRODUCIBLE_LEVEL)
         for k, levels in enumerate(self.priority_levels):
             level = top if k == 0 else max(0, top - 1)
-            elapsed = time.perf_counter() - t0
-            if k and ((not params.deterministic and elapsed + _LEVEL_DOWN * first_s > share)
+            if k and ((not share.deterministic and share.remaining() < _LEVEL_DOWN * first_s)
                       or (should_stop is not None and should_stop())):
                 break
             t1 = time.perf_counter()
-            found = vroom_routes(inst, seconds=max(0.05, share - elapsed), exploration_level=level,
+            found = vroom_routes(inst, seconds=share.remaining(floor=0.05), exploration_level=level,
                                  threads=self.threads, priority_levels=levels)
             if k == 0:
                 first_s = time.perf_counter() - t1
-            hint = [_feasible_prefix(inst, w, r) for w, r in enumerate(found)]
+            hint = [feasible_part(inst, w, r) for w, r in enumerate(found)]
             cost = full_objective(inst, hint, params, previous_worker)
             if best is None or cost < best[0]:
                 best = (cost, hint)
@@ -207,30 +213,29 @@ class VroomHybridSolver:
         previous_worker: Sequence[int] | None = None,
         progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        deadline: Deadline | None = None,
     ) -> RawSolution:
         from .ortools_routing import OrToolsSolver
-        from .race import full_objective
 
-        t0 = time.perf_counter()
+        budget = deadline or Deadline.of(params)
         ortools = OrToolsSolver()
         if initial is not None or inst.n_visits == 0 or inst.n_workers == 0:
             raw = ortools.solve(inst, params, initial=initial, previous_worker=previous_worker,
-                                progress=progress, should_stop=should_stop)
+                                progress=progress, should_stop=should_stop, deadline=budget)
             return dataclasses.replace(raw, solver=raw.solver if initial is not None else self.name)
         try:
-            hint, mine = self._portfolio(inst, params, previous_worker, t0, should_stop)
+            hint, mine = self._portfolio(inst, params, previous_worker, budget, should_stop)
         except Exception:  # an input VROOM rejects: the full model alone
             raw = ortools.solve(inst, params, previous_worker=previous_worker, progress=progress,
-                                should_stop=should_stop)
+                                should_stop=should_stop, deadline=budget)
             return dataclasses.replace(raw, solver=self.name)
         if should_stop is not None and should_stop():
             return RawSolution(routes=tuple(tuple(r) for r in hint), objective=mine, stopped_early=True,
                                solver=self.name)
-        rest = params.time_limit_s - (time.perf_counter() - t0)
-        # Deterministic: OR-Tools stops on its solution limit; the whole budget is only a safety cap.
-        polish = params if params.deterministic else dataclasses.replace(params, time_limit_s=max(0.2, rest))
-        raw = ortools.solve(inst, polish, initial=hint, previous_worker=previous_worker,
-                            progress=progress, should_stop=should_stop)
+        # Deterministic: OR-Tools stops on its work budget; what is left of the cap is only a safety net.
+        polish = budget if budget.deterministic else budget.split(1.0, floor=0.2)
+        raw = ortools.solve(inst, params, initial=hint, previous_worker=previous_worker,
+                            progress=progress, should_stop=should_stop, deadline=polish)
         if raw.status != "ok" or full_objective(inst, raw.routes, params, previous_worker) > mine:
             return RawSolution(routes=tuple(tuple(r) for r in hint), objective=mine, solver=self.name,
                                status="ok" if raw.status == "ok" else "vroom_only")
