@@ -77,9 +77,10 @@ def assert_plan_clean(p: Problem, result: object) -> object:
 def _validator(which: str) -> Any:
     import jsonschema
 
-    from planner import plan_json_schema, problem_json_schema
+    from planner import horizon_json_schema, plan_json_schema, problem_json_schema
 
-    schema = plan_json_schema() if which == "plan" else problem_json_schema()
+    schemas = {"plan": plan_json_schema, "problem": problem_json_schema, "horizon": horizon_json_schema}
+    schema = schemas[which]()
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 
