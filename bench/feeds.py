@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
-import json
 import os
 import platform
 import random
@@ -272,15 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         server_log_errors=sum(1 for line in server_log.splitlines() if "ERROR" in line or "Traceback" in line),
         server_log_lines=len(server_log.splitlines()), tokens_in_server_log=sum(t in server_log for t in tokens),
     )
-    runs: dict[str, Any] = {}
-    if args.raw.exists():
-        with contextlib.suppress(json.JSONDecodeError):
-            runs = json.loads(args.raw.read_text(encoding="utf-8")).get("runs", {})
-    runs[backend] = result
-    args.raw.parent.mkdir(parents=True, exist_ok=True)
-    args.raw.write_text(json.dumps({"runs": runs}, indent=1) + "\n", encoding="utf-8")
-    args.out.write_text(render(runs) + "\n", encoding="utf-8")
-    print(render({backend: result}))
+    load.save_run(args.raw, args.out, backend, result, render)
     return 0
 
 

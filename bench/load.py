@@ -667,16 +667,21 @@ def main(argv: list[str] | None = None) -> int:
         cpus=os.cpu_count(), server_env=server_env, duration_s=args.duration,
         server_log_errors=sum(1 for line in server_log.splitlines() if "ERROR" in line or "Traceback" in line),
     )
-    runs: dict[str, Any] = {}
-    if args.raw.exists():
-        with contextlib.suppress(json.JSONDecodeError):
-            runs = json.loads(args.raw.read_text(encoding="utf-8")).get("runs", {})
-    runs[backend] = result
-    args.raw.parent.mkdir(parents=True, exist_ok=True)
-    args.raw.write_text(json.dumps({"runs": runs}, indent=1) + "\n", encoding="utf-8")
-    args.out.write_text(render(runs) + "\n", encoding="utf-8")
-    print(render({backend: result}))
+    save_run(args.raw, args.out, backend, result, render)
     return 0
+
+
+def save_run(raw: Path, out: Path, backend: str, result: dict[str, Any], render: Any) -> None:
+    """Keep ``result`` as the run of ``backend`` in the raw JSON (other backends' runs stay) and rewrite the table."""
+    runs: dict[str, Any] = {}
+    if raw.exists():
+        with contextlib.suppress(json.JSONDecodeError):
+            runs = json.loads(raw.read_text(encoding="utf-8")).get("runs", {})
+    runs[backend] = result
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    raw.write_text(json.dumps({"runs": runs}, indent=1) + "\n", encoding="utf-8")
+    out.write_text(render(runs) + "\n", encoding="utf-8")
+    print(render({backend: result}))
 
 
 if __name__ == "__main__":
