@@ -28,6 +28,7 @@ from sqlmodel import Field, SQLModel
 
 from planner import (
     RANGES,
+    SOLVERS,
     WEEKDAYS,
     RiskFactors,
     Role,
@@ -825,6 +826,9 @@ class ReportPublic(ReportBase):
 
 # ---- plan jobs -----------------------------------------------------------------------------
 
+# The planner's engines (planner.SOLVERS), as the API's literal type.
+SolverName = Literal[SOLVERS]  # type: ignore[valid-type]
+
 
 class PlanJobBase(SQLModel):
     team_id: str = Field(foreign_key="team.id", max_length=40)
@@ -835,6 +839,14 @@ class PlanJobBase(SQLModel):
         "version per day with visits")
     time_limit_s: float = Field(default=10.0, gt=0, le=3600)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    solver: SolverName = Field(
+        default="auto", sa_type=_STR32,
+        description="the engine, as `salpimi plan --solver`: auto (the day's hybrid against OR-Tools), race, "
+        "ortools, pyvrp or vroom")
+    deterministic: bool = Field(
+        default=False, description="stop on the work budget (solution_limit), not the clock: the same day, seed "
+        "and budget give the same plan as `salpimi plan --deterministic`; time_limit_s stays a safety cap")
+    solution_limit: int = Field(default=2000, ge=1, le=10**9, description="the work budget of deterministic")
 
 
 class PlanJobCreate(PlanJobBase, InputModel):
@@ -848,6 +860,8 @@ class ReplanRequest(InputModel):
     )
     time_limit_s: float = Field(default=10.0, gt=0, le=3600)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    deterministic: bool = Field(default=False, description="stop on the work budget, not the clock")
+    solution_limit: int = Field(default=2000, ge=1, le=10**9, description="the work budget of deterministic")
     publish: bool = Field(default=True, description="publish the new version when the job succeeds")
 
 

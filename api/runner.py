@@ -52,7 +52,6 @@ def run_payload(
         MatrixProvider,
         Plan,
         Problem,
-        SolveParams,
         evaluate,
         plan_from_json,
         plan_to_json,
@@ -66,7 +65,7 @@ def run_payload(
         return _run_horizon(payload, progress=progress, should_stop=should_stop)
     raw = payload["problem"]
     problem = raw if isinstance(raw, Problem) else problem_from_json(raw)
-    params = SolveParams(time_limit_s=float(payload["time_limit_s"]), seed=int(payload["seed"]))
+    params = _params(payload)
     if problem.travel_matrix is not None:
         travel: Any = MatrixProvider(problem.travel_matrix)
     elif payload.get("network"):
@@ -120,7 +119,6 @@ def _run_horizon(
         HaversineProvider,
         HorizonProblem,
         MatrixProvider,
-        SolveParams,
         evaluate,
         horizon_from_json,
         plan_horizon,
@@ -131,7 +129,7 @@ def _run_horizon(
 
     raw = payload["horizon"]
     problem = raw if isinstance(raw, HorizonProblem) else horizon_from_json(raw)
-    params = SolveParams(time_limit_s=float(payload["time_limit_s"]), seed=int(payload["seed"]))
+    params = _params(payload)
     if problem.travel_matrix is not None:
         travel: Any = MatrixProvider(problem.travel_matrix)
     elif payload.get("network"):
@@ -147,6 +145,18 @@ def _run_horizon(
                      "violations": _violations(checked.violations)})
     left = [{"visit_id": u.visit_id, "reason": u.reason, "detail": u.detail} for u in result.unassigned]
     return {"days": days, "unassigned": left, "stopped_early": bool(result.stopped_early)}
+
+
+def _params(payload: dict[str, Any]) -> Any:
+    """The search parameters of a job, as ``salpimi plan`` builds them from its options (engine, work budget)."""
+    from planner import SolveParams
+
+    params = SolveParams(time_limit_s=float(payload["time_limit_s"]), seed=int(payload["seed"]),
+                         deterministic=bool(payload.get("deterministic", False)),
+                         solver=str(payload.get("solver") or "auto"))
+    if payload.get("solution_limit") is not None:
+        params = replace(params, solution_limit=int(payload["solution_limit"]))
+    return params
 
 
 def _violations(violations: Any) -> list[dict[str, str]]:
@@ -198,7 +208,9 @@ def _child_main(conn: Connection, payload: dict[str, Any], nice: int = 0) -> Non
         # machine is busy and this process niced) come out of it, keeping at least half for the solve.
         import planner  # noqa: F401
         limit = float(payload.get("time_limit_s") or 0)
-        if limit > 0:
+        # Deterministic: the work budget decides and the limit is only a safety cap, kept as given (the plan
+        # records it, and the same job then gives the same plan as `salpimi plan --deterministic`).
+        if limit > 0 and not payload.get("deterministic"):
             payload = {**payload, "time_limit_s": max(limit / 2, limit - (time.monotonic() - started))}
         result = run_payload(payload, progress=progress, should_stop=should_stop)
         conn.send(("result", result))

@@ -68,6 +68,7 @@ from .io import load_problem as load_problem
 from .io import problem_from_json as problem_from_json
 from .io import problem_json_schema as problem_json_schema
 from .io import problem_to_json as problem_to_json
+from .params import SOLVERS as SOLVERS
 from .params import SolveParams as SolveParams
 from .plan import Kpis as Kpis
 from .plan import LeftBehind as LeftBehind

@@ -223,7 +223,13 @@ class JobEvents:
 
 
 def _job_payload(job: PlanJob, problem: planner.Problem, **extra: Any) -> dict[str, Any]:
-    return {"problem": problem, "time_limit_s": job.time_limit_s, "seed": job.seed, **extra}
+    return {"problem": problem, **_search(job), **extra}
+
+
+def _search(job: PlanJob) -> dict[str, Any]:
+    """The job's search parameters for the worker process (``salpimi plan``'s options)."""
+    return {"time_limit_s": job.time_limit_s, "seed": job.seed, "solver": job.solver,
+            "deterministic": job.deterministic, "solution_limit": job.solution_limit}
 
 
 def _insert_job(session: Session, job: PlanJob) -> None:
@@ -300,8 +306,8 @@ def _create_range_job(session: Session, p: Principal, team: Team, body: PlanJobC
                                          "publish_on_finish": body.publish})
     _insert_job(session, job)
     session.commit()
-    runner.submit(job.id, {"horizon": problem, "time_limit_s": job.time_limit_s, "seed": job.seed,
-                           "network": settings.network, "data_dir": str(settings.data_dir)})
+    runner.submit(job.id, {"horizon": problem, **_search(job), "network": settings.network,
+                           "data_dir": str(settings.data_dir)})
     return job
 
 
@@ -421,6 +427,7 @@ def create_replan_job(
     args = replan_args(session, plan, now)
     job = PlanJob(
         team_id=plan.team_id, date=plan.date, time_limit_s=body.time_limit_s, seed=body.seed,
+        deterministic=body.deterministic, solution_limit=body.solution_limit,
         kind=JobKind.REPLAN, base_plan_id=plan.id, publish_on_finish=body.publish,
         created_by=p.user_id,
     )
