@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apisupport import DAY, REPO, bootstrap_manager, make_settings, wait_for_job
+from apisupport import DAY, QUICK_JOB, REPO, bootstrap_manager, make_settings, wait_for_job
 from fastapi.testclient import TestClient
 
 from api.cli import main
@@ -36,7 +36,7 @@ def test_plan_jobs_use_the_configured_road_network(tmp_path: Path, monkeypatch: 
         r = client.post("/v1/teams/load?name=streets", json=_problem(), headers=manager)
         assert r.status_code == 201, r.text
         team = r.json()["team"]["id"]
-        r = client.post("/v1/plan-jobs", json={"team_id": team, "date": DAY, "time_limit_s": 1}, headers=manager)
+        r = client.post("/v1/plan-jobs", json={"team_id": team, "date": DAY, **QUICK_JOB}, headers=manager)
         assert r.status_code == 202, r.text
         job = wait_for_job(client, manager, r.json()["id"])
         assert job["status"] == "succeeded", job

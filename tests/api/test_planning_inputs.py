@@ -20,7 +20,7 @@ def _load(client: Any, manager: dict[str, str], problem: dict[str, Any], name: s
 
 
 def _plan(client: Any, headers: dict[str, str], team_id: str) -> dict[str, Any]:
-    r = client.post("/v1/plan-jobs", headers=headers, json={"team_id": team_id, "date": DAY, "time_limit_s": 1})
+    r = client.post("/v1/plan-jobs", headers=headers, json={"team_id": team_id, "date": DAY, **apisupport.QUICK_JOB})
     assert r.status_code == 202, r.text
     job = wait_for_job(client, headers, r.json()["id"])
     assert job["status"] == "succeeded", job
