@@ -75,7 +75,8 @@ def test_csv_over_its_limit_is_413(backend: dict[str, Any]) -> None:
 
 
 def test_a_second_job_for_the_same_team_and_day_is_409(world: World) -> None:
-    body = {"team_id": world.team_a, "date": DAY, "time_limit_s": 2}
+    # A work budget no tiny day finishes: the first job is surely still running when the second arrives.
+    body = {"team_id": world.team_a, "date": DAY, "time_limit_s": 600, "deterministic": True, "solution_limit": 10**9}
     first = world.post("/v1/plan-jobs", "dispatcher_a", json=body)
     assert first.status_code == 202, first.text
     second = assert_problem(world.post("/v1/plan-jobs", "dispatcher_a", json=body), 409)
