@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from .domain import Problem
 from .evaluate import compute_kpis
@@ -164,6 +166,19 @@ def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int, *,
     return Reason.OVER_CAPACITY, " ".join(parts)
 
 
+def _sticky(inst: Instance, kept: list[int], problem: Problem) -> Instance:
+    """Re-planning: a visit that still fits where the previous plan had it costs more to drop than every
+    optional visit not yet planned together, so unchanged circumstances keep every assignment; mandatory and
+    urgent visits (ten times the optional total) still come first."""
+    if not kept:
+        return inst
+    optional = np.array([not (v.mandatory or v.urgent) for v in problem.visits], dtype=bool)
+    bonus = int(inst.penalty[optional].sum()) + 1
+    penalty = inst.penalty.copy()
+    penalty[np.asarray(kept, dtype=np.int64)] += bonus
+    return replace(inst, penalty=penalty)
+
+
 def solve(
     problem: Problem,
     travel: TravelTimeProvider,
@@ -221,6 +236,7 @@ def solve(
         # The search starts from the previous routes only if every one of them is feasible: keep, in each,
         # the visits that still fit (all of them when nothing changed), the others stay wanted where they were.
         initial = [feasible_part(inst, w, order) for w, order in enumerate(initial)]
+        inst = _sticky(inst, [v for order in initial for v in order], problem)
     # The search gets what is left of the budget once the day is compiled and the post-passes are set
     # aside: repair and explanations work on dropped visits, about two milliseconds per optional visit
     # (mandatory and urgent ones are rarely dropped), at most 30 % of the budget; the search keeps a tenth
