@@ -17,8 +17,9 @@ class Deadline:
     Every engine takes one of these instead of doing its own arithmetic on ``time_limit_s``: it asks
     :meth:`remaining` how long its search may run, hands :meth:`split` a share to a first stage and the
     rest to the next, and stops early once :meth:`expired`.  The clock is ``time.monotonic`` (one clock
-    for the whole machine, so a forked child honours its parent's deadline).  ``work`` (solutions accepted
-    by OR-Tools; PyVRP and VROOM scale it) is set in the deterministic mode, where it decides when a
+    for the whole machine, so a forked child honours its parent's deadline).  ``work`` (solutions OR-Tools
+    accepts, and search branches in proportion; PyVRP iterations in proportion; VROOM runs to completion) is set
+    in the deterministic mode, where it decides when a
     search stops and the cap is only a safety net: the same input, seed and work budget give the same plan
     whatever the machine's load.
 
