@@ -32,6 +32,18 @@ EventSink = Callable[[str, str, dict[str, Any]], None]
 _PROGRESS_EVERY_S = 0.3
 
 
+
+def _travel(matrix: Any, payload: dict[str, Any]) -> Any:
+    """The problem's own travel matrix, else the job's road network, else straight-line estimates."""
+    from planner import HaversineProvider, MatrixProvider, road_network
+
+    if matrix is not None:
+        return MatrixProvider(matrix)
+    if payload.get("network"):
+        return road_network(payload["network"], data_dir=payload.get("data_dir"))
+    return HaversineProvider()
+
+
 def run_payload(
     payload: dict[str, Any],
     *,
@@ -48,8 +60,6 @@ def run_payload(
     ``violations`` of it and, for a re-plan, the ``problem`` it was checked against (the day as it now stands).
     """
     from planner import (
-        HaversineProvider,
-        MatrixProvider,
         Plan,
         Problem,
         evaluate,
@@ -57,7 +67,6 @@ def run_payload(
         plan_to_json,
         problem_from_json,
         problem_to_json,
-        road_network,
         solve,
     )
 
@@ -66,12 +75,7 @@ def run_payload(
     raw = payload["problem"]
     problem = raw if isinstance(raw, Problem) else problem_from_json(raw)
     params = _params(payload)
-    if problem.travel_matrix is not None:
-        travel: Any = MatrixProvider(problem.travel_matrix)
-    elif payload.get("network"):
-        travel = road_network(payload["network"], data_dir=payload.get("data_dir"))
-    else:
-        travel = HaversineProvider()
+    travel = _travel(problem.travel_matrix, payload)
     before = payload.get("previous")
     previous = before if isinstance(before, Plan) else (plan_from_json(before) if before else None)
     replan_args = payload.get("replan")
@@ -116,26 +120,18 @@ def _run_horizon(
     """A date range (``payload["horizon"]``: a :class:`planner.HorizonProblem` or its JSON): each day's plan,
     the day problem it was checked against and its violations, and the visits planned on no day."""
     from planner import (
-        HaversineProvider,
         HorizonProblem,
-        MatrixProvider,
         evaluate,
         horizon_from_json,
         plan_horizon,
         plan_to_json,
         problem_to_json,
-        road_network,
     )
 
     raw = payload["horizon"]
     problem = raw if isinstance(raw, HorizonProblem) else horizon_from_json(raw)
     params = _params(payload)
-    if problem.travel_matrix is not None:
-        travel: Any = MatrixProvider(problem.travel_matrix)
-    elif payload.get("network"):
-        travel = road_network(payload["network"], data_dir=payload.get("data_dir"))
-    else:
-        travel = HaversineProvider()
+    travel = _travel(problem.travel_matrix, payload)
     result = plan_horizon(problem, travel, params, progress=progress, should_stop=should_stop)
     days = []
     for day in result.days:
