@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DATE ?= 2026-11-24
 PORT ?= 8000
 
-.PHONY: demo test lint bench bench-quick clean fixtures plan-demo serve venv
+.PHONY: demo test lint bench bench-quick clean fixtures plan-demo serve venv web
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,18 +16,29 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP) web
+
+# The dispatcher web page: npm packages from the lockfile, bundled into api/web/ (served by the API at /).
+# Without npm it says so in one line; the API then shows how to build it and the web tests skip.
+WEB_BUILT := api/web/index.html
+web: $(WEB_BUILT)
+
+$(WEB_BUILT): package.json package-lock.json web/build.mjs $(wildcard web/src/*)
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; \
+	else echo "npm not found: the web page is not built and its tests skip (install Node.js and npm, then make web)"; fi
 
 plan-demo: $(STAMP)
 	$(BIN)/salpimi plan fixtures/problems/gwanak.json --date $(DATE) --time-limit 20 --out plan-gwanak.json
 	$(BIN)/salpimi check fixtures/problems/gwanak.json plan-gwanak.json
 
 # Plan the day on the command line, then serve the API with the Gwanak fixture loaded (Ctrl-C stops it).
-demo: plan-demo
+demo: plan-demo web
 	$(BIN)/salpimi serve --demo --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) web
 	$(BIN)/ruff check planner api tests bench fixtures
+	@if [ -d node_modules ]; then npm run --silent lint; fi
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
@@ -48,6 +59,14 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python bench/solomon.py --time-limit 5 --instances first --out bench/results/quick_solomon_5s.md
 	$(BIN)/python bench/district.py --skip-scaling --out bench/results/quick_district.md
+
+# The README's scenario charts (docs/img/scenarios/), from real simulations on the local pool: a few minutes.
+scenario-charts: $(STAMP)
+	$(BIN)/python bench/scenario_charts.py
+
+# Sweep throughput (bench/results/sweep.md): 40 runs per configuration, about 30 minutes on 2 quiet cores.
+bench-sweep: $(STAMP)
+	$(BIN)/python bench/sweep.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

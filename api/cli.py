@@ -390,6 +390,7 @@ def _demo(engine: Any, settings: Any, fixture: str, host: str, port: int) -> Non
         day = _demo_day(session, team.id, data)
     base = f"http://{host}:{port}"
     print(f"\nSalpimi demo: team {team_name} ({team_id}), day {day}")
+    print(f"  Web page:  {base}/?date={day}   (sign in as dispatcher, nurse or manager)")
     print(f"  API docs:  {base}/docs")
     print(f"  Teams:     {base}/v1/teams")
     print("  Users (password, and an API key for the X-API-Key header):")

@@ -15,6 +15,10 @@ __all__ = ["ENV_PREFIX", "Settings", "env_name", "settings_table"]
 ENV_PREFIX = "SALPIMI_"
 #: ``public_base_url``: a scheme, a host (and port), an optional path; no query, fragment or final slash.
 _BASE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@-]+)*")
+#: ``tile_url``: a scheme, a host (and port), a path holding ``{z}``, ``{x}`` and ``{y}``; no query or fragment.
+_TILE_URL = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(?=[^?#]*\{z\})(?=[^?#]*\{x\})(?=[^?#]*\{y\})(/[A-Za-z0-9._~%!$&'()*+,;=:@{}-]+)+"
+)
 #: What a value of the wrong kind is called in an error (the value itself is never repeated: it may be a secret).
 _EXPECTED = {
     "int_parsing": "expected an integer",
@@ -93,6 +97,15 @@ class Settings(BaseSettings):
     solver_nice: int = Field(10, json_schema_extra=_doc(
         "niceness of solver processes (0-19): requests are served first when both want the CPU; a solve still "
         "stops on its time limit"))
+    web_dir: Path | None = Field(None, json_schema_extra=_doc(
+        "the dispatcher web page's built files (`index.html` and what it loads), served at `/`",
+        default="the packaged `api/web/` (`npm ci && npm run build`)"))
+    tile_url: str | None = Field(None, json_schema_extra=_doc(
+        "a raster tile URL template for the web page's base map, e.g. `https://tiles.example.go.kr/{z}/{x}/{y}.png` "
+        "(its origin joins the page's Content-Security-Policy); none = the road network's streets only",
+        default="none"))
+    tile_attribution: str | None = Field(None, json_schema_extra=_doc(
+        "the credit line shown under those tiles (e.g. `© OpenStreetMap contributors`)", default="none"))
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -133,6 +146,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "public_base_url: expected http(s)://host[:port][/path] without query, fragment or trailing slash"
             )
+        if self.tile_url is not None and not _TILE_URL.fullmatch(self.tile_url):
+            raise ValueError(
+                "tile_url: expected http(s)://host[:port]/path with {z}, {x} and {y}, without query or fragment"
+            )
+        if self.tile_attribution is not None and (len(self.tile_attribution) > 200
+                                                  or any(ord(c) < 32 for c in self.tile_attribution)):
+            raise ValueError("tile_attribution: at most 200 characters, no control characters")
         return self
 
     @classmethod

@@ -291,6 +291,13 @@ def published_plans(session: Session, team_id: str) -> list[Plan]:
     )
 
 
+def published_plan_ids(session: Session, team_id: str) -> list[str]:
+    """The ids of a team's published plans (one per day), without loading any plan."""
+    table = Plan.__table__  # type: ignore[attr-defined]
+    stmt = sa.select(table.c.id).where(table.c.team_id == team_id, table.c.published.is_(True))
+    return [str(row[0]) for row in session.connection().execute(stmt)]
+
+
 def publish_exclusively(session: Session, plan: Plan, *, at: dt.datetime) -> None:
     """Make ``plan`` the one published version of its team's day, in the current transaction.
 

@@ -17,11 +17,13 @@ __all__ = ["InputGuardMiddleware", "expected_media_types", "install_guards"]
 _JSON = ("application/json", "application/*+json")
 _FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
 _MULTIPART = ("multipart/form-data",)
+_SPEC = ("application/json", "application/*+json", "application/toml")  # a scenario: JSON or TOML
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 _HOW = {
     _JSON: "send the body as JSON (Content-Type: application/json)",
     _FORM: "send the form as application/x-www-form-urlencoded",
     _MULTIPART: "upload the file as multipart/form-data (field `file`)",
+    _SPEC: "send the scenario as JSON (application/json) or TOML (application/toml)",
 }
 
 
@@ -36,6 +38,8 @@ def expected_media_types(path: str) -> tuple[str, ...]:
         return _MULTIPART
     if path == "/v1/auth/token":
         return _FORM
+    if path == "/v1/scenarios":
+        return _SPEC
     return _JSON
 
 

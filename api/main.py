@@ -12,19 +12,23 @@ from sqlmodel import Session
 
 from .admission import AdmissionMiddleware, install_overload_handlers, set_thread_limit
 from .auditwriter import AuditWriter
+from .changewatch import ChangeWatch, VersionedCache
 from .config import Settings
 from .db import current_revision, make_engine, upgrade
 from .errors import install_handlers, problem_responses
 from .guard import install_guards
 from .middleware import BodyLimitMiddleware
-from .plancache import PlanBodyCache
+from .plancache import PlanBodyCache, RouteIndex
 from .ratelimit import SignInGuard
 from .redact import install_log_redaction
-from .routes import api_router
+from .routes import api_router, copy_routes
 from .runner import JobRunner
+from .scenariorunner import ScenarioRunner
 from .security import load_or_create_secret
 from .services.feeds import FeedCache
 from .services.jobs import JobEvents, fail_orphaned_jobs
+from .services.scenarios import ScenarioEvents, resume_unfinished
+from .webpage import install_web_page
 
 __all__ = ["create_app"]
 
@@ -80,17 +84,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.risk_model = _risk_model(settings)
         app.state.job_events = events
         app.state.runner = runner
+        # Scenario sweeps: one at a time, in worker processes of their own; unfinished ones resume.
+        scenario_engine = make_engine(settings, pool_size=1, max_overflow=1)
+        scenario_runner = ScenarioRunner(workers=settings.max_workers, store_dir=settings.data_dir / "scenario-runs",
+                                         on_event=ScenarioEvents(scenario_engine),
+                                         nice=min(19, settings.solver_nice + 5))  # day plans first
+        with Session(engine) as session:
+            if resume_unfinished(session, scenario_runner):
+                _log.warning("resuming unfinished scenario run(s) of a previous run")
+            session.commit()
+        app.state.scenario_runner = scenario_runner
         app.state.audit_writer = audit_writer
         app.state.plan_cache = PlanBodyCache()
+        app.state.route_index = RouteIndex()
+        # Hot reads skip their queries while nothing has been committed since they last checked.
+        app.state.change_watch = ChangeWatch(engine)
+        app.state.principals = VersionedCache()
         app.state.feed_cache = FeedCache()
         audit_writer.start()
         runner.start()
+        scenario_runner.start()
         try:
             yield
         finally:
+            scenario_runner.shutdown()
             runner.shutdown()
             audit_writer.close()
-            for each in (engine, events_engine, audit_engine):
+            await app.state.change_watch.aclose()
+            for each in (engine, events_engine, audit_engine, scenario_engine):
                 each.dispose()
 
     app = FastAPI(
@@ -117,7 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         window_s=settings.signin_window_s, account_failures=settings.signin_account_failures,
         address_failures=settings.signin_address_failures,
     )
-    app.include_router(api_router())
+    copy_routes(app.router, api_router())  # one flat route table: nested routers cost CPU on every request
 
     @app.get("/healthz", tags=["service"], summary="Liveness and database revision")
     def healthz() -> dict[str, Any]:
@@ -129,8 +150,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "jobs_active": len(app.state.runner.active_jobs()),
         }
 
-    @app.get("/", tags=["service"], summary="Where to look")
-    def root() -> dict[str, str]:
-        return {"docs": "/docs", "openapi": "/openapi.json", "api": "/v1", "health": "/healthz"}
-
+    install_web_page(app, settings)  # last: "/" and the page's files ("/{name}") after every other route
     return app

@@ -214,6 +214,9 @@ def visit_json(row: VisitRequest, *, known_workers: Iterable[str]) -> dict[str, 
         "allowed_roles": [str(r) for r in row.allowed_roles or []],
         "load": int(row.load or 0),
         "priority": row.priority,
+        **({"crew": [dict(seat) for seat in row.crew]} if row.crew else {}),
+        **({"due": row.due, **({"late_cost": row.late_cost} if row.late_cost is not None else {})}
+           if row.due else {}),
     }
 
 
@@ -224,9 +227,16 @@ def problem_of(
     """The planner's :class:`~planner.Problem` of these rows, validated once by the planner's parser.
 
     References to workers who are not among ``workers`` (inactive, or of another team) are dropped.
-    ``extra`` adds the team's own problem-level inputs (``travel_matrix``, ``risk_model``).
-    Raises ``ValueError`` naming the field, as the parser does.
+    ``extra`` adds the team's own problem-level inputs (``travel_matrix``, ``risk_model``; of its
+    ``precedences`` those between two of ``visits``).  Raises ``ValueError`` naming the field, as the parser does.
     """
+    visits = list(visits)
+    extra = dict(extra or {})
+    if extra.get("precedences"):
+        ids = {v.id for v in visits}
+        extra["precedences"] = [p for p in extra["precedences"] if p.get("first") in ids and p.get("then") in ids]
+    if not extra.get("precedences"):
+        extra.pop("precedences", None)
     workers = list(workers)
     worker_ids = {w.id for w in workers}
     household_rows = []

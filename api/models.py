@@ -20,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -388,6 +389,9 @@ class TeamInput(SQLModel, table=True):
     team_id: str = Field(foreign_key="team.id", primary_key=True, max_length=40)
     travel_matrix: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     risk_model: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    precedences: list[dict[str, Any]] | None = Field(
+        default=None, sa_type=sa.JSON,
+        description="same-day precedences between the team's visit requests (planner JSON, request ids)")
 
 
 # ---- users and API keys ---------------------------------------------------------------------
@@ -463,6 +467,14 @@ class Token(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
+
+
+class StreamToken(BaseModel):
+    """A short-lived token for one job's event stream (``?token=`` on that stream only)."""
+
+    token: str
+    expires_in: int
+    url: str
 
 
 # ---- workers --------------------------------------------------------------------------------
@@ -722,6 +734,51 @@ class HouseholdPublic(HouseholdBase):
 # ---- visit requests and reports --------------------------------------------------------------
 
 
+class CrewSeat(BaseModel):
+    """One worker of a joint visit (the planner's ``crew`` seat): a role, skills, a named worker, its own time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: WorkerRole | None = None
+    skills: list[Tag] = Field(default_factory=list, max_length=32)
+    worker_id: str | None = Field(default=None, max_length=40)
+    duration_s: int | None = Field(default=None, ge=1, le=12 * 3600)
+
+
+_CREW_DOC = ("a joint visit: 2 seats, one per worker, both starting together (the earlier waits); "
+             "empty = one worker")
+_DUE_DOC = "soft due time HH:MM: starting later costs late_cost per second (time windows stay hard)"
+
+
+def _due(value: Any) -> str | None:
+    if value is None:
+        return None
+    clock_from_json(value, "due")
+    return str(value)
+
+
+_SEAT_DOC = ('{"role": one worker role, "skills": [tags], "worker_id": a worker of the team, "duration_s": '
+             "this seat's service seconds}, every key optional")
+
+
+def _check_crew(v: Any) -> list[dict[str, Any]]:
+    """Two seats or none, each a :class:`CrewSeat`, no worker named twice; kept as plain JSON (the planner's)."""
+    seats = []
+    for i, seat in enumerate(v or []):
+        try:
+            seats.append(CrewSeat.model_validate(seat))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise ValueError(f"crew[{i}]{'.' + where if where else ''}: {first['msg']}") from None
+    if seats and len(seats) != 2:
+        raise ValueError("crew: a joint visit has 2 seats (one per worker)")
+    named = [s.worker_id for s in seats if s.worker_id]
+    if len(named) != len(set(named)):
+        raise ValueError("crew: the same worker cannot take two seats")
+    return [s.model_dump(exclude_defaults=True, mode="json") for s in seats]
+
+
 class VisitRequestBase(SQLModel):
     household_id: str = Field(foreign_key="household.id", index=True, max_length=40)
     date: IsoDate = Field(index=True)
@@ -738,11 +795,26 @@ class VisitRequestBase(SQLModel):
     )
     load: int = Field(default=0, ge=0, le=MAX_LOAD, description="units delivered (kits, food boxes)")
     priority: float | None = Field(default=None, ge=0, le=MAX_PRIORITY, description=_PRIORITY_DOC)
+    crew: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON, max_length=2,
+                                       description=_CREW_DOC + "; each seat: " + _SEAT_DOC)
+    due: str | None = Field(default=None, max_length=5, description=_DUE_DOC)
+    late_cost: float | None = Field(default=None, ge=0, le=1_000_000,
+                                    description="cost per second late, in seconds of travel (default 1 with due)")
 
     @field_validator("time_windows")
     @classmethod
     def _tw(cls, v: Any) -> list[list[str]]:
         return _windows(v, "time_windows")
+
+    @field_validator("crew")
+    @classmethod
+    def _crew(cls, v: Any) -> list[dict[str, Any]]:
+        return _check_crew(v)
+
+    @field_validator("due")
+    @classmethod
+    def _due(cls, v: Any) -> str | None:
+        return _due(v)
 
 
 class VisitRequestCreate(VisitRequestBase, InputModel):
@@ -750,7 +822,7 @@ class VisitRequestCreate(VisitRequestBase, InputModel):
 
 
 class VisitRequestUpdate(PatchModel):
-    NULLABLE = frozenset({"duration_s", "required_worker_id", "priority"})
+    NULLABLE = frozenset({"duration_s", "required_worker_id", "priority", "due", "late_cost"})
 
     kind: VisitKind | None = None
     duration_s: int | None = Field(default=None, ge=1, le=12 * 3600)
@@ -764,11 +836,53 @@ class VisitRequestUpdate(PatchModel):
     load: int | None = Field(default=None, ge=0, le=MAX_LOAD)
     priority: float | None = Field(default=None, ge=0, le=MAX_PRIORITY)
     status: Literal["open", "cancelled"] | None = None
+    crew: list[dict[str, Any]] | None = Field(default=None, max_length=2,
+                                              description=_CREW_DOC + "; [] = one worker; each seat: " + _SEAT_DOC)
+    due: str | None = Field(default=None, max_length=5, description=_DUE_DOC)
+    late_cost: float | None = Field(default=None, ge=0, le=1_000_000)
 
     @field_validator("time_windows")
     @classmethod
     def _tw(cls, v: Any) -> list[list[str]] | None:
         return None if v is None else _windows(v, "time_windows")
+
+    @field_validator("crew")
+    @classmethod
+    def _crew(cls, v: Any) -> list[dict[str, Any]] | None:
+        return None if v is None else _check_crew(v)
+
+    @field_validator("due")
+    @classmethod
+    def _due(cls, v: Any) -> str | None:
+        return _due(v)
+
+
+class PrecedenceItem(BaseModel):
+    """Visit request ``then`` starts ``min_gap_s``..``max_gap_s`` after ``first`` starts, the same day (the
+    planner's ``precedences``); ``then`` is planned only with ``first``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first: str = Field(min_length=1, max_length=40)
+    then: str = Field(min_length=1, max_length=40)
+    min_gap_s: int = Field(default=0, ge=0, le=86_400)
+    max_gap_s: int | None = Field(default=None, ge=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _gap(self) -> Any:
+        if self.max_gap_s is not None and self.max_gap_s < self.min_gap_s:
+            raise ValueError(f"max_gap_s: {self.max_gap_s} is less than min_gap_s {self.min_gap_s}")
+        if self.first == self.then:
+            raise ValueError("then: a visit cannot follow itself")
+        return self
+
+
+class PrecedenceList(BaseModel):
+    """A team's precedences between its visit requests (replaced as a whole)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: list[PrecedenceItem] = Field(max_length=2000)
 
 
 class VisitRequest(VisitRequestBase, table=True):
@@ -950,6 +1064,16 @@ class Plan(PlanBase, table=True):
     created_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
 
 
+class PartnerPublic(BaseModel):
+    worker_id: str
+    role: str
+
+
+class CrewPublic(BaseModel):
+    seat: int = Field(description="this worker's seat of the joint visit (0-based)")
+    partners: list[PartnerPublic] = Field(description="the other workers there, starting at the same moment")
+
+
 class StopPublic(BaseModel):
     visit_id: str
     household_id: str
@@ -959,6 +1083,7 @@ class StopPublic(BaseModel):
     travel_s: int
     travel_m: int
     status: str = Field(default="open", description="visit request status (done, in_progress, ...)")
+    crew: CrewPublic | None = Field(default=None, description="set on each stop of a joint visit")
 
 
 class BreakPublic(BaseModel):
@@ -1033,6 +1158,8 @@ class ScheduleStop(BaseModel):
     start: dt.datetime
     end: dt.datetime
     status: str
+    with_roles: list[str] = Field(default_factory=list,
+                                  description="a joint visit: the roles of the workers met there (no names)")
 
 
 class SchedulePublic(BaseModel):
@@ -1210,9 +1337,122 @@ class FeedEvent(SQLModel, table=True):
     start: dt.datetime = Field(sa_type=UTCDateTime)
     end: dt.datetime = Field(sa_type=UTCDateTime)
     travel_s: int = 0
+    partner_roles: str = Field(default="", max_length=64, description="a joint visit: the partners' roles")
     sequence: int = 0
     cancelled: bool = False
     plan_id: str = Field(max_length=40, description="the version that last changed it")
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
     changed_at: dt.datetime = Field(sa_type=UTCDateTime, description="DTSTAMP and LAST-MODIFIED")
     cancelled_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# ---- what-if scenarios (managers) ------------------------------------------------------------------
+
+
+class Scenario(SQLModel, table=True):
+    """A validated scenario: the spec as plain data with its base problem embedded (a fixture or a team's
+    rows; never served back: only the changes are)."""
+
+    __tablename__ = "scenario"
+
+    id: str = Field(default_factory=lambda: new_id("sc"), primary_key=True, max_length=40)
+    name: str = Field(max_length=128)
+    description: str = Field(default="", max_length=2000)
+    base_name: str = Field(default="", max_length=128)
+    team_id: str | None = Field(default=None, foreign_key="team.id", max_length=40, index=True)
+    start: dt.date
+    weeks: int
+    seeds: int
+    spec: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    created_by: str | None = Field(default=None, max_length=40)
+    created_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+
+
+class ScenarioPublic(SQLModel):
+    id: str
+    name: str
+    description: str
+    base_name: str = Field(description="the fixture it starts from, or team:<id> for a team's data")
+    team_id: str | None
+    start: dt.date
+    weeks: int
+    seeds: int
+    changes: dict[str, Any] = Field(description="the spec without its base problem")
+    created_by: str | None
+    created_at: dt.datetime
+
+
+class StaffSweep(InputModel):
+    role: Role = Field(description="the role whose head count varies")
+    counts: list[int] = Field(min_length=1, max_length=12, description="head counts to simulate (0..200 each)")
+
+    @field_validator("counts")
+    @classmethod
+    def _counts(cls, value: list[int]) -> list[int]:
+        bad = [c for c in value if not 0 <= c <= 200]
+        if bad:
+            raise ValueError(f"{bad[0]} is not a head count in 0..200")
+        return sorted(set(value))
+
+
+class ScenarioRunCreate(InputModel):
+    seeds: int | None = Field(default=None, ge=1, le=50, description="seeds 0..n-1 (default the spec's, at most 50)")
+    policies: list[Literal["salpimi", "manual", "day_by_day"]] = Field(
+        default_factory=lambda: ["salpimi"], min_length=1, max_length=3,
+        description="salpimi (the week planner), manual (manual practice), day_by_day (each day alone)")
+    staff: StaffSweep | None = Field(default=None, description="simulate each head count of a role "
+                                     "(coverage within cadence versus staff)")
+
+
+class ScenarioRun(SQLModel, table=True):
+    """A scenario's sweep (seeds x policies, or seeds x head counts) as a job; its runs are stored as they
+    finish, so a run interrupted by a restart resumes without redoing them."""
+
+    __tablename__ = "scenario_run"
+
+    id: str = Field(default_factory=lambda: new_id("sr"), primary_key=True, max_length=40)
+    scenario_id: str = Field(foreign_key="scenario.id", max_length=40, index=True)
+    status: JobStatus = Field(default=JobStatus.QUEUED, sa_type=_STR32)
+    seeds: int
+    policies: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    staff: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    progress: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    result: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    error: str | None = Field(default=None, max_length=1000)
+    cancel_requested: bool = False
+    created_by: str | None = Field(default=None, max_length=40)
+    created_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    started_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+
+
+class SweepProgressPublic(BaseModel):
+    total: int = 0
+    done: int = 0
+    running: int = 0
+    left: int = 0
+    failed: int = 0
+    elapsed_s: float = 0.0
+    eta_s: float | None = Field(default=None, description="estimated seconds left")
+
+
+class ScenarioRunPublic(SQLModel):
+    id: str
+    scenario_id: str
+    status: JobStatus
+    seeds: int
+    policies: list[str]
+    staff: dict[str, Any] | None
+    progress: SweepProgressPublic
+    error: str | None
+    aggregates: list[dict[str, Any]] = Field(
+        default_factory=list, description="per policy (or head count): every KPI's mean, min and max over the "
+        "seeds, and the weekly series")
+    failed_runs: list[dict[str, Any]] = Field(default_factory=list, description="runs that failed twice: "
+                                              "seed, policy, head count and the reason")
+    charts: list[str] = Field(default_factory=list, description="chart URLs (PNG; .svg alike)")
+    created_by: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None

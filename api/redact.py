@@ -24,6 +24,8 @@ _SQLITE_SAFE = re.compile(r"^(UNIQUE|NOT NULL|FOREIGN KEY|CHECK) constraint fail
 _HOOKED = "_salpimi_redacting"
 # A calendar feed's URL is its credential: ``/v1/feeds/<token>.ics`` is logged as ``/v1/feeds/***``.
 _FEED_TOKEN = re.compile(r"(/v1/feeds/)[^/\s?#\"']+")
+# A job-events token travels as ``?token=`` (browsers' EventSource cannot send headers): logged as ``token=***``.
+_QUERY_TOKEN = re.compile(r"([?&]token=)[^&\s#\"']+")
 
 
 def scrub_values(message: str) -> str:
@@ -112,8 +114,11 @@ def _strip_query(path: Any) -> Any:
 
 
 def redact_feed_tokens(text: str) -> str:
-    """``text`` with every calendar feed token in a ``/v1/feeds/...`` path replaced by ``***``."""
-    return _FEED_TOKEN.sub(r"\1***", text) if "/v1/feeds/" in text else text
+    """``text`` with every calendar feed token in a ``/v1/feeds/...`` path, and every ``?token=`` query
+    value (job-events tokens), replaced by ``***``."""
+    if "/v1/feeds/" in text:
+        text = _FEED_TOKEN.sub(r"\1***", text)
+    return _QUERY_TOKEN.sub(r"\1***", text) if "token=" in text else text
 
 
 def _safe_arg(value: Any) -> Any:

@@ -14,9 +14,11 @@ import jwt
 
 __all__ = [
     "Principal",
+    "decode_stream_token",
     "decode_token",
     "hash_api_key",
     "hash_password",
+    "issue_stream_token",
     "issue_token",
     "load_or_create_secret",
     "new_api_key",
@@ -86,6 +88,39 @@ def issue_token(principal: Principal, *, secret: str, ttl_s: int) -> str:
 def decode_token(token: str, *, secret: str) -> dict[str, object]:
     """Claims of a valid token; raises ``jwt.InvalidTokenError`` otherwise."""
     return jwt.decode(token, secret, algorithms=[_ALGORITHM], options={"require": ["sub", "exp"]})
+
+
+#: What a job-events token is for; it is signed with a key derived from the service's secret for this purpose
+#: alone, so it can never pass as an access token (nor an access token as it).
+STREAM_AUDIENCE = "salpimi:job-events"
+STREAM_TOKEN_TTL_S = 60
+
+
+def _stream_key(secret: str) -> str:
+    return hmac.new(secret.encode(), STREAM_AUDIENCE.encode(), hashlib.sha256).hexdigest()
+
+
+def issue_stream_token(principal: Principal, job_id: str, *, secret: str, ttl_s: int = STREAM_TOKEN_TTL_S) -> str:
+    """A short-lived token that opens one job's event stream for one user (browsers' EventSource
+    cannot send headers, so it travels in the query string; never the long-lived credential)."""
+    now = dt.datetime.now(dt.UTC)
+    claims = {
+        "sub": principal.user_id, "ver": principal.token_version, "job": job_id, "aud": STREAM_AUDIENCE,
+        "iat": now, "exp": now + dt.timedelta(seconds=ttl_s),
+    }
+    return jwt.encode(claims, _stream_key(secret), algorithm=_ALGORITHM)
+
+
+def decode_stream_token(token: str, *, job_id: str, secret: str) -> dict[str, object]:
+    """Claims of a valid job-events token for ``job_id``; raises ``jwt.InvalidTokenError`` otherwise
+    (expired, another job's, an access token, forged)."""
+    claims: dict[str, object] = jwt.decode(
+        token, _stream_key(secret), algorithms=[_ALGORITHM], audience=STREAM_AUDIENCE,
+        options={"require": ["sub", "exp", "job", "aud"]},
+    )
+    if claims.get("job") != job_id:
+        raise jwt.InvalidTokenError("the token belongs to another job")
+    return claims
 
 
 def new_api_key() -> str:

@@ -8,6 +8,7 @@ risk skip penalty on a log scale), lunch breaks, time windows, per-role service,
 
     python bench/district.py                       # comparison at 10 s + scaling curve
     python bench/district.py --skip-scaling
+    python bench/district.py --busy                # busier generated days, 10 s and 30 s, 3 seeds
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import random
 import resource
 import subprocess
@@ -108,7 +110,8 @@ def measure(problem: Problem, who: str, seconds: float, seed: int = 0) -> dict:
         def progress(p) -> None:
             if not first:
                 first.append(time.perf_counter() - t0)
-        res = solve(problem, TRAVEL, SolveParams(time_limit_s=seconds, seed=seed), solver=engines()[who],
+        res = solve(problem, TRAVEL, SolveParams(time_limit_s=seconds, seed=seed),
+                    solver=None if who == "auto" else engines()[who],
                     progress=progress)
         inst, plan = res.instance, res.plan
     wall = time.perf_counter() - t0
@@ -146,12 +149,111 @@ def scaled(base: Problem, n: int, seed: int = 7) -> Problem:
                    name=f"gwanak-x{n}", service_times=base.service_times)
 
 
-def _one(n: int, who: str, seconds: float) -> dict:
+# ---- busier days from the project's own generator ---------------------------------------------
+
+BUSY_OUT = REPO / "bench" / "results" / "district_busy.md"
+BUSY_RAW = REPO / "bench" / "results" / "district_busy.jsonl"
+
+
+def busy_day(households: int, seed: int, max_visits: int = 13) -> Problem:
+    """A busier Gwanak day drawn by ``fixtures.generate`` itself: ``households`` at-risk households (the
+    bundled day has 400), the same 20 workers with a visit cap of ``max_visits`` (12-14 where time binds),
+    ``seed`` choosing the generator's stream (the bundled day's district key with a suffix)."""
+    from fixtures.generate import DISTRICTS, _district_problem
+    from planner.formats.problem import problem_from_json
+    from planner.risk import RiskModel
+
+    gwanak = next(d for d in DISTRICTS if d.key == "gwanak")
+    district = dataclasses.replace(gwanak, key=f"gwanak-busy-{households}-{seed}", n_households=households)
+    data = _district_problem(district, RiskModel.default())
+    for w in data["workers"]:
+        w["max_visits"] = max_visits
+    data["name"] = f"gwanak busy {households} households, seed {seed}"
+    return problem_from_json(data)
+
+
+def _problem_of(spec: str) -> Problem:
+    """``0`` the fixture day, ``N`` a scaled day of N visits, ``busy:H:S`` a busier generated day."""
+    if spec.startswith("busy:"):
+        _, h, seed = spec.split(":")
+        return busy_day(int(h), int(seed))
     base = load_problem(FIXTURE)
-    return measure(base if n == 0 else scaled(base, n), who, seconds)
+    return base if int(spec) == 0 else scaled(base, int(spec))
+
+
+def _one(spec: str, who: str, seconds: float) -> dict:
+    row = measure(_problem_of(spec), who, seconds)
+    tiers = row["tiers"]
+    row.update(day=spec, intensive=tiers.get("intensive", "0/0"), load=round(os.getloadavg()[0], 1),
+               when=time.strftime("%Y-%m-%d %H:%M"))
+    return row
 
 
 # ---- report -----------------------------------------------------------------------------------
+
+def render_busy(rows: list[dict]) -> str:
+    """The busier days' table and, per budget, the days on which ``auto`` reaches the best peer's coverage and
+    its travel against VROOM's averaged over the days where both cover the same."""
+    lines = ["# District benchmark: busier generated days", "",
+             f"`python bench/district.py --busy` ({time.strftime('%Y-%m-%d')}; one process at a time, 2 cores; the "
+             "1-minute load average is recorded with each row). Days from `fixtures.generate` (Gwanak, 20 workers, "
+             "visit cap 13) with more at-risk households. `auto` = `planner.solve()` with its default solver; `vroom` "
+             "= VROOM alone (one thread, exploration 5); `ortools` = plain OR-Tools. Coverage: risk covered "
+             "(sum of the served visits' risk skip penalties). Wall: the whole call.", "",
+             "| day | visits | budget | solver | risk covered | intensive | planned | travel (h) | violations | wall | "
+             "load |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['day']} | {r['visits']} | {r['seconds']:g} s | {r['solver']} | {r['risk_covered']:.3f} | "
+                     f"{r['intensive']} | {r['assigned']} | {r['travel_s'] / 3600:.2f} | {r['violations']} | "
+                     f"{r['wall_s']} s | {r.get('load', '')} |")
+    lines += ["", "## Summary", "", "| budget | days | auto ≥ best peer (coverage) | mean coverage gap to best peer | "
+              "travel vs VROOM (mean over all days) | worst wall over budget |", "|---|---|---|---|---|---|"]
+    for secs in sorted({r["seconds"] for r in rows}):
+        by = {(r["day"], r["solver"]): r for r in rows if r["seconds"] == secs}
+        days = sorted({d for d, s in by if s == "auto"})
+        wins, gaps, travel = 0, [], []
+        for d in days:
+            me = by[(d, "auto")]
+            peers = [by[(d, s)] for s in ("vroom", "ortools") if (d, s) in by]
+            if not peers:
+                continue
+            best = max(p["risk_covered"] for p in peers)
+            wins += me["risk_covered"] >= best - 1e-9
+            gaps.append(me["risk_covered"] - best)
+            if (d, "vroom") in by and by[(d, "vroom")]["travel_s"]:
+                travel.append(me["travel_s"] / by[(d, "vroom")]["travel_s"] - 1)
+        over = max((r["wall_s"] - r["seconds"] for r in by.values()), default=0.0)
+        lines.append(f"| {secs:g} s | {len(days)} | {wins}/{len(days)} | "
+                     f"{sum(gaps) / len(gaps) if gaps else 0.0:+.3f} | "
+                     f"{100 * sum(travel) / len(travel) if travel else 0.0:+.1f} % | {over:+.1f} s |")
+    return "\n".join(lines) + "\n"
+
+
+def busy_main(args: argparse.Namespace) -> int:
+    """Run (or resume from ``args.raw``) every busier day x budget x solver, one process at a time."""
+    rows = [json.loads(x) for x in args.raw.read_text().splitlines() if x.strip()] if args.raw.exists() else []
+    done = {(r["day"], r["solver"], r["seconds"]) for r in rows}
+    for h in [int(x) for x in args.households.split(",")]:
+        for seed in [int(x) for x in args.seeds.split(",")]:
+            for secs in [float(x) for x in args.budgets.split(",")]:
+                for who in args.busy_solvers.split(","):
+                    day = f"busy:{h}:{seed}"
+                    if (day, who, secs) in done:
+                        continue
+                    try:
+                        row = _subprocess(day, who, secs)
+                    except RuntimeError as exc:
+                        print(f"{day} {who} {secs}: failed: {exc}", file=sys.stderr)
+                        continue
+                    rows.append(row)
+                    args.raw.parent.mkdir(parents=True, exist_ok=True)
+                    with args.raw.open("a") as fh:
+                        fh.write(json.dumps(row) + "\n")
+                    print(row, flush=True)
+                    _write(BUSY_OUT, render_busy(rows))
+    print(render_busy(rows))
+    return 0
+
 
 def render(compare: list[dict], scaling: list[dict], seconds: float) -> str:
     lines = ["# District benchmark: the Gwanak fixture day", "",
@@ -197,7 +299,7 @@ def _write(out: Path, text: str) -> None:
     out.write_text(text + notes)
 
 
-def _subprocess(n: int, who: str, seconds: float) -> dict:
+def _subprocess(n: int | str, who: str, seconds: float) -> dict:
     out = subprocess.run([sys.executable, __file__, "--one", str(n), who, str(seconds)], capture_output=True,
                          text=True, check=False)
     if out.returncode != 0:
@@ -214,15 +316,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scaling-budgets", default="1,10,60")
     ap.add_argument("--skip-scaling", action="store_true")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--busy", action="store_true", help="busier generated days against VROOM and plain OR-Tools")
+    ap.add_argument("--households", default="600,800,1000", help="--busy: households per day")
+    ap.add_argument("--seeds", default="1,2,3", help="--busy: generator seeds")
+    ap.add_argument("--budgets", default="10,30", help="--busy: seconds per run")
+    ap.add_argument("--busy-solvers", default="auto,vroom,ortools")
+    ap.add_argument("--raw", type=Path, default=BUSY_RAW, help="--busy: raw rows (JSON lines), resumed")
     ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        print(json.dumps(_one(int(args.one[0]), args.one[1], float(args.one[2]))))
+        print(json.dumps(_one(args.one[0], args.one[1], float(args.one[2]))))
         return 0
     problem = missing_module(("ortools", "pyvrp", "vroom"))
     if problem:
         print(problem, file=sys.stderr)
         return 2
+    if args.busy:
+        return busy_main(args)
     compare = []
     for who in args.solvers.split(","):
         compare.append(_subprocess(0, who, args.time_limit))

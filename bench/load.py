@@ -117,8 +117,9 @@ class Connection:
             raise HttpError(type(exc).__name__) from None
 
 
-def get_request(path: str, port: int, key: str) -> bytes:
-    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-API-Key: {key}\r\n\r\n".encode()
+def get_request(path: str, port: int, key: str, *, gzip: bool = False) -> bytes:
+    extra = "Accept-Encoding: gzip\r\n" if gzip else ""
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-API-Key: {key}\r\n{extra}\r\n".encode()
 
 
 def json_request(method: str, path: str, port: int, key: str, body: dict[str, Any] | None = None) -> bytes:
@@ -479,8 +480,8 @@ async def first_plan(port: int, target: Target, budget_s: float) -> None:
     target.household_id = page["data"][0]["id"]
 
 
-def mixes(port: int, target: Target) -> dict[str, list[tuple[str, bytes]]]:
-    plan = ("plan", get_request(f"/v1/plans/{target.plan_id}", port, target.key))
+def mixes(port: int, target: Target, *, gzip: bool = False) -> dict[str, list[tuple[str, bytes]]]:
+    plan = ("plan", get_request(f"/v1/plans/{target.plan_id}", port, target.key, gzip=gzip))
     household = ("household", get_request(f"/v1/households/{target.household_id}", port, target.key))
     me = ("me", get_request("/v1/users/me", port, target.key))
     return {"plans": [plan], "mixed": [plan, household, plan, me, plan]}
@@ -492,13 +493,22 @@ async def run_all(args: argparse.Namespace, target: Target, port: int, server_pi
 
     await first_plan(port, target, min(5.0, args.duration))
     plan_bytes = len((await call_raw(port, get_request(f"/v1/plans/{target.plan_id}", port, target.key)))[1])
+    plan_gzip_bytes = len((await call_raw(port, get_request(f"/v1/plans/{target.plan_id}", port, target.key,
+                                                            gzip=True)))[1])
     engine = make_engine(Settings(data_dir=target.data_dir, database_url=target.database_url))
     phases = []
-    the_mixes = mixes(port, target)
+    the_mixes = mixes(port, target, gzip=args.gzip)
     probe = get_request(f"/v1/plans/{target.plan_id}", port, target.key)
     solve_modes = {"off": [False], "on": [True], "both": [False, True]}[args.solve]
     reference = None
+    warmup = None
     try:
+        if args.warmup > 0:  # first requests pay for imports, cache fills, pool growth: not measured
+            print(f"[{_now()}] warm-up (not measured): {args.warmup:g} s ...", flush=True)
+            warm_mix = [m for name in args.phases for m in the_mixes[name]]
+            warmup = await run_phase(port, warm_mix, max(args.clients), args.warmup, not args.ignore_retry_after,
+                                     server_pid, probe)
+            print(f"    {summary_line(warmup)}", flush=True)
         if True in solve_modes:  # the same solve on an idle server, to compare with
             print(f"[{_now()}] reference solve, no load: {args.duration:g} s ...", flush=True)
             ref_job = await start_job(port, target, args.duration)
@@ -538,7 +548,9 @@ async def run_all(args: argparse.Namespace, target: Target, port: int, server_pi
                     phases.append(result)
     finally:
         engine.dispose()
-    return {"plan_id": target.plan_id, "plan_bytes": plan_bytes, "reference_job": reference, "phases": phases}
+    return {"plan_id": target.plan_id, "plan_bytes": plan_bytes, "plan_gzip_bytes": plan_gzip_bytes,
+            "reference_job": reference, "phases": phases,
+            "warmup": warmup}
 
 
 def summary_line(r: dict[str, Any]) -> str:
@@ -546,7 +558,7 @@ def summary_line(r: dict[str, Any]) -> str:
         f"{r['rps']:.0f} req/s ({r['ok_rps']:.0f} ok), p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms, "
         f"p99 {r['p99_ms']} ms, statuses {r['statuses']}, errors {r['errors'] or 0}, "
         f"recovery {r['recovery_s']} s, load {r['loadavg_after'][0]}, cpu client {r['client_cpu_s']} s / "
-        f"server {r['server_cpu_s']} s"
+        f"server {r['server_cpu_s']} s ({1000 * r['server_cpu_s'] / max(1, r['requests']):.2f} ms per request)"
     )
     if "job" in r:
         j = r["job"]
@@ -572,7 +584,8 @@ def render(runs: dict[str, Any]) -> str:
         "`python bench/load.py` (SQLite) and `python bench/load.py --db postgresql://...` on this machine "
         f"({os.cpu_count()} cores, shared by the server, its solver process and the load client). One server "
         "process (`salpimi serve`, settings at their defaults unless listed), loopback, raw-asyncio keep-alive "
-        "clients; the server's log goes to a file. `plans` = `GET /v1/plans/{id}` of the published Gwanak plan; `mixed` = 3 plan reads, 1 "
+        "clients; the server's log goes to a file. Before the first measured phase, a warm-up of the same "
+        "requests (not measured) fills caches and pools and pays for first-use imports. `plans` = `GET /v1/plans/{id}` of the published Gwanak plan; `mixed` = 3 plan reads, 1 "
         "household read (audited), 1 `GET /v1/users/me` per cycle. Latencies of 200 answers. Recovery = from the "
         "end of the phase to the first 200 on a fresh connection. Load = 1-minute load average after the phase.",
         "",
@@ -581,7 +594,8 @@ def render(runs: dict[str, Any]) -> str:
         lines += [
             f"## {backend}",
             "",
-            f"{run['date']}, server env {run.get('server_env') or '{}'}, plan {run['plan_bytes']:,} bytes, "
+            f"{run['date']}, server env {run.get('server_env') or '{}'}, plan {run['plan_bytes']:,} bytes (gzip {run.get('plan_gzip_bytes', 0):,}; plan reads "
+            f"{'accept gzip' if run.get('gzip') else 'as is'}), "
             f"{run.get('server_log_errors', 0)} error lines in the server's log.",
             "",
             "| phase | clients | solve | req/s | 200/s | p50 ms | p95 ms | p99 ms | statuses | errors | recovery | "
@@ -630,6 +644,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--phases", default="plans,mixed", help="plans, mixed (comma-separated)")
     ap.add_argument("--duration", type=float, default=20.0, help="seconds per phase (also the solve's budget)")
     ap.add_argument("--solve", choices=["off", "on", "both"], default="both")
+    ap.add_argument("--gzip", action="store_true", help="plan reads accept gzip (Accept-Encoding: gzip)")
+    ap.add_argument("--warmup", type=float, default=5.0,
+                    help="seconds of load before the measured phases, not measured (0: none)")
     ap.add_argument("--ignore-retry-after", action="store_true", help="retry at once after a 503")
     ap.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                     help="extra environment for the server (e.g. SALPIMI_THREADS=16)")
@@ -664,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
         server_log = log_path.read_text(errors="replace")
     result.update(
         date=dt.datetime.now().astimezone().isoformat(timespec="seconds"), host=platform.node(),
-        cpus=os.cpu_count(), server_env=server_env, duration_s=args.duration,
+        cpus=os.cpu_count(), server_env=server_env, duration_s=args.duration, gzip=args.gzip,
         server_log_errors=sum(1 for line in server_log.splitlines() if "ERROR" in line or "Traceback" in line),
     )
     save_run(args.raw, args.out, backend, result, render)

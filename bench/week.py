@@ -6,7 +6,9 @@ Each run is a fresh process (one solve at a time); every plan is checked by the 
 
     python bench/week.py                          # Gwanak and Osan weeks and their tight variants, 60 s each
     python bench/week.py --time-limit 30 --skip-tight
-    python bench/week.py --cordeau DIR            # also pr*.txt from DIR (type 5, PVRPTW)
+    python bench/week.py --cordeau DIR            # also pr*.txt from DIR (type 5, PVRPTW); DIR/bks.csv
+                                                  # (instance,value) adds the gap to a best known value
+    python bench/week.py --week-params swaps=False --skip-baseline   # an alternative of the day choice
 
 Results: ``bench/results/week.md`` (table) and ``bench/results/week.jsonl`` (raw rows).
 """
@@ -71,18 +73,33 @@ def district_week(district: str, variant: str) -> HorizonProblem:
     return dataclasses.replace(p, workers=workers, name=p.name + " (tight: two home visits a day each)")
 
 
-def run_district(district: str, variant: str, method: str, limit: float, seed: int) -> dict[str, Any]:
+def _horizon_params(spec: str) -> HorizonParams:
+    """``name=value,...`` (floats, or True/False) over the default :class:`HorizonParams`."""
+    kw: dict[str, Any] = {}
+    for part in filter(None, spec.split(",")):
+        name, _, value = (x.strip() for x in part.partition("="))
+        flags = {"true": True, "false": False}
+        kw[name] = flags[value.lower()] if value.lower() in flags else float(value)
+    return HorizonParams(**kw)
+
+
+def run_district(district: str, variant: str, method: str, limit: float, seed: int,
+                 week_params: str = "") -> dict[str, Any]:
     p = district_week(district, variant)
     travel = HaversineProvider()
     params = SolveParams(time_limit_s=limit, seed=seed)
     load = os.getloadavg()
     t0 = time.perf_counter()
-    r = (plan_horizon if method == "week" else plan_day_by_day)(p, travel, params)
+    if method == "week":
+        r = plan_horizon(p, travel, params, horizon=_horizon_params(week_params))
+    else:
+        r = plan_day_by_day(p, travel, params)
     wall = time.perf_counter() - t0
     ev = evaluate_horizon(p, r.horizon_plan(), travel)
     k = r.summary.kpis
     return {
-        "case": f"{district}-{variant}", "method": method, "time_limit_s": limit, "seed": seed, "wall_s": round(wall, 2),
+        "case": f"{district}-{variant}", "method": method + (f" ({week_params})" if week_params else ""),
+        "time_limit_s": limit, "seed": seed, "wall_s": round(wall, 2),
         "violations": len(ev.all_violations()), "visits_planned": k.visits_planned, "visits_total": k.visits_total,
         "risk_covered": k.risk_covered, "risk_total": k.risk_total, "ageing": k.ageing,
         "intensive_within": k.intensive_within_cadence, "intensive_due": k.intensive_due,
@@ -98,7 +115,9 @@ def run_district(district: str, variant: str, method: str, limit: float, seed: i
 
 def read_cordeau(path: Path) -> dict[str, Any]:
     """A type-5 (PVRPTW) instance: vehicles per day, customers with frequency, allowed day combinations
-    (bit masks, day 1 = lowest bit) and time windows, the depot's window, route duration and load limits."""
+    and time windows, the depot's window, route duration and load limits.  A combination is the decimal
+    value of a bit string read from the left, day 1 first (in a 5-day period 10 = 01010: days 2 and 4), as
+    the format's description says."""
     tokens = path.read_text(encoding="utf-8").split("\n")
     head = tokens[0].split()
     kind, m, n, t = (int(x) for x in head[:4])
@@ -113,7 +132,7 @@ def read_cordeau(path: Path) -> dict[str, Any]:
             int(row[5]), int(row[6])
         combos = [int(c) for c in row[7:7 + a]]
         e, ell = float(row[7 + a]), float(row[8 + a])
-        days = [[k for k in range(t) if mask >> k & 1] for mask in combos]
+        days = [[k for k in range(t) if mask >> (t - 1 - k) & 1] for mask in combos]
         customers.append({"i": i, "x": x, "y": y, "service": d, "demand": q, "freq": f, "days": days, "e": e,
                           "l": ell})
     return {"name": path.stem, "vehicles": m, "days": t, "duration": limits[0][0], "capacity": limits[0][1],
@@ -188,6 +207,22 @@ def _child(args: list[str]) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def read_bks(folder: Path) -> dict[str, float]:
+    """Best known values the user puts next to the instances (``bks.csv``: ``instance,value`` per line, e.g.
+    from a paper's table); none are shipped, as none could be found (see README, "Planning a week")."""
+    path = folder / "bks.csv"
+    if not path.is_file():
+        return {}
+    out: dict[str, float] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, _, value = line.partition(",")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            continue  # a header or a note
+    return out
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
     lines = ["| case | method | wall | risk covered | ageing past due | intensive within cadence | overdue seen first day | "
              "daily visits spread (sd) | visits (per day) | travel | violations | load avg |",
@@ -206,8 +241,10 @@ def _table(rows: list[dict[str, Any]]) -> str:
         lines += ["", "| instance | customers | days x vehicles | wall | visits | distance | best known | violations |"
                       " load avg |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in cordeau:
+            bks = r.get("best_known")
+            known = "not found" if bks is None else f"{bks:,.2f} ({100 * (r['distance'] / bks - 1):+.1f} %)"
             lines.append(f"| {r['case']} | {r['customers']} | {r['days']} x {r['vehicles']} | {r['wall_s']:.1f} s | "
-                         f"{r['visits_planned']}/{r['visits_total']} | {r['distance']:,.2f} | not found | "
+                         f"{r['visits_planned']}/{r['visits_total']} | {r['distance']:,.2f} | {known} | "
                          f"{r['violations']} | {r['loadavg_after'][0]:.1f} |")
     return "\n".join(lines) + "\n"
 
@@ -217,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-tight", action="store_true")
-    ap.add_argument("--districts", nargs="+", default=["gwanak", "osan"])
+    ap.add_argument("--skip-baseline", action="store_true", help="only the week planner (e.g. an alternative)")
+    ap.add_argument("--week-params", default="", help="HorizonParams of the week runs, e.g. swaps=False")
+    ap.add_argument("--out", default="week", help="results name: bench/results/NAME.md and NAME.jsonl")
+    ap.add_argument("--districts", nargs="+", default=["gwanak", "osan"], help="or none (Cordeau files only)")
     ap.add_argument("--cordeau", type=Path, default=None, help="folder of pr*.txt PVRPTW files")
     ap.add_argument("--cordeau-limit", type=float, default=60.0)
     ap.add_argument("--one", nargs="+", help=argparse.SUPPRESS)
@@ -225,21 +265,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.one:
         kind = args.one[0]
         if kind == "district":
-            row = run_district(args.one[1], args.one[2], args.one[3], float(args.one[4]), int(args.one[5]))
+            row = run_district(args.one[1], args.one[2], args.one[3], float(args.one[4]), int(args.one[5]),
+                               args.one[6] if len(args.one) > 6 else "")
         else:
             row = run_cordeau(Path(args.one[1]), float(args.one[2]), int(args.one[3]))
         print(json.dumps(row))
         return 0
     rows: list[dict[str, Any]] = []
     variants = ["week"] + ([] if args.skip_tight else ["tight"])
-    for district in args.districts:
+    for district in [d for d in args.districts if d != "none"]:
         for variant in variants:
-            for method in ("day-by-day", "week"):
-                row = _child(["district", district, variant, method, str(args.time_limit), str(args.seed)])
+            for method in ("week",) if args.skip_baseline else ("day-by-day", "week"):
+                row = _child(["district", district, variant, method, str(args.time_limit), str(args.seed),
+                              args.week_params if method == "week" else ""])
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     folder = args.cordeau or DEFAULT_CORDEAU
     files = sorted(folder.glob("pr*.txt")) if folder.is_dir() else []
+    bks = read_bks(folder) if files else {}
     if args.cordeau is not None and not files:
         print(f"bench/week.py: no pr*.txt in {folder}", file=sys.stderr)
     for path in files:
@@ -249,13 +292,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench/week.py: skipped {exc}", file=sys.stderr)
             continue
         row = _child(["cordeau", str(path), str(args.cordeau_limit), str(args.seed)])
+        if path.stem in bks:
+            row["best_known"] = bks[path.stem]
         print(json.dumps(row), flush=True)
         rows.append(row)
-    OUT_JSONL.parent.mkdir(parents=True, exist_ok=True)
-    with OUT_JSONL.open("a", encoding="utf-8") as fh:
+    out_md, out_jsonl = OUT_MD.with_name(f"{args.out}.md"), OUT_JSONL.with_name(f"{args.out}.jsonl")
+    out_jsonl.parent.mkdir(parents=True, exist_ok=True)
+    with out_jsonl.open("a", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row) + "\n")
-    OUT_MD.write_text("# Planning a week (bench/week.py)\n\n" + _table(rows), encoding="utf-8")
+    out_md.write_text("# Planning a week (bench/week.py)\n\n" + _table(rows), encoding="utf-8")
     print(_table(rows))
     return 0
 

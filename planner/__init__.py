@@ -2,13 +2,17 @@
 
 from typing import TYPE_CHECKING
 
+from .diff import kpi_delta as kpi_delta
+from .diff import plan_diff as plan_diff
 from .domain import TIERS as TIERS
 from .domain import Household as Household
 from .domain import Location as Location
+from .domain import Precedence as Precedence
 from .domain import Problem as Problem
 from .domain import RiskFactors as RiskFactors
 from .domain import RiskSettings as RiskSettings
 from .domain import Role as Role
+from .domain import Seat as Seat
 from .domain import ServiceTimes as ServiceTimes
 from .domain import TimeWindow as TimeWindow
 from .domain import TravelModeName as TravelModeName
@@ -21,6 +25,9 @@ from .evaluate import Evaluation as Evaluation
 from .evaluate import Violation as Violation
 from .evaluate import allowed_starts as allowed_starts
 from .evaluate import evaluate as evaluate
+from .fit import FitOption as FitOption
+from .fit import move_visit as move_visit
+from .fit import where_it_fits as where_it_fits
 from .formats import DATE_RANGE as DATE_RANGE
 from .formats import LIMITS as LIMITS
 from .formats import RANGES as RANGES
@@ -41,6 +48,7 @@ from .formats.problem import clock_from_json as clock_from_json
 from .formats.problem import windows_from_json as windows_from_json
 from .formats.problem import windows_to_json as windows_to_json
 from .geo import plan_geojson as plan_geojson
+from .geo import streets_geojson as streets_geojson
 from .horizon import KR_HOLIDAYS as KR_HOLIDAYS
 from .horizon import MAX_DAYS as MAX_DAYS
 from .horizon import DayPlan as DayPlan
@@ -70,8 +78,10 @@ from .io import problem_json_schema as problem_json_schema
 from .io import problem_to_json as problem_to_json
 from .params import SOLVERS as SOLVERS
 from .params import SolveParams as SolveParams
+from .plan import Crew as Crew
 from .plan import Kpis as Kpis
 from .plan import LeftBehind as LeftBehind
+from .plan import Partner as Partner
 from .plan import Plan as Plan
 from .plan import Reason as Reason
 from .plan import Route as Route
@@ -86,6 +96,8 @@ from .replan import replan as replan
 from .risk import RiskAssessment as RiskAssessment
 from .risk import RiskModel as RiskModel
 from .risk import skip_penalty as skip_penalty
+from .segments import Segment as Segment
+from .segments import route_segments as route_segments
 from .solve import Result as Result
 from .solve import solve as solve
 from .solvers.base import Progress as Progress

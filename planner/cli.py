@@ -24,6 +24,7 @@ from .formats.plan import plan_from_json, plan_json_schema, plan_to_json
 from .io import ProblemFileError, load_problem, problem_json_schema, read_json
 from .params import SOLVERS, SolveParams
 from .plan import Stop
+from .scenarios import cli as scenarios_cli
 from .solve import Result, solve
 from .solvers.base import Progress
 from .timeline import format_hhmm, parse_date
@@ -113,6 +114,10 @@ def _travel(args: argparse.Namespace, problem: Problem) -> TravelTimeProvider:
     return HaversineProvider()
 
 
+#: ``salpimi check``: the safety cap of the coverage bound it states.
+_CHECK_BOUND_S = 5.0
+
+
 def _print_plan(result: Result, out: Any) -> None:
     inst, plan = result.instance, result.plan
     workers = inst.problem.workers_by_id()
@@ -140,10 +145,12 @@ def _print_plan(result: Result, out: Any) -> None:
                 print(f"  {'':>6} {b0:>5} {b1:>5}  lunch break", file=out)
                 continue
             h = households.get(s.household_id)
+            joint = "" if s.crew is None else "  with " + ", ".join(
+                f"{p.worker_id} ({p.role})" for p in s.crew.partners)  # a joint visit: who starts with them
             print(
                 f"  {format_hhmm(s.arrival_s):>6} {format_hhmm(s.start_s):>5} {format_hhmm(s.end_s):>5}  "
                 f"{s.visit_id:<14} {s.household_id:<12} {(h.dong if h else ''):<8} {kinds.get(s.visit_id, ''):<10} "
-                f"{risk[s.visit_id].tier}",
+                f"{risk[s.visit_id].tier}{joint}",
                 file=out,
             )
     idle = [w.id for w in inst.problem.workers if plan.route_of(w.id) is None]
@@ -163,6 +170,9 @@ def _print_plan(result: Result, out: Any) -> None:
         f"{k.risk_weighted_coverage:.2%}; by tier: {tiers}; travel {k.travel_s // 60} min.",
         file=out,
     )
+    if k.coverage_bound is not None:
+        print(f"Risk covered {k.risk_covered:,.1f} of at most {k.coverage_bound:,.1f} "
+              f"(gap {100 * (k.coverage_gap or 0.0):.3f} %; bound: {k.coverage_bound_method}).", file=out)
     wo = k.worst_overdue_left_out
     if wo is not None:
         print(f"Most overdue high-risk household left out: {wo.household_id} ({wo.tier}, "
@@ -294,10 +304,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(f"plan {args.plan}: {exc}") from None
     if args.date is None and plan.date != problem.date:
         problem = load_problem(args.problem, date=plan.date)
-    ev = evaluate(problem, plan, _travel(args, problem))
+    ev = evaluate(problem, plan, _travel(args, problem), bound_s=_CHECK_BOUND_S)
     k = ev.kpis
     print(f"{len(plan.routes)} routes, {k.visits_assigned}/{k.visits_total} visits, "
           f"risk-weighted coverage {k.risk_weighted_coverage:.1%}, travel {k.travel_s // 60} min")
+    if k.coverage_bound is not None:
+        print(f"Risk covered {k.risk_covered:,.1f} of at most {k.coverage_bound:,.1f} "
+              f"(gap {100 * (k.coverage_gap or 0.0):.3f} %; bound: {k.coverage_bound_method}).")
     if ev.ok:
         print("OK: no violations.")
         return 0
@@ -359,7 +372,7 @@ def build_parser(*extensions: Callable[[Any], object]) -> argparse.ArgumentParse
 
 
 def register(sub: Any) -> None:
-    """Add ``plan``, ``check``, ``schema`` and ``network`` to an argparse subparsers object."""
+    """Add ``plan``, ``check``, ``schema``, ``network`` and ``scenarios`` to an argparse subparsers object."""
     p = sub.add_parser("plan", help="plan a day's visits")
     p.add_argument("problem", help="problem JSON file (see `salpimi schema`)")
     p.add_argument("--date", type=_date, help="planning day YYYY-MM-DD (default: the file's)")
@@ -399,6 +412,7 @@ def register(sub: Any) -> None:
     netcli.add_data_dir_option(p)
     netcli.add_data_dir_option(c)
     netcli.register(sub)
+    scenarios_cli.register(sub)
 
 
 def main(argv: Sequence[str] | None = None, *, parser: argparse.ArgumentParser | None = None) -> int:

@@ -14,13 +14,16 @@ import numpy as np
 from .timeline import WEEKDAYS as _WEEKDAYS
 
 __all__ = [
+    "MAX_CREW",
     "TIERS",
     "Household",
     "Location",
+    "Precedence",
     "Problem",
     "RiskFactors",
     "RiskSettings",
     "Role",
+    "Seat",
     "ServiceTimes",
     "TimeWindow",
     "TravelModeName",
@@ -32,6 +35,8 @@ __all__ = [
 ]
 
 _DAY_S = 24 * 3600
+#: Seats of a joint visit: two workers (the model and the checks take any number; the file format two).
+MAX_CREW = 2
 #: Risk tiers, most pressing first (``planner.risk`` assigns them).
 TIERS = ("urgent", "intensive", "regular", "self_care")
 
@@ -257,6 +262,53 @@ class Worker:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Seat:
+    """One of the workers a joint visit needs: optionally of a role, with skills, or a named worker.
+
+    ``duration_s`` is this seat's own service time (default: the visit's for the seat worker's role);
+    the seats start together and each worker is busy for its own seat's time.
+    """
+
+    role: Role | None = None
+    skills: frozenset[str] = frozenset()
+    worker_id: str | None = None
+    duration_s: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.duration_s is not None:
+            _require(
+                isinstance(self.duration_s, int) and 0 < self.duration_s <= 12 * 3600,
+                f"duration_s must be a positive number of seconds up to 12 h, got {self.duration_s!r}",
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Precedence:
+    """Visit ``then`` starts ``min_gap_s``..``max_gap_s`` seconds after visit ``first`` starts, the same day;
+    ``then`` is planned only if ``first`` is."""
+
+    first: str
+    then: str
+    min_gap_s: int = 0
+    max_gap_s: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_id(self.first, "precedence.first")
+        _check_id(self.then, "precedence.then")
+        _require(self.first != self.then, f"precedence {self.first} -> {self.then}: a visit cannot follow itself")
+        _require(
+            isinstance(self.min_gap_s, int) and 0 <= self.min_gap_s <= _DAY_S,
+            f"precedence {self.first} -> {self.then}: min_gap_s must lie in 0..86400, got {self.min_gap_s!r}",
+        )
+        if self.max_gap_s is not None:
+            _require(
+                isinstance(self.max_gap_s, int) and self.max_gap_s >= self.min_gap_s,
+                f"precedence {self.first} -> {self.then}: max_gap_s {self.max_gap_s!r} is less than "
+                f"min_gap_s {self.min_gap_s}",
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Visit:
     """A candidate visit to a household on the planning day."""
 
@@ -273,9 +325,46 @@ class Visit:
     allowed_roles: frozenset[Role] = frozenset()
     load: int = 0
     priority: float | None = None  # the skip penalty, replacing the household's and the risk model's (not aged)
+    crew: tuple[Seat, ...] = ()  # a joint visit: one seat per worker, all starting together
+    due_s: int | None = None  # soft: starting later costs late_cost per second
+    late_cost: float = 1.0
 
     def __post_init__(self) -> None:
         _check_id(self.id, "visit.id")
+        if self.crew:
+            _require(
+                2 <= len(self.crew) <= MAX_CREW,
+                f"visit {self.id}: crew must have 2 seats (one per worker), got {len(self.crew)}",
+            )
+            _require(
+                self.required_worker_id is None,
+                f"visit {self.id}: required_worker_id cannot be combined with crew; name each seat's worker "
+                "(crew[i].worker_id)",
+            )
+            named: dict[str, int] = {}
+            for i, seat in enumerate(self.crew):
+                if seat.worker_id is None:
+                    continue
+                _require(
+                    seat.worker_id not in named,
+                    f"visit {self.id}: crew[{i}].worker_id {seat.worker_id!r} already takes "
+                    f"crew[{named.get(seat.worker_id)}] (the same worker cannot take two seats)",
+                )
+                _require(
+                    seat.worker_id not in self.forbidden_worker_ids,
+                    f"visit {self.id}: crew[{i}].worker_id {seat.worker_id!r} is among forbidden_worker_ids",
+                )
+                named[seat.worker_id] = i
+        if self.due_s is not None:
+            _require(
+                isinstance(self.due_s, int) and 0 <= self.due_s <= 2 * _DAY_S,
+                f"visit {self.id}: due must be a time of the planning day, got {self.due_s!r}",
+            )
+        _require(
+            isinstance(self.late_cost, int | float) and not isinstance(self.late_cost, bool)
+            and math.isfinite(self.late_cost) and self.late_cost >= 0,
+            f"visit {self.id}: late_cost must be a non-negative number, got {self.late_cost!r}",
+        )
         _check_priority(self.priority, f"visit {self.id}")
         _require(
             isinstance(self.load, int) and self.load >= 0,
@@ -400,6 +489,7 @@ class Problem:
     service_times: ServiceTimes = field(default_factory=ServiceTimes)
     risk_model: RiskSettings | None = None
     travel_matrix: TravelTable | None = None
+    precedences: tuple[Precedence, ...] = ()
 
     def __post_init__(self) -> None:
         for kind, items in (("household", self.households), ("worker", self.workers), ("visit", self.visits)):
@@ -427,8 +517,79 @@ class Problem:
                 )
             unknown = sorted(v.forbidden_worker_ids - worker_ids)
             _require(not unknown, f"visit {v.id}: forbidden worker(s) {unknown} are not known workers")
+            if v.crew:
+                self._check_crew(v)
+        if self.precedences:
+            self._check_precedences()
         if self.travel_matrix is not None:
             self._check_travel_matrix(self.travel_matrix)
+
+    def _check_crew(self, v: Visit) -> None:
+        """Each seat of a joint visit can be taken by someone: a known worker of the seat's role and skills."""
+        workers = self.workers_by_id()
+        roles = {w.role for w in self.workers}
+        for i, seat in enumerate(v.crew):
+            where = f"visit {v.id}: crew[{i}]"
+            if seat.role is not None:
+                _require(seat.role in roles, f"{where}.role {seat.role.value!r}: no worker has this role")
+                _require(
+                    not v.allowed_roles or seat.role in v.allowed_roles,
+                    f"{where}.role {seat.role.value!r} is not among the visit's allowed_roles",
+                )
+            for skill in sorted(seat.skills):
+                _require(any(skill in w.skills for w in self.workers), f"{where}.skills: no worker has skill {skill!r}")
+            if seat.worker_id is not None:
+                worker = workers.get(seat.worker_id)
+                _require(worker is not None, f"{where}.worker_id {seat.worker_id!r} is not a known worker")
+                assert worker is not None
+                _require(
+                    seat.role is None or worker.role == seat.role,
+                    f"{where}.worker_id {seat.worker_id!r} is a {worker.role.value}, "
+                    f"not a {seat.role.value if seat.role else ''}",
+                )
+                missing = sorted(seat.skills - worker.skills)
+                _require(not missing, f"{where}.worker_id {seat.worker_id!r} lacks skill(s) {missing}")
+
+    def _check_precedences(self) -> None:
+        """Known, distinct visits; a gap the visits' windows can hold; no pair twice and no cycle."""
+        visits = self.visits_by_id()
+        seen: set[tuple[str, str]] = set()
+        after: dict[str, list[str]] = {}
+        for i, p in enumerate(self.precedences):
+            where = f"precedences[{i}]"
+            for end in ("first", "then"):
+                vid = getattr(p, end)
+                _require(vid in visits, f"{where}.{end}: {vid!r} is not a known visit")
+            _require((p.first, p.then) not in seen, f"{where}: {p.first} -> {p.then} appears twice")
+            seen.add((p.first, p.then))
+            a, b = visits[p.first], visits[p.then]
+            earliest = min((w.start_s for w in a.time_windows), default=0)
+            latest = max((w.end_s for w in b.time_windows), default=_DAY_S)
+            _require(
+                latest - earliest >= p.min_gap_s,
+                f"{where}.min_gap_s: {p.min_gap_s} s cannot fit the day: {p.then} starts at the latest "
+                f"{latest - earliest} s after {p.first} can start",
+            )
+            after.setdefault(p.first, []).append(p.then)
+        # A cycle (a -> b -> ... -> a) can never hold with non-negative gaps (and is surely a typo).
+        state: dict[str, int] = {}
+        for root in sorted(after):
+            if state.get(root):
+                continue
+            stack = [(root, iter(after.get(root, ())))]
+            state[root] = 1
+            while stack:
+                node, children = stack[-1]
+                child = next(children, None)
+                if child is None:
+                    state[node] = 2
+                    stack.pop()
+                elif state.get(child) == 1:
+                    path = [n for n, _ in stack] + [child]
+                    raise ValueError(f"precedences: cycle {' -> '.join(path[path.index(child):])}")
+                elif not state.get(child):
+                    state[child] = 1
+                    stack.append((child, iter(after.get(child, ()))))
 
     def _check_travel_matrix(self, table: TravelTable) -> None:
         """Every place a route may touch has a row and every mode in use a matrix (errors name ids, not places)."""

@@ -76,7 +76,7 @@ class InsertionIndex:
     def __init__(self, inst: Instance, routes: list[tuple[int, ...]]) -> None:
         self.inst = inst
         self.routes = [tuple(r) for r in routes]
-        n_v, n_w = inst.n_visits, inst.n_workers
+        n_v, n_w = inst.n_nodes, inst.n_workers  # a joint visit's seats are nodes of their own
         cls_of: dict[int, int] = {}
         self._tables: list[np.ndarray] = []
         self._worker_cls = np.zeros(n_w, dtype=np.int64)

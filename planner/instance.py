@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .domain import Household, Location, Problem, Visit, Worker
+from .domain import Household, Location, Problem, Seat, Visit, Worker
 from .risk import RiskAssessment, RiskModel, skip_penalty
 from .timeline import DAY_S, DayClock
 from .travel.base import UNREACHABLE, TravelMatrix, TravelTimeProvider
@@ -16,11 +16,21 @@ __all__ = ["Instance", "compile_instance"]
 Window = tuple[int, int]
 
 
+def _no_nodes() -> np.ndarray:
+    return np.zeros(0, dtype=np.int64)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Instance:
     """The day's problem as integers, indexed by position (only solvers see the indices).
 
-    Visits are ``0..n_visits-1`` in problem order, workers ``0..n_workers-1``.  Locations are
+    Visits are ``0..n_visits-1`` in problem order, workers ``0..n_workers-1``.  A joint visit (a crew of
+    several workers) is one *node* per seat: its first seat is the visit's own index, the others are nodes
+    ``n_visits..n_nodes-1`` (``node_visit``/``node_seat`` map a node back); the per-visit arrays below
+    (``visit_loc``, ``windows``, ``service_s``, ``allowed``, ``block``, ``penalty``, ``preferred``) are per
+    node, ``risk`` and ``weight`` per visit.  ``crew[v]`` lists visit ``v``'s seat nodes (empty for a
+    one-worker visit): they start together.  ``precedences`` are ``(first, then, min_gap_s, max_gap_s or
+    -1)`` over visit indices.  Without joint visits nodes and visits are the same.  Locations are
     deduplicated: ``visit_loc[v]``, ``start_loc[w]`` and ``end_loc[w]`` index ``locations``.
     ``windows[v]`` are the allowed service-start intervals (inclusive, sorted, disjoint) after
     intersecting the visit's windows with the household's availability that weekday; an empty
@@ -43,10 +53,36 @@ class Instance:
     preferred: np.ndarray  # worker index or -1
     matrices: dict[str, TravelMatrix]
     tables: tuple[np.ndarray, ...]  # per worker: travel seconds with its speed factor (shared per class)
+    node_visit: np.ndarray = field(default_factory=_no_nodes)  # per node: its visit
+    node_seat: np.ndarray = field(default_factory=_no_nodes)  # per node: its seat in the visit's crew (0: first)
+    crew: tuple[tuple[int, ...], ...] = ()  # per visit: its seat nodes, empty for a one-worker visit
+    precedences: tuple[tuple[int, int, int, int], ...] = ()
+    due_s: np.ndarray = field(default_factory=_no_nodes)  # per visit: soft due time, -1 for none
+    late_cost: np.ndarray = field(default_factory=_no_nodes)  # per visit: cost per second late (in travel s)
 
     @property
     def n_visits(self) -> int:
         return len(self.problem.visits)
+
+    @property
+    def n_nodes(self) -> int:
+        """Visits plus the extra seats of joint visits: what a routing model routes."""
+        return len(self.visit_loc)
+
+    @property
+    def joint(self) -> bool:
+        """The day has joint visits or precedences: routes depend on each other's times."""
+        return bool(self.precedences) or any(self.crew)
+
+    @property
+    def has_due(self) -> bool:
+        return bool(self.due_s.size) and bool((self.due_s >= 0).any())
+
+    def seat_of(self, node: int) -> tuple[int, int]:
+        """(visit, seat) of a node."""
+        if node < self.n_visits:
+            return node, 0
+        return int(self.node_visit[node]), int(self.node_seat[node])
 
     @property
     def n_workers(self) -> int:
@@ -56,7 +92,8 @@ class Instance:
         return self.problem.workers[w]
 
     def visit(self, v: int) -> Visit:
-        return self.problem.visits[v]
+        """The visit of node ``v`` (a visit index or one of a joint visit's extra seats)."""
+        return self.problem.visits[v if v < len(self.problem.visits) else int(self.node_visit[v])]
 
     def travel(self, w: int, a: int, b: int) -> tuple[int, int]:
         """(seconds, metres) for worker ``w`` between location indices ``a`` and ``b``."""
@@ -118,6 +155,90 @@ def _qualification(problem: Problem, visit: Visit, household: Household) -> tupl
     # Most common blocking rule first: what a dispatcher must change.
     ranked = sorted(reasons.items(), key=lambda kv: -kv[1])
     return frozenset(), "; ".join(why for why, _ in ranked[:2])
+
+
+def _seat_qualification(problem: Problem, visit: Visit, seat: Seat, base: frozenset[int],
+                        base_block: str) -> tuple[frozenset[int], str]:
+    """The workers who may take ``seat`` of ``visit`` (among those the visit allows), and why nobody may."""
+    if not base:
+        return base, base_block
+    ok, reasons = [], []
+    for w in sorted(base):
+        worker = problem.workers[w]
+        if seat.worker_id is not None and worker.id != seat.worker_id:
+            reasons.append(f"only worker {seat.worker_id} may take it")
+        elif seat.role is not None and worker.role != seat.role:
+            reasons.append(f"it needs a {seat.role.value}")
+        elif seat.skills - worker.skills:
+            reasons.append("it needs skill " + ", ".join(sorted(seat.skills - worker.skills)))
+        else:
+            ok.append(w)
+    if ok:
+        return frozenset(ok), ""
+    if seat.worker_id is not None and seat.worker_id not in {problem.workers[w].id for w in base}:
+        return frozenset(), f"worker {seat.worker_id}, named for it, may not make this visit"
+    return frozenset(), max(set(reasons), key=reasons.count)
+
+
+def _seat_service(problem: Problem, visit: Visit, seat: Seat) -> np.ndarray:
+    if seat.duration_s is not None:
+        return np.full(len(problem.workers), seat.duration_s, dtype=np.int64)
+    if visit.duration_s:
+        return np.full(len(problem.workers), visit.duration_s, dtype=np.int64)
+    return np.array([problem.service_times.seconds(visit.kind.value, w.role.value) for w in problem.workers],
+                    dtype=np.int64)
+
+
+def _with_crews(problem: Problem, visit_loc: np.ndarray, windows: list[tuple[Window, ...]], service: np.ndarray,
+                allowed: list[frozenset[int]], block: list[str], penalty: np.ndarray,
+                preferred: np.ndarray) -> dict[str, object]:
+    """Per-node arrays: one node per seat of each joint visit (the first seat keeps the visit's index)."""
+    n_v = len(problem.visits)
+    node_visit, node_seat = list(range(n_v)), [0] * n_v
+    crew: list[tuple[int, ...]] = []
+    services, pens, prefs = [service], penalty.copy(), list(preferred)
+    for v, visit in enumerate(problem.visits):
+        if not visit.crew:
+            crew.append(())
+            continue
+        nodes = [v] + [len(node_visit) + k for k in range(len(visit.crew) - 1)]
+        crew.append(tuple(nodes))
+        base, base_block = allowed[v], block[v]
+        share = int(penalty[v]) // len(nodes)
+        pens[v] = int(penalty[v]) - share * (len(nodes) - 1)
+        for k, seat in enumerate(visit.crew):
+            ok, why = _seat_qualification(problem, visit, seat, base, base_block)
+            row = _seat_service(problem, visit, seat)
+            if k == 0:
+                allowed[v], block[v] = ok, why
+                service[v, :] = row
+                continue
+            node_visit.append(v)
+            node_seat.append(k)
+            windows.append(windows[v])
+            allowed.append(ok)
+            block.append(why)
+            services.append(row[None, :])
+            pens = np.append(pens, share)
+            prefs.append(-1)
+    n_extra = len(node_visit) - n_v
+    index = {v.id: i for i, v in enumerate(problem.visits)}
+    return {
+        "visit_loc": np.concatenate([visit_loc, visit_loc[np.asarray(node_visit[n_v:], dtype=np.int64)]])
+        if n_extra else visit_loc,
+        "service_s": np.concatenate(services) if n_extra else service,
+        "penalty": np.asarray(pens, dtype=np.int64),
+        "preferred": np.asarray(prefs, dtype=np.int64),
+        "node_visit": np.asarray(node_visit, dtype=np.int64),
+        "node_seat": np.asarray(node_seat, dtype=np.int64),
+        "crew": tuple(crew),
+        "precedences": tuple(
+            (index[p.first], index[p.then], p.min_gap_s, -1 if p.max_gap_s is None else p.max_gap_s)
+            for p in problem.precedences
+        ),
+        "due_s": np.array([-1 if v.due_s is None else v.due_s for v in problem.visits], dtype=np.int64),
+        "late_cost": np.array([v.late_cost for v in problem.visits], dtype=float),
+    }
 
 
 def compile_instance(
@@ -207,21 +328,22 @@ def compile_instance(
                 scaled = np.rint(d / key[1]).astype(np.int64)
                 scaled[d >= UNREACHABLE] = UNREACHABLE
                 tables[key] = scaled
+    windows = [_effective_windows(households[v.household_id], v, clock.weekday) for v in problem.visits]
+    allowed = [q[0] for q in quals]
+    block = [q[1] for q in quals]
+    nodes = _with_crews(problem, visit_loc, windows, service, allowed, block, penalty, preferred)
     return Instance(
         problem=problem,
         clock=clock,
         locations=tuple(locations),
-        visit_loc=visit_loc,
         start_loc=start_loc,
         end_loc=end_loc,
-        windows=tuple(_effective_windows(households[v.household_id], v, clock.weekday) for v in problem.visits),
-        service_s=service,
-        allowed=tuple(q[0] for q in quals),
-        block=tuple(q[1] for q in quals),
+        windows=tuple(windows),
+        allowed=tuple(allowed),
+        block=tuple(block),
         risk=risks,
         weight=weight,
-        penalty=penalty,
-        preferred=preferred,
         matrices=matrices,
         tables=tuple(tables[(w.travel_mode.value, float(w.speed_factor))] for w in problem.workers),
+        **nodes,  # type: ignore[arg-type]
     )

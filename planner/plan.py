@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Kpis", "LeftBehind", "Plan", "Reason", "Route", "Stop", "TierCount", "Unassigned"]
+__all__ = ["Crew", "Kpis", "LeftBehind", "Partner", "Plan", "Reason", "Route", "Stop", "TierCount", "Unassigned"]
 
 
 class Reason(StrEnum):
@@ -20,6 +20,23 @@ class Reason(StrEnum):
     OVER_CAPACITY = "over_capacity"
     LOWER_PRIORITY = "lower_priority"
     CANCELLED = "cancelled"
+    PARTNER_LEFT_OUT = "partner_left_out"  # a visit that must follow another one that is not planned
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Partner:
+    """Another worker of a joint visit: who, and in which role (feeds show only the role)."""
+
+    worker_id: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Crew:
+    """A stop of a joint visit: the seat this worker takes (0-based) and the other workers there."""
+
+    seat: int
+    partners: tuple[Partner, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,6 +48,7 @@ class Stop:
     end_s: int
     travel_s: int = 0
     travel_m: int = 0
+    crew: Crew | None = None  # set on each stop of a joint visit (one stop per worker, the same start)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +97,9 @@ class Kpis:
 
     Coverage (``risk_weighted_coverage``, ``risk_covered``, ``risk_total``) is measured in the
     skip penalty each visit was planned with: its given ``priority`` where the problem has one,
-    else the risk model's ageing penalty.
+    else the risk model's ageing penalty.  ``coverage_bound`` is an upper bound on ``risk_covered`` over every
+    feasible plan of the day (:mod:`planner.bound`) and ``coverage_gap`` this plan's distance to it; both are
+    ``None`` where nobody computed the bound.
     """
 
     visits_total: int
@@ -96,6 +116,9 @@ class Kpis:
     service_s: int
     utilisation: Mapping[str, float]
     worst_overdue_left_out: LeftBehind | None = None
+    coverage_bound: float | None = None  # no plan of the day covers more (skip-penalty units, as risk_covered)
+    coverage_gap: float | None = None  # (coverage_bound - risk_covered) / coverage_bound, 0..1
+    coverage_bound_method: str | None = None  # the relaxation that gave the bound (planner.bound.BOUND_METHODS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

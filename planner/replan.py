@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .domain import Location, Problem, TimeWindow, Worker
+from .domain import Location, Precedence, Problem, TimeWindow, Visit, Worker
 from .evaluate import Violation, evaluate_instance
 from .instance import Instance, compile_instance
 from .params import SolveParams
@@ -88,10 +88,12 @@ def _times(values: Collection[str] | Mapping[str, int | None] | None) -> dict[st
     return dict.fromkeys(values)
 
 
-def _service_s(problem: Problem, worker: Worker, visit_id: str, fallback: int) -> int:
+def _service_s(problem: Problem, worker: Worker, visit_id: str, fallback: int, seat: int | None = None) -> int:
     visit = problem.visits_by_id().get(visit_id)
     if visit is None:
         return fallback
+    if visit.crew and seat is not None and seat < len(visit.crew) and visit.crew[seat].duration_s is not None:
+        return int(visit.crew[seat].duration_s)  # type: ignore[arg-type]
     return visit.duration_s or problem.service_times.seconds(visit.kind.value, worker.role.value)
 
 
@@ -118,7 +120,9 @@ def _assess(
         stops: list[Stop] = []
         stopped = w.id in sick or w.id in held  # a worker held up or sent home sets off for nothing more
         for s in r.stops if r is not None else ():
-            begun = s.start_s if stopped else s.arrival_s - s.travel_s  # serving, or on the way there
+            # Serving, or on the way there; a joint visit only once it has begun (a worker waiting at the door
+            # for a partner who falls sick can still be sent elsewhere, and both halves move together).
+            begun = s.start_s if stopped or s.crew is not None else s.arrival_s - s.travel_s
             if not (s.visit_id in reported or (as_planned and begun < horizon)):
                 continue
             if s.visit_id in started_at:
@@ -126,7 +130,8 @@ def _assess(
                 if at_s is None:  # still under way: at least until now
                     s = replace(s, end_s=max(s.end_s, now_s))
                 else:
-                    end = at_s + _service_s(problem, w, s.visit_id, s.end_s - s.start_s)
+                    end = at_s + _service_s(problem, w, s.visit_id, s.end_s - s.start_s,
+                                            s.crew.seat if s.crew is not None else None)
                     s = replace(s, arrival_s=min(s.arrival_s, at_s), start_s=at_s, end_s=end)
             stops.append(s)
         started = bool(stops) or (as_planned and r is not None and bool(r.stops) and r.depart_s < horizon)
@@ -220,11 +225,53 @@ def _rest_worker(
     ), owes
 
 
+def _seat_gone(v: Visit, workers: list[Worker]) -> str:
+    """Why a seat of joint visit ``v`` can no longer be taken by anyone still at work ("" when every seat can)."""
+    for k, seat in enumerate(v.crew):
+        if seat.worker_id is not None and all(w.id != seat.worker_id for w in workers):
+            return f"Seat {k + 1} is worker {seat.worker_id}'s, who is absent or has no time left today."
+        if not any((seat.role is None or w.role == seat.role) and seat.skills <= w.skills for w in workers):
+            who = seat.role.value.replace("_", " ") if seat.role is not None else "worker"
+            extra = f" with skill {', '.join(sorted(seat.skills))}" if seat.skills else ""
+            return f"Seat {k + 1} needs a {who}{extra}, and none is at work for the rest of the day."
+    return ""
+
+
+def _precedences(problem: Problem, plan: Plan, open_ids: set[str], gone: dict[str, Unassigned],
+                 happened: frozenset[str]) -> tuple[list[Precedence], dict[str, tuple[int, int]]]:
+    """The precedences among open visits, and time bounds on open visits whose first has happened."""
+    starts = {s.visit_id: s.start_s for r in plan.routes for s in r.stops}
+    kept, bounds = [], {}
+    for p in problem.precedences:
+        if p.then not in open_ids:
+            continue
+        if p.first in open_ids:
+            kept.append(p)
+        elif p.first in happened and p.first in starts:
+            t = starts[p.first]
+            bounds[p.then] = (t + p.min_gap_s, t + p.max_gap_s if p.max_gap_s is not None else 2 * 24 * 3600)
+        elif p.first in gone or p.first not in happened:
+            gone[p.then] = Unassigned(
+                visit_id=p.then, household_id="", reason=Reason.PARTNER_LEFT_OUT,
+                detail=f"It must follow visit {p.first}, which is not planned for the rest of the day.")
+    return kept, bounds
+
+
+def _bounded(v: Visit, low: int, high: int) -> Visit | None:
+    """``v`` with its windows cut to ``low..high`` (its first happened), or ``None`` when nothing is left."""
+    own = v.time_windows or (TimeWindow(start_s=0, end_s=2 * 24 * 3600),)
+    cut = tuple(TimeWindow(start_s=max(w.start_s, low), end_s=min(w.end_s, high)) for w in own
+                if min(w.end_s, high) > max(w.start_s, low))
+    return replace(v, time_windows=cut) if cut else None
+
+
 def _problems(problem: Problem, plan: Plan, pasts: dict[str, _Past], reported: frozenset[str],
               frozen: frozenset[str]) -> _State:
     kept = {w.id for w in problem.workers if pasts[w.id].rest is not None}
+    at_work = [w for w in problem.workers if w.id in kept]
     visits = []
     blocked = []
+    gone: dict[str, Unassigned] = {}
     for v in problem.visits:
         if v.id in reported or v.id in frozen:
             continue
@@ -235,14 +282,46 @@ def _problems(problem: Problem, plan: Plan, pasts: dict[str, _Past], reported: f
                        "and they have no time left today.",
                 mandatory=v.mandatory, urgent=v.urgent))
             continue
+        why = _seat_gone(v, at_work) if v.crew else ""
+        if why:
+            gone[v.id] = Unassigned(visit_id=v.id, household_id=v.household_id,
+                                    reason=Reason.NO_QUALIFIED_WORKER, detail=why, mandatory=v.mandatory,
+                                    urgent=v.urgent)
+            continue
         visits.append(replace(v, forbidden_worker_ids=frozenset(v.forbidden_worker_ids & kept)))
+    gone.update((u.visit_id, u) for u in blocked)
+    precedences: list[Precedence] = []
+    if problem.precedences:
+        for _ in range(len(problem.precedences) + 1):  # a follower of a follower left out goes too
+            before = len(gone)
+            precedences, bounds = _precedences(problem, plan, {v.id for v in visits} - set(gone), gone,
+                                               reported | frozen)
+            if len(gone) == before:
+                break
+        by_id = problem.visits_by_id()
+        for vid, (low, high) in bounds.items():
+            cut = _bounded(by_id[vid], low, high)
+            if cut is None:
+                gone[vid] = Unassigned(visit_id=vid, household_id="", reason=Reason.OUTSIDE_EVERY_SHIFT,
+                                       detail="The visit it follows happened too early or too late for its "
+                                              "gap to fit the rest of the day.")
+            else:
+                visits = [cut if v.id == vid else v for v in visits]
+        blocked += [replace(u, household_id=by_id[u.visit_id].household_id, mandatory=by_id[u.visit_id].mandatory,
+                            urgent=by_id[u.visit_id].urgent) for vid, u in gone.items()
+                    if u not in blocked]
+    else:
+        blocked += [u for u in gone.values() if u not in blocked]
+    visits = [v for v in visits if v.id not in gone]
+    precedences = [p for p in precedences if p.first not in gone and p.then not in gone]
     needed = {v.household_id for v in visits}
     households = tuple(
         h if h.preferred_worker_id in kept or h.preferred_worker_id is None else replace(h, preferred_worker_id=None)
         for h in problem.households if h.id in needed
     )
     rest_workers = tuple(p.rest for p in (pasts[w.id] for w in problem.workers) if p.rest is not None)
-    rest = replace(problem, households=households, workers=rest_workers, visits=tuple(visits))
+    rest = replace(problem, households=households, workers=rest_workers, visits=tuple(visits),
+                   precedences=tuple(precedences))
     day = replace(problem, workers=tuple(
         w if pasts[w.id].owes_break or not w.break_s else replace(w, break_window=None, break_s=0)
         for w in problem.workers))
@@ -430,8 +509,10 @@ def merge(
 def changes(before: Plan, after: Plan, *, ignore: Collection[str] = ()) -> dict[str, int]:
     """How the open visits moved: kept with the same worker, moved, newly assigned, dropped."""
     skip = set(ignore)
-    old = {s.visit_id: r.worker_id for r in before.routes for s in r.stops if s.visit_id not in skip}
-    new = {s.visit_id: r.worker_id for r in after.routes for s in r.stops if s.visit_id not in skip}
+    old = {(s.visit_id, s.crew.seat if s.crew else 0): r.worker_id for r in before.routes for s in r.stops
+           if s.visit_id not in skip}
+    new = {(s.visit_id, s.crew.seat if s.crew else 0): r.worker_id for r in after.routes for s in r.stops
+           if s.visit_id not in skip}
     return {
         "kept": sum(1 for v, w in old.items() if new.get(v) == w),
         "moved": sum(1 for v, w in old.items() if v in new and new[v] != w),

@@ -12,7 +12,7 @@ windows when the worker has a working-time limit).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .domain import Worker
@@ -193,7 +193,12 @@ def _hopeless_gaps(worker: Worker, r: _Route) -> dict[int | None, str]:
     return out
 
 
-def schedule_route(inst: Instance, w: int, order: Sequence[int], *, relax: bool = False) -> Timing:
+def _clipped(windows: tuple[tuple[int, int], ...], low: int, high: int) -> tuple[tuple[int, int], ...]:
+    return tuple((max(s, low), min(e, high)) for s, e in windows if max(s, low) <= min(e, high))
+
+
+def schedule_route(inst: Instance, w: int, order: Sequence[int], *, relax: bool = False,
+                   clip: Mapping[int, tuple[int, int]] | None = None, earliest: bool = False) -> Timing:
     """Timing of ``order`` for worker ``w``: the earliest return, then the least working time for it,
     trying every place for the break.
 
@@ -201,6 +206,10 @@ def schedule_route(inst: Instance, w: int, order: Sequence[int], *, relax: bool 
     return (no waiting before the first visit).  With ``relax=True`` the shift end and working-time
     limit may be exceeded (reported as ``overtime_s``); windows, travel and the break window still
     hold.  Capacity in visits is checked by the caller.
+
+    ``clip`` narrows some stops' start windows (``node -> (low, high)``): how joint visits and precedences
+    bound a route by its partners' times (:mod:`planner.joint`).  ``earliest`` keeps every service start as
+    early as it can be (no later departure re-times the route), unless a working-time limit needs one.
     """
     worker = inst.worker(w)
     if not order:
@@ -214,7 +223,10 @@ def schedule_route(inst: Instance, w: int, order: Sequence[int], *, relax: bool 
         if secs >= UNREACHABLE:
             return Timing(failure="unreachable")
         legs.append((secs, int(dist[a, b])))
-    route = _Route(order=order, legs=legs, windows=[inst.windows[v] for v in order],
+    wins = [inst.windows[v] for v in order]
+    if clip:
+        wins = [_clipped(ws, *clip[v]) if v in clip else ws for v, ws in zip(order, wins, strict=True)]
+    route = _Route(order=order, legs=legs, windows=wins,
                    service=[int(inst.service_s[v, w]) for v in order])
     gaps: list[int | None] = list(range(len(order) + 1)) if worker.break_s > 0 else [None]
     skip = _hopeless_gaps(worker, route) if gaps != [None] else {}
@@ -244,11 +256,43 @@ def schedule_route(inst: Instance, w: int, order: Sequence[int], *, relax: bool 
         found.append(((checked.overtime_s, _work(worker, checked) if limited else 0, checked.return_s), gap, checked))
     if not found:
         return Timing(failure=failure)
+    due = _due_of(inst, order)
     if limited:
-        return min(found, key=lambda f: f[0])[2]
+        best = min(found, key=lambda f: f[0])[2]
+        return best if not due or earliest else _no_later(inst, due, best, found)
     top = min(key for key, _, _ in found)
+    if earliest:
+        return next(t for key, _, t in found if key == top)
     tied = [_limits(worker, _least_work(worker, route, gap, t), relax=True) for key, gap, t in found if key == top]
-    return min(tied, key=lambda t: _work(worker, t))
+    best = min(tied, key=lambda t: _work(worker, t))
+    return best if not due else _no_later(inst, due, best, found)
+
+
+def _due_of(inst: Instance, order: Sequence[int]) -> list[tuple[int, int, float]]:
+    """``(position, due_s, late_cost)`` of the stops of ``order`` with a soft due time."""
+    if not inst.has_due:
+        return []
+    out = []
+    for k, n in enumerate(order):
+        v = n if n < inst.n_visits else int(inst.node_visit[n])
+        if inst.due_s[v] >= 0:
+            out.append((k, int(inst.due_s[v]), float(inst.late_cost[v])))
+    return out
+
+
+def _lateness(due: list[tuple[int, int, float]], t: Timing) -> float:
+    return sum(cost * max(0, t.starts[k] - d) for k, d, cost in due)
+
+
+def _no_later(inst: Instance, due: list[tuple[int, int, float]], best: Timing,
+              found: list[tuple[tuple[int, int, int], int | None, Timing]]) -> Timing:
+    """``best``, unless leaving later made a visit later past its due time: then the earliest timing with the
+    same break place (the departure must not cost lateness the solver did not count)."""
+    late = _lateness(due, best)
+    if not late:
+        return best
+    early = min((t for _, _, t in found), key=lambda t: (_lateness(due, t), t.overtime_s))
+    return early if _lateness(due, early) < late else best
 
 
 def feasible_part(inst: Instance, w: int, order: Sequence[int]) -> list[int]:

@@ -8,12 +8,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .bound import coverage_bound
 from .domain import Problem
 from .evaluate import compute_kpis
 from .insertion import InsertionIndex
 from .instance import Instance, compile_instance
+from .joint import explain_joint, insert_dropped, links, schedule_routes
 from .params import SolveParams
-from .plan import Plan, Reason, Route, Stop, Unassigned
+from .plan import Crew, Partner, Plan, Reason, Route, Stop, Unassigned
 from .risk import RiskModel
 from .schedule import Timing, feasible_part, schedule_route
 from .solvers.base import Progress, RawSolution, RoutingSolver
@@ -35,7 +37,20 @@ class Result:
     stopped_early: bool = False
 
 
-def _route_from(inst: Instance, w: int, order: tuple[int, ...], timing: Timing) -> Route:
+def _crew_of(inst: Instance, node: int, worker_of: dict[int, int]) -> Crew | None:
+    """The seat and partners of a joint visit's stop (``None`` for a one-worker visit)."""
+    v, seat = inst.seat_of(node)
+    nodes = inst.crew[v]
+    if not nodes:
+        return None
+    return Crew(seat=seat, partners=tuple(
+        Partner(worker_id=inst.worker(worker_of[n]).id, role=inst.worker(worker_of[n]).role.value)
+        for n in nodes if n != node and n in worker_of
+    ))
+
+
+def _route_from(inst: Instance, w: int, order: tuple[int, ...], timing: Timing,
+                worker_of: dict[int, int] | None = None) -> Route:
     stops = tuple(
         Stop(
             visit_id=inst.visit(v).id,
@@ -45,6 +60,7 @@ def _route_from(inst: Instance, w: int, order: tuple[int, ...], timing: Timing) 
             end_s=timing.ends[k],
             travel_s=timing.legs[k][0],
             travel_m=timing.legs[k][1],
+            crew=None if worker_of is None else _crew_of(inst, v, worker_of),
         )
         for k, v in enumerate(order)
     )
@@ -84,14 +100,20 @@ def _raw_timing(inst: Instance, w: int, raw: RawSolution) -> Timing:
 
 
 _EXPLAIN_TRIES = 12
+#: The coverage bound's share of the budget, and its most seconds.
+_BOUND_SHARE = 0.05
+_BOUND_MAX_S = 2.0
 _POST_PASS_S_PER_VISIT = 0.002
 
 
 class _Explainer:
     """Shared state for explaining many unassigned visits of one plan (insertion index, lone-visit timings)."""
 
-    def __init__(self, inst: Instance, routes: list[tuple[int, ...]]) -> None:
+    def __init__(self, inst: Instance, routes: list[tuple[int, ...]], *,
+                 brief: Callable[[], bool] | None = None) -> None:
         self.inst = inst
+        #: True once the budget is spent: a full day's explanation then skips the insertion tries.
+        self.brief = brief or (lambda: False)
         self.index = InsertionIndex(inst, routes)
         self._singles: dict[tuple, Timing] = {}
 
@@ -110,6 +132,10 @@ class _Explainer:
 def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int, *,
                        _shared: _Explainer | None = None) -> tuple[Reason, str]:
     """Why visit ``v`` is not in ``routes``: a reason code and a sentence to act on."""
+    if inst.joint:
+        joint = explain_joint(inst, routes, v)
+        if joint is not None:
+            return joint
     ex = _shared or _Explainer(inst, routes)
     weekday = inst.clock.date.strftime("%A")
     if not inst.allowed[v]:
@@ -149,7 +175,8 @@ def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int, *,
     best: tuple[int, str] | None = None
     within = ex.index.fits_limits(v)
     at_limit = [inst.worker(w).id for w in qualified if not within[w]]
-    for _, w, pos in ex.index.candidates(v, relax=True, per_worker=3, limit=_EXPLAIN_TRIES):
+    tries = () if ex.brief() else ex.index.candidates(v, relax=True, per_worker=3, limit=_EXPLAIN_TRIES)
+    for _, w, pos in tries:
         order = routes[w]
         t = schedule_route(inst, w, (*order[:pos], v, *order[pos:]), relax=True)
         if t.ok and (best is None or t.overtime_s < best[0]):
@@ -172,11 +199,73 @@ def _sticky(inst: Instance, kept: list[int], problem: Problem) -> Instance:
     urgent visits (ten times the optional total) still come first."""
     if not kept:
         return inst
-    optional = np.array([not (v.mandatory or v.urgent) for v in problem.visits], dtype=bool)
+    optional = np.array([not (inst.visit(n).mandatory or inst.visit(n).urgent) for n in range(inst.n_nodes)],
+                        dtype=bool)
     bonus = int(inst.penalty[optional].sum()) + 1
     penalty = inst.penalty.copy()
     penalty[np.asarray(kept, dtype=np.int64)] += bonus
     return replace(inst, penalty=penalty)
+
+
+_HYBRID = ("auto", "race", "pyvrp", "vroom")
+#: Feasible insertions weighed by travel and lateness per dropped visit on a day with due times.
+_DUE_CHOICES = 8
+
+
+def _engine(name: str, inst: Instance) -> str:
+    """The engine for ``name`` on this day: OR-Tools when the day has joint visits, precedences or due times,
+    which the hybrids (PyVRP, VROOM) cannot express; the named one otherwise."""
+    return "ortools" if (inst.joint or inst.has_due) and name in _HYBRID else name
+
+
+def _node_of(inst: Instance, vidx: dict[str, int], stop: Stop) -> int | None:
+    """The node of a previous plan's stop: the visit, or the seat its crew names."""
+    v = vidx.get(stop.visit_id)
+    if v is None or not inst.crew[v]:
+        return v
+    seat = stop.crew.seat if stop.crew is not None else 0
+    return inst.crew[v][seat] if seat < len(inst.crew[v]) else None
+
+
+def _joint_part(inst: Instance, initial: list[list[int]]) -> list[list[int]]:
+    """The previous routes without joint visits that lost a seat, and without what breaks synchronisation."""
+    routes = [tuple(r) for r in initial]
+    for _ in range(inst.n_visits + 1):
+        timings = schedule_routes(inst, routes)
+        if all(t.ok for t in timings):
+            break
+        bad = {w for w, t in enumerate(timings) if not t.ok}
+        link, broken = links(inst, routes)
+        drop = {n for w in bad for n in routes[w]
+                if inst.crew[inst.seat_of(n)[0]] or any(n in (a, b) for a, b, _, _ in inst.precedences)}
+        drop |= {n for nodes in inst.crew for n in nodes if any(m in drop for m in nodes)}
+        if not drop:
+            routes = [() if w in bad else r for w, r in enumerate(routes)]
+        routes = [tuple(n for n in r if n not in drop) for r in routes]
+        del link, broken
+    return [list(r) for r in routes]
+
+
+def _joint_timings(inst: Instance, routes: list[tuple[int, ...]], raw: RawSolution) -> list[Timing]:
+    """Timings keeping partners together: re-timed (latest departures), else the solver's own times, else the
+    day without the joint visits and followers that cannot be timed (the pair insertion may put them back)."""
+    timings = schedule_routes(inst, routes)
+    if all(t.ok for t in timings):
+        return timings
+    if raw.starts is not None:
+        own = [_raw_timing(inst, w, raw) if routes[w] else schedule_route(inst, w, ()) for w in range(len(routes))]
+        if not links(inst, routes)[1] and _synchronised(inst, routes, own):
+            return own
+    kept = _joint_part(inst, [list(r) for r in routes])
+    routes[:] = [tuple(r) for r in kept]
+    return schedule_routes(inst, routes)
+
+
+def _synchronised(inst: Instance, routes: list[tuple[int, ...]], timings: list[Timing]) -> bool:
+    start = {n: timings[w].starts[k] for w, r in enumerate(routes) for k, n in enumerate(r)}
+    link, _ = links(inst, routes)
+    return all(low <= start[b] - start[a] and (high is None or start[b] - start[a] <= high)
+               for a, b, low, high in link)
 
 
 def solve(
@@ -225,18 +314,25 @@ def solve(
     initial: list[list[int]] | None = None
     keep: list[int] | None = None
     if previous is not None:
-        keep = [-1] * inst.n_visits
+        keep = [-1] * inst.n_nodes
         initial = [[] for _ in range(inst.n_workers)]
         for r in previous.routes:
             if r.worker_id in widx:
                 for s in r.stops:
-                    if s.visit_id in vidx:
-                        keep[vidx[s.visit_id]] = widx[r.worker_id]
-                        initial[widx[r.worker_id]].append(vidx[s.visit_id])
+                    node = _node_of(inst, vidx, s)
+                    if node is not None:
+                        keep[node] = widx[r.worker_id]
+                        initial[widx[r.worker_id]].append(node)
         # The search starts from the previous routes only if every one of them is feasible: keep, in each,
         # the visits that still fit (all of them when nothing changed), the others stay wanted where they were.
         initial = [feasible_part(inst, w, order) for w, order in enumerate(initial)]
+        if inst.joint:
+            initial = _joint_part(inst, initial)
         inst = _sticky(inst, [v for order in initial for v in order], problem)
+    # The bound on coverage comes first, inside the budget: at most a twentieth of it (2 s at most), the cheaper
+    # bound when that runs out; in the deterministic mode the day's size chooses the method.
+    bound = coverage_bound(inst, time_limit_s=min(_BOUND_SHARE * budget.cap_s, _BOUND_MAX_S),
+                           deterministic=budget.deterministic)
     # The search gets what is left of the budget once the day is compiled and the post-passes are set
     # aside: repair and explanations work on dropped visits, about two milliseconds per optional visit
     # (mandatory and urgent ones are rarely dropped), at most 30 % of the budget; the search keeps a tenth
@@ -246,23 +342,37 @@ def solve(
         must = sum(1 for v in problem.visits if v.mandatory or v.urgent)
         expected = _POST_PASS_S_PER_VISIT * ((inst.n_visits - must) + must / 8)
         search = budget.reserve(min(0.3 * budget.cap_s, expected), floor=0.1 * budget.cap_s)
-    raw = (solver or solver_for(params.solver)).solve(
+    engine = solver or solver_for(_engine(params.solver, inst))
+    if (inst.joint or inst.has_due) and getattr(engine, "name", "ortools") != "ortools":
+        engine = solver_for("ortools")  # a given hybrid or race cannot tie routes together either
+    raw = engine.solve(
         inst, params, initial=initial, previous_worker=keep, progress=progress, should_stop=should_stop,
         deadline=search,
     )
+    # On the clock the post-passes end with the budget: the repair stops inserting and explanations skip their
+    # insertion tries (every plan stays valid and every left-out visit keeps its reason).
+    spent = None if budget.deterministic else budget.expired
     routes = [tuple(r) for r in raw.routes] + [() for _ in range(inst.n_workers - len(raw.routes))]
-    timings = []
-    for w, order in enumerate(routes):
-        t = schedule_route(inst, w, order)
-        if not t.ok and raw.starts is not None:
-            t = _raw_timing(inst, w, raw)
-        timings.append(t)
-    if not (raw.settled and all(t.ok for t in timings)):
-        repair(inst, routes, timings)
-    plan_routes = tuple(_route_from(inst, w, routes[w], timings[w]) for w in range(inst.n_workers) if routes[w])
+    if inst.joint:
+        timings = _joint_timings(inst, routes, raw)
+        # On the clock the insertion may overrun the budget by 30 % at most (it places what the search left out).
+        insert_dropped(inst, routes, timings, best_of=_DUE_CHOICES if inst.has_due else 1,
+                       stop=None if budget.deterministic else lambda: budget.elapsed() >= 1.3 * budget.cap_s)
+    else:
+        timings = []
+        for w, order in enumerate(routes):
+            t = schedule_route(inst, w, order)
+            if not t.ok and raw.starts is not None:
+                t = _raw_timing(inst, w, raw)
+            timings.append(t)
+        if not (raw.settled and all(t.ok for t in timings)):
+            repair(inst, routes, timings, stop=spent)
+    worker_of = {n: w for w, r in enumerate(routes) for n in r} if inst.joint else None
+    plan_routes = tuple(_route_from(inst, w, routes[w], timings[w], worker_of)
+                        for w in range(inst.n_workers) if routes[w])
     served = {v for r in routes for v in r}
     unassigned = []
-    explainer = _Explainer(inst, routes)
+    explainer = _Explainer(inst, routes, brief=spent)
     for v in range(inst.n_visits):
         if v in served:
             continue
@@ -281,7 +391,8 @@ def solve(
         unassigned=tuple(unassigned),
         meta={
             "problem": problem.name,
-            "solver": raw.solver,
+            "solver": raw.solver if not ((inst.joint or inst.has_due) and params.solver in _HYBRID) else
+            f"{raw.solver} (joint visits, precedences or due times: the hybrids cannot express them)",
             "status": raw.status,
             "objective": raw.objective,
             "time_limit_s": params.time_limit_s,
@@ -292,6 +403,6 @@ def solve(
         },
     )
     plan = Plan(date=plan.date, routes=plan.routes, unassigned=plan.unassigned,
-                kpis=compute_kpis(inst, plan), meta=plan.meta)
+                kpis=compute_kpis(inst, plan, bound=bound), meta=plan.meta)
     return Result(plan=plan, instance=inst, objective=raw.objective, elapsed_s=elapsed,
                   stopped_early=raw.stopped_early)

@@ -184,3 +184,26 @@ def test_repair_alone_fills_a_day_from_nothing() -> None:
     repair(inst, routes, timings)
     assert all(schedule_route(inst, w, r).ok for w, r in enumerate(routes))
     assert 10 <= sum(map(len, routes)) < 30
+
+
+def test_repair_stopped_early_keeps_every_route_valid_and_tried_the_riskiest_first() -> None:
+    # The stop is polled before each dropped visit (on the clock, the budget's end): after k polls k visits at
+    # most were placed, every route still times out, and a repair that may not start changes nothing.
+    hs = [household(i, dlat=0.001 * i) for i in range(30)]
+    ws = [worker(0, break_window=window("12:00", "13:30"), break_s=1800),
+          worker(1, shift=window("13:00", "18:00"), break_window=None, break_s=0)]
+    vs = [Visit(id=f"v{i}", household_id=f"h{i}", duration_s=1800) for i in range(30)]
+    inst = compile_instance(problem(hs, ws, vs), TRAVEL)
+    from planner.solvers.repair import repair
+
+    routes: list[tuple[int, ...]] = [(), ()]
+    timings = [schedule_route(inst, w, ()) for w in range(2)]
+    repair(inst, routes, timings, stop=lambda: True)
+    assert routes == [(), ()]
+    polls = itertools.count()
+    repair(inst, routes, timings, stop=lambda: next(polls) >= 4)
+    assert 1 <= sum(map(len, routes)) <= 4
+    assert all(schedule_route(inst, w, r).ok for w, r in enumerate(routes))
+    full: list[tuple[int, ...]] = [(), ()]
+    repair(inst, full, [schedule_route(inst, w, ()) for w in range(2)])
+    assert sum(map(len, routes)) < sum(map(len, full))

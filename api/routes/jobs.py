@@ -11,10 +11,11 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
-from ..deps import EventsDep, PrincipalDep, RunnerDep, SessionDep, SettingsDep
+from ..deps import EventsDep, PrincipalDep, RunnerDep, SessionDep, SettingsDep, StreamPrincipalDep
 from ..errors import problem_responses
 from ..mappers import job_public
-from ..models import MAX_OFFSET, IsoDate, JobStatus, Page, PlanJob, PlanJobCreate, PlanJobPublic
+from ..models import MAX_OFFSET, IsoDate, JobStatus, Page, PlanJob, PlanJobCreate, PlanJobPublic, StreamToken
+from ..security import STREAM_TOKEN_TTL_S, issue_stream_token
 from ..services import jobs
 
 router = APIRouter(tags=["plan jobs"], responses=problem_responses(401, 403, 422))
@@ -75,9 +76,23 @@ def cancel_job(
     return _accepted(job)
 
 
+@router.post(
+    "/plan-jobs/{job_id}/stream-token", response_model=StreamToken, status_code=status.HTTP_201_CREATED,
+    summary="A 60-second token that opens this job's event stream (for browsers' EventSource: "
+    "GET /v1/plan-jobs/{id}/events?token=...); valid for this job and caller only, nowhere else",
+    responses=problem_responses(404),
+)
+def create_stream_token(job_id: str, request: Request, session: SessionDep, p: PrincipalDep) -> StreamToken:
+    job = jobs.get_job(session, p, job_id)  # 404 / 403 as for the job itself
+    token = issue_stream_token(p, job.id, secret=request.app.state.secret_key)
+    return StreamToken(token=token, expires_in=STREAM_TOKEN_TTL_S,
+                       url=f"/v1/plan-jobs/{job.id}/events?token={token}")
+
+
 @router.get(
     "/plan-jobs/{job_id}/events",
-    summary="Server-sent events: `status` and `progress` while the job runs, then `end`",
+    summary="Server-sent events: `status` and `progress` while the job runs, then `end` "
+    "(authenticate with a header, or with ?token= from POST /v1/plan-jobs/{id}/stream-token)",
     response_class=EventSourceResponse,
     responses={
         **problem_responses(404),
@@ -86,7 +101,7 @@ def cancel_job(
     },
 )
 async def job_events(
-    job_id: str, request: Request, session: SessionDep, p: PrincipalDep,
+    job_id: str, request: Request, session: SessionDep, p: StreamPrincipalDep,
     interval_s: Annotated[float, Query(ge=0.05, le=10)] = 0.25,
 ) -> EventSourceResponse:
     jobs.get_job(session, p, job_id)  # 404 / 403 before the stream starts

@@ -13,6 +13,7 @@ from ..models import (
     MAX_OFFSET,
     IsoDate,
     Page,
+    PrecedenceList,
     ReportCreate,
     ReportPublic,
     VisitRequestCreate,
@@ -106,3 +107,21 @@ def list_reports(
 ) -> Page[ReportPublic]:
     rows, total = visits.list_reports(session, p, team_id, limit=limit, offset=offset)
     return Page(data=[report_public(r) for r in rows], count=total)
+
+
+@router.get(
+    "/teams/{team_id}/precedences", response_model=PrecedenceList,
+    summary="A team's precedences between its visit requests (one visit a gap after another, the same day)",
+    responses=problem_responses(404),
+)
+def read_precedences(team_id: str, session: SessionDep, p: PrincipalDep) -> PrecedenceList:
+    return PrecedenceList(data=visits.read_precedences(session, p, team_id))
+
+
+@router.put(
+    "/teams/{team_id}/precedences", response_model=PrecedenceList,
+    summary="Replace a team's precedences (each between two of its visit requests on one day)",
+    responses=problem_responses(404),
+)
+def set_precedences(team_id: str, body: PrecedenceList, session: SessionDep, p: PrincipalDep) -> PrecedenceList:
+    return PrecedenceList(data=visits.set_precedences(session, p, team_id, body))

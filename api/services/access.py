@@ -6,15 +6,19 @@ refused (ids and roles only).
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlmodel import Session
 
 from .. import crud
 from ..errors import forbidden
 from ..mappers import stored_plan
-from ..models import Household, User, UserCreate, UserRole, Worker, now_utc
+from ..models import Household, Plan, User, UserCreate, UserRole, Worker, now_utc
+from ..plancache import ROUTE_INDEX, RouteIndex
 from ..security import Principal, hash_api_key, verify_password
 
 __all__ = [
+    "api_key_principal",
     "authenticate",
     "field_worker_households",
     "principal_from_api_key",
@@ -60,15 +64,21 @@ def principal_of(user: User, *, via: str = "token") -> Principal:
 
 def principal_from_api_key(session: Session, key: str) -> Principal | None:
     """The key's user, unless the key is unknown, revoked or expired, or the user deactivated."""
+    return api_key_principal(session, key)[0]
+
+
+def api_key_principal(session: Session, key: str) -> tuple[Principal | None, dt.datetime | None]:
+    """``principal_from_api_key`` and when the key expires (``None``: never)."""
     row = crud.api_key_owner(session, hash_api_key(key))
     if row is None or row.revoked or (row.expires_at is not None and row.expires_at <= now_utc()):
-        return None
+        return None, None
     if not row.active:
-        return None
-    return Principal(
+        return None, None
+    principal = Principal(
         user_id=row.id, role=str(UserRole(row.role)), team_id=row.team_id, worker_id=row.worker_id, via="api_key",
         token_version=row.token_version,
     )
+    return principal, row.expires_at
 
 
 def principal_from_claims(session: Session, claims: dict[str, object]) -> Principal | None:
@@ -120,11 +130,18 @@ def field_worker_households(session: Session, p: Principal) -> set[str]:
     """Households on the caller's route in any currently published plan of her team."""
     if not (p.is_field_worker and p.team_id and p.worker_id):
         return set()
+    index: RouteIndex | None = session.info.get(ROUTE_INDEX)
     out: set[str] = set()
-    for plan in crud.published_plans(session, p.team_id):
-        route = stored_plan(plan).route_of(p.worker_id)
-        if route is not None:
-            out.update(stop.household_id for stop in route.stops)
+    for plan_id in crud.published_plan_ids(session, p.team_id):
+        by_worker = index.get(plan_id) if index is not None else None
+        if by_worker is None:  # a stored plan's routes never change: each plan is parsed once
+            plan = crud.get(session, Plan, plan_id)
+            if plan is None:
+                continue
+            by_worker = {r.worker_id: frozenset(s.household_id for s in r.stops) for r in stored_plan(plan).routes}
+            if index is not None:
+                index.put(plan_id, by_worker)
+        out.update(by_worker.get(p.worker_id, ()))
     return out
 
 

@@ -30,15 +30,17 @@ class _Item:
     start: dt.datetime
     end: dt.datetime
     travel_s: int
+    partner_roles: str = ""  # a joint visit: the other workers' roles (never their names)
 
     @property
     def group(self) -> tuple[str, str]:
-        """Rows of one calendar event across workers: a visit's, or one worker's break."""
-        return (self.item_id, self.worker_id if self.item_id == BREAK else "")
+        """Rows of one calendar event across workers: a visit's, or one worker's break or joint-visit seat (each
+        worker of a joint visit has an event of their own; leaving the visit cancels only theirs)."""
+        return (self.item_id, self.worker_id if self.item_id == BREAK or self.partner_roles else "")
 
 
 def _group(row: FeedEvent) -> tuple[str, str]:
-    return (row.item_id, row.worker_id if row.item_id == BREAK else "")
+    return (row.item_id, row.worker_id if row.item_id == BREAK or row.partner_roles else "")
 
 
 def _published_items(session: Session, plan: Plan) -> list[_Item]:
@@ -56,6 +58,7 @@ def _published_items(session: Session, plan: Plan) -> list[_Item]:
                 dong=h.dong if h else "", visit_kind=str(v.kind) if v else "routine",
                 start=clock.to_datetime(s.start_s).astimezone(dt.UTC),
                 end=clock.to_datetime(s.end_s).astimezone(dt.UTC), travel_s=s.travel_s,
+                partner_roles=",".join(sorted(p.role for p in s.crew.partners)) if s.crew is not None else "",
             ))
         if route.stops and route.break_start_s is not None:
             end_s = route.break_end_s if route.break_end_s is not None else route.break_start_s
@@ -74,6 +77,7 @@ def _moved_in_time_or_place(row: FeedEvent, item: _Item) -> bool:
 def _show(row: FeedEvent, item: _Item, *, plan_id: str, at: dt.datetime, sequence: int) -> None:
     row.household_id, row.dong, row.visit_kind = item.household_id, item.dong, item.visit_kind
     row.start, row.end, row.travel_s = item.start, item.end, item.travel_s
+    row.partner_roles = item.partner_roles
     row.sequence, row.cancelled, row.cancelled_at = sequence, False, None
     row.plan_id, row.changed_at = plan_id, at
 
@@ -118,7 +122,8 @@ def record_publish(session: Session, plan: Plan, *, at: dt.datetime) -> int:
             _show(row, item, plan_id=plan.id, at=at, sequence=top + 1)
             session.add(row)
             changed += 1
-        elif (row.travel_s, row.visit_kind) != (item.travel_s, item.visit_kind):
+        elif (row.travel_s, row.visit_kind, row.partner_roles) != (item.travel_s, item.visit_kind,
+                                                                    item.partner_roles):
             _show(row, item, plan_id=plan.id, at=at, sequence=row.sequence)
             session.add(row)
             changed += 1

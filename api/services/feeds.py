@@ -281,7 +281,7 @@ _FIND = (
 _IN_WINDOW = (_EVENTS.c.date >= sa.bindparam("first"), _EVENTS.c.date <= sa.bindparam("last"))
 _EVENT_COLUMNS = tuple(_EVENTS.c[name] for name in (
     "item_id", "worker_id", "date", "household_id", "dong", "visit_kind", "start", "end", "travel_s", "sequence",
-    "cancelled", "created_at", "changed_at", "cancelled_at",
+    "cancelled", "created_at", "changed_at", "cancelled_at", "partner_roles",
 ))
 _WORKER_EVENTS = sa.select(*_EVENT_COLUMNS).where(_EVENTS.c.worker_id == sa.bindparam("worker"), *_IN_WINDOW)
 _TEAM_EVENTS = sa.select(*_EVENT_COLUMNS).where(
@@ -418,6 +418,12 @@ _KINDS = {
     "follow_up": ("재방문", "Follow-up visit"),
     "crisis": ("위기 대응 방문", "Crisis visit"),
 }
+_ROLES = {
+    "visiting_nurse": ("방문간호사", "visiting nurse"),
+    "case_manager": ("통합사례관리사", "case manager"),
+    "counsellor": ("상담사", "counsellor"),
+    "mobile_unit": ("이동상담차량", "mobile unit"),
+}
 _NAMES = {
     FeedKind.WORKER: "살피미 방문 일정 · Salpimi visits",
     FeedKind.TEAM: "살피미 팀 방문 일정 · Salpimi team visits",
@@ -449,12 +455,19 @@ def _event(r: Any, base: str, *, team: bool) -> CalendarEvent:
         summary = "점심시간 · Lunch break"
         lines = [f"당일 변경 · Same-day changes: {schedule}"]
     else:
-        uid = f"{r.item_id}@{_UID_DOMAIN}"
+        # A joint visit is one event per worker (each with its own seat's time): one UID each.
+        uid = f"{r.item_id}-{r.worker_id}@{_UID_DOMAIN}" if r.partner_roles else f"{r.item_id}@{_UID_DOMAIN}"
         kind_ko, kind_en = _KINDS.get(r.visit_kind, ("방문", "Visit"))
         summary = f"{r.dong} {kind_ko} · {kind_en}".strip()
+        if r.partner_roles:
+            summary += " · 동행 Joint"
         if team:
             summary += f" · {r.worker_id}"
         lines = [f"가구 코드 · Household code: {r.household_id}", f"방문 · Visit: {kind_ko} · {kind_en}"]
+        if r.partner_roles:
+            roles = [_ROLES.get(x, (x, x)) for x in r.partner_roles.split(",") if x]
+            lines.append("동행 · Together with: " + ", ".join(f"{ko} · {en}" for ko, en in roles)
+                         + " (같은 시각 시작 · starting at the same time)")
         if team:
             lines.append(f"담당 · Worker: {r.worker_id}")
         if r.travel_s >= 60:

@@ -55,9 +55,11 @@ def load_problem_data(
     )
     session.add(team)
     session.flush()
-    if problem.travel_matrix is not None or problem.risk_model is not None:
-        session.add(TeamInput(team_id=team.id, travel_matrix=inputs.get("travel_matrix"),
-                              risk_model=inputs.get("risk_model")))
+    team_input = None
+    if problem.travel_matrix is not None or problem.risk_model is not None or problem.precedences:
+        team_input = TeamInput(team_id=team.id, travel_matrix=inputs.get("travel_matrix"),
+                               risk_model=inputs.get("risk_model"))
+        session.add(team_input)
     hhmm = planner.format_hhmm
     worker_ids: dict[str, str] = {}
     for w in problem.workers:
@@ -97,19 +99,32 @@ def load_problem_data(
     session.flush()
     for _row, private in pairs:
         session.add(private)
+    request_ids: dict[str, str] = {}
     for v in problem.visits:
-        session.add(
-            VisitRequest(
-                team_id=team.id, household_id=household_ids[v.household_id], date=problem.date,
-                kind=v.kind, duration_s=v.duration_s, mandatory=v.mandatory, urgent=v.urgent,
-                time_windows=planner.windows_to_json(v.time_windows),
-                required_skills=sorted(v.required_skills),
-                required_worker_id=worker_ids.get(v.required_worker_id or ""),
-                forbidden_worker_ids=[worker_ids[w] for w in sorted(v.forbidden_worker_ids)],
-                allowed_roles=sorted(v.allowed_roles), load=v.load, priority=v.priority,
-                source=VisitSource.FIXTURE,
-            )
+        crew = [
+            {**({"role": s.role.value} if s.role is not None else {}),
+             **({"skills": sorted(s.skills)} if s.skills else {}),
+             **({"worker_id": worker_ids[s.worker_id]} if s.worker_id is not None else {}),
+             **({"duration_s": s.duration_s} if s.duration_s is not None else {})}
+            for s in v.crew]
+        request = VisitRequest(
+            team_id=team.id, household_id=household_ids[v.household_id], date=problem.date,
+            kind=v.kind, duration_s=v.duration_s, mandatory=v.mandatory, urgent=v.urgent,
+            time_windows=planner.windows_to_json(v.time_windows),
+            required_skills=sorted(v.required_skills),
+            required_worker_id=worker_ids.get(v.required_worker_id or ""),
+            forbidden_worker_ids=[worker_ids[w] for w in sorted(v.forbidden_worker_ids)],
+            allowed_roles=sorted(v.allowed_roles), load=v.load, priority=v.priority,
+            source=VisitSource.FIXTURE, crew=crew,
+            due=planner.format_hhmm(v.due_s) if v.due_s is not None else None,
+            late_cost=v.late_cost if v.due_s is not None else None,
         )
+        request_ids[v.id] = request.id
+        session.add(request)
+    if team_input is not None and problem.precedences:
+        team_input.precedences = [
+            {"first": request_ids[p.first], "then": request_ids[p.then], "min_gap_s": p.min_gap_s,
+             "max_gap_s": p.max_gap_s} for p in problem.precedences]
     session.flush()
     n_visits = len(problem.visits)
     audit(session, actor, "import", "team", team.id, team_id=team.id,

@@ -13,6 +13,7 @@ from sqlmodel import Session
 import planner
 
 from .. import crud
+from ..changewatch import DB_VERSION
 from ..errors import ApiError, conflict, not_found
 from ..mappers import plan_public, stored_plan
 from ..models import (
@@ -115,7 +116,8 @@ def read_plan_body(session: Session, p: Principal, plan_id: str, cache: PlanBody
     ``cache`` unless the plan's row or one of its visits' statuses changed since it was built.
 
     A cache hit costs three small queries (the plan's columns without its JSON, the day's visit
-    statuses) and loads no plan JSON and no ORM object.
+    statuses) and loads no plan JSON and no ORM object; ``fresh_plan_body`` needs none while nothing
+    has been committed since.
     """
     state = crud.plan_state(session, plan_id)
     if state is None:
@@ -133,14 +135,27 @@ def read_plan_body(session: Session, p: Principal, plan_id: str, cache: PlanBody
     if missing:
         statuses.update(crud.visit_status_map(session, missing))
     key = (tuple(state), tuple(statuses.get(v, "open") for v in visit_ids))
-    hit = cache.lookup(plan_id, key)
+    version = session.info.get(DB_VERSION)  # read before this session's first query, if at all
+    hit = cache.lookup(plan_id, key, version=version)
     if hit is not None:
         return hit
     plan = plan or crud.plan_without_bodies(session, plan_id)
     assert plan is not None
-    body = CachedBody.build(key, plan_public(plan, statuses).model_dump_json(by_alias=True).encode())
-    cache.store(plan_id, visit_ids, body)
+    body = CachedBody.build(key, plan_public(plan, statuses).model_dump_json(by_alias=True).encode(),
+                            team_id=state.team_id)
+    cache.store(plan_id, visit_ids, body, version=version)
     return body
+
+
+def fresh_plan_body(p: Principal, plan_id: str, cache: PlanBodyCache, version: Any) -> CachedBody | None:
+    """``read_plan_body`` with no query, when nothing has been committed since the cached body was checked
+    (``version``: the database's version now); the same access checks, on the cached plan's team."""
+    hit = cache.fresh(plan_id, version)
+    if hit is None:
+        return None
+    require_not_field_worker(p, "whole plans")
+    require_team_read(p, hit.team_id)
+    return hit
 
 
 # ---- publishing ---------------------------------------------------------------------------------------
@@ -319,6 +334,7 @@ def worker_schedule(session: Session, p: Principal, worker_id: str, date: dt.dat
                     kind=str(v.kind) if v else "routine", arrival=clock.to_datetime(s.arrival_s),
                     start=clock.to_datetime(s.start_s), end=clock.to_datetime(s.end_s),
                     status=str(v.status) if v else "open",
+                    with_roles=sorted(x.role for x in s.crew.partners) if s.crew is not None else [],
                 )
             )
         if route.break_start_s is not None:

@@ -79,7 +79,8 @@ def team_inputs(session: Session, team_id: str) -> dict[str, Any]:
     row = crud.get(session, TeamInput, team_id)
     if row is None:
         return {}
-    return {key: value for key, value in (("travel_matrix", row.travel_matrix), ("risk_model", row.risk_model))
+    return {key: value for key, value in (("travel_matrix", row.travel_matrix), ("risk_model", row.risk_model),
+                                          ("precedences", row.precedences))
             if value}
 
 
@@ -197,6 +198,9 @@ def import_workers(
     return created, updated, ids
 
 
+_WORKER_TIME_FIELDS = ("shift_start", "shift_end", "break_start", "break_end", "break_s", "end_lat", "end_lon")
+
+
 def update_worker(
     session: Session, p: Principal, worker_id: str, body: WorkerUpdate, *, action: str = "update"
 ) -> Worker:
@@ -204,7 +208,9 @@ def update_worker(
     worker = _worker(session, worker_id)
     require_team_write(p, worker.team_id)
     changes = body.model_dump(exclude_unset=True)
-    merged = {**worker.model_dump(), **changes}
+    # Only the fields the check reads, straight from the row: dumping the whole row would serialise
+    # the enum columns, which come back from the database as their string values.
+    merged = {**{name: getattr(worker, name) for name in _WORKER_TIME_FIELDS}, **changes}
     try:
         check_worker_times(
             merged["shift_start"], merged["shift_end"], merged["break_start"], merged["break_end"],

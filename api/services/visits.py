@@ -15,8 +15,11 @@ from ..models import (
     ErrorItem,
     Household,
     HouseholdPrivate,
+    PrecedenceItem,
+    PrecedenceList,
     Report,
     ReportCreate,
+    TeamInput,
     VisitKind,
     VisitRequest,
     VisitRequestCreate,
@@ -77,6 +80,8 @@ def create_visit_request(
     check_worker_ref(session, team_id, body.required_worker_id, "required_worker_id")
     for wid in body.forbidden_worker_ids:
         check_worker_ref(session, team_id, wid, "forbidden_worker_ids")
+    for i, seat in enumerate(body.crew):
+        check_worker_ref(session, team_id, seat.get("worker_id"), f"crew[{i}].worker_id")
     row = VisitRequest.model_validate(
         body, update={"team_id": team_id, "source": source, "created_by": p.user_id}
     )
@@ -94,6 +99,8 @@ def update_visit_request(
     changes = body.model_dump(exclude_unset=True)
     if "required_worker_id" in changes:
         check_worker_ref(session, row.team_id, changes["required_worker_id"], "required_worker_id")
+    for i, seat in enumerate(changes.get("crew") or []):
+        check_worker_ref(session, row.team_id, seat.get("worker_id"), f"crew[{i}].worker_id")
     status = changes.pop("status", None)
     if status is not None:
         if row.status in FINISHED_VISIT and status == VisitStatus.OPEN.value:
@@ -201,3 +208,44 @@ def list_reports(session: Session, p: Principal, team_id: str, *, limit: int, of
     rows, total = crud.list_reports(session, team_id, limit=limit, offset=offset)
     audit(session, p, "list", "report", None, team_id=team_id, detail=f"rows={len(rows)}")
     return rows, total
+
+
+def read_precedences(session: Session, p: Principal, team_id: str) -> list[PrecedenceItem]:
+    """The team's precedences between its visit requests."""
+    get_team(session, team_id)
+    require_not_field_worker(p, "precedences")
+    require_team_read(p, team_id)
+    row = crud.get(session, TeamInput, team_id)
+    return [PrecedenceItem.model_validate(x) for x in (row.precedences or [])] if row is not None else []
+
+
+def set_precedences(session: Session, p: Principal, team_id: str, body: PrecedenceList) -> list[PrecedenceItem]:
+    """Replace the team's precedences: each between two of its visit requests on the same day (422 naming
+    ``data[i].first`` or ``.then`` otherwise); a cycle or a gap the windows cannot hold is refused when the day
+    is planned, by the planner, naming the precedence."""
+    get_team(session, team_id)
+    require_team_write(p, team_id)
+    requests = crud.visit_requests_by_ids(session, {x for item in body.data for x in (item.first, item.then)})
+    seen: set[tuple[str, str]] = set()
+    for i, item in enumerate(body.data):
+        for end in ("first", "then"):
+            vid = getattr(item, end)
+            request = requests.get(vid)
+            if request is None or request.team_id != team_id:
+                raise ApiError(422, f"data[{i}].{end}: {vid} is not a visit request of this team",
+                               errors=[ErrorItem(field=f"data[{i}].{end}", message="not a visit request of this team")])
+        if requests[item.first].date != requests[item.then].date:
+            raise ApiError(422, f"data[{i}].then: not on the same day as {item.first}",
+                           errors=[ErrorItem(field=f"data[{i}].then", message="not on the same day as first")])
+        if (item.first, item.then) in seen:
+            raise ApiError(422, f"data[{i}]: {item.first} -> {item.then} appears twice",
+                           errors=[ErrorItem(field=f"data[{i}]", message="appears twice")])
+        seen.add((item.first, item.then))
+    row = crud.get(session, TeamInput, team_id)
+    if row is None:
+        row = TeamInput(team_id=team_id)
+    row.precedences = [item.model_dump() for item in body.data] or None
+    session.add(row)
+    session.flush()
+    audit(session, p, "update", "precedences", team_id, team_id=team_id, detail=f"count={len(body.data)}")
+    return list(body.data)

@@ -81,6 +81,8 @@ RANGES: Final[Mapping[str, NumberRange]] = MappingProxyType({
     "tier_weight": NumberRange(0.001, 1_000_000, "relative units", integer=False),  # risk_model.weight.*
     "travel_s": NumberRange(0, 86_400, "s", integer=False),  # travel_matrix.*.duration_s cells
     "travel_m": NumberRange(0, 10_000_000, "m", integer=False),  # travel_matrix.*.distance_m cells
+    "gap_s": NumberRange(0, 86_400, "s"),  # precedences[].min_gap_s, max_gap_s
+    "late_cost": NumberRange(0, 1_000_000, "per second late, in seconds of travel", integer=False),
 })
 
 # Sizes: a 10 s budget plans about 2,000 visits (10.1 s wall, 0.6 GB with one worker; 3,000 took 15 s
@@ -97,6 +99,7 @@ LIMITS: Final[Mapping[str, int]] = MappingProxyType({
     "text_chars": 200,  # name, team, dong, label
     "note_chars": 4000,
     "matrix_locations": 3_000,  # travel_matrix.locations: 2,000 visits and 250 workers' starts and ends
+    "precedences": 2_000,
 })
 
 DATE_RANGE: Final[tuple[dt.date, dt.date]] = (dt.date(1900, 1, 1), dt.date(2100, 12, 31))
@@ -482,6 +485,7 @@ class Field:
     write: bool = True
     path: str | None = None  # where errors name this field, when not ``<parent>.<key>``
     description: str = ""
+    omit_default: bool = False  # written only when it differs from ``default`` (fields most files never use)
 
     @property
     def required(self) -> bool:
@@ -550,7 +554,13 @@ class Record(Codec[T]):
         return self.make(values)
 
     def dump(self, value: T) -> dict[str, Any]:
-        return {f.key: f.codec.dump(f.value_of(value)) for f in self.fields if f.write}
+        out: dict[str, Any] = {}
+        for f in self.fields:
+            if f.write:
+                item = f.codec.dump(f.value_of(value))
+                if not (f.omit_default and item == f.default):
+                    out[f.key] = item
+        return out
 
     def schema(self) -> dict[str, Any]:
         props: dict[str, Any] = {}

@@ -172,7 +172,8 @@ def _make(v: dict[str, Any]) -> HorizonProblem:
         start=v["from"], end=v["to"], name=v["name"], households=v["households"],
         workers=tuple(w for w, _ in entries),
         calendars=tuple(c for _, c in entries if c.weekly or c.leave or c.days),
-        visits=v["visits"], holidays=v["holidays"], working_weekdays=tuple(v["working_weekdays"]),
+        visits=v["visits"], holidays=v["holidays"],
+        working_weekdays=tuple(d for d in WEEKDAYS if d in v["working_weekdays"]),  # the week's order, not a set's
         service_times=v["service_times"] or ServiceTimes(), risk_model=v["risk_model"],
         travel_matrix=v["travel_matrix"],
     )

@@ -6,8 +6,9 @@ import datetime as dt
 import math
 from typing import Any
 
+from ..bound import BOUND_METHODS
 from ..domain import TIERS
-from ..plan import Kpis, LeftBehind, Plan, Reason, Route, Stop, TierCount, Unassigned
+from ..plan import Crew, Kpis, LeftBehind, Partner, Plan, Reason, Route, Stop, TierCount, Unassigned
 from ..timeline import DayClock
 from .fields import (
     LIMITS,
@@ -103,6 +104,17 @@ KPIS: Record[Kpis] = Record(
         Field("service_s", _COUNT),
         Field("utilisation", MapOf(Ident(), _SHARE), description="Busy share of each worker's available time."),
         Field("worst_overdue_left_out", Nullable(_LEFT_BEHIND), default=None),
+        Field("coverage_bound", Nullable(_AMOUNT), default=None, omit_default=True,
+              description="No plan of the day can cover more risk than this (same unit as risk_covered): an "
+                          "upper bound from a relaxation that keeps who may do what, shifts, windows, visit and "
+                          "working-time limits and the least travel, but not the order of the routes."),
+        Field("coverage_gap", Nullable(_SHARE), default=None, omit_default=True,
+              description="(coverage_bound - risk_covered) / coverage_bound: how much searching longer could "
+                          "add at most (0..1)."),
+        Field("coverage_bound_method", Nullable(Choice(BOUND_METHODS)), default=None, omit_default=True,
+              description="The relaxation that gave coverage_bound: assignment_mip (exact, or its proven bound), "
+                          "assignment_lp (its linear relaxation) or selection (a knapsack over all workers' "
+                          "minutes and visit slots, when time was short)."),
     ],
     cls=Kpis,
     extra="ignore",
@@ -126,12 +138,27 @@ class _Kpis(Codec[Kpis | None]):
         return {"anyOf": [KPIS.schema(), {"type": "object", "maxProperties": 0}]}
 
 
+_PARTNER: Record[Partner] = Record([Field("worker_id", Ident()), Field("role", Ident())], cls=Partner,
+                                   extra="ignore")
+CREW: Record[Crew] = Record(
+    [
+        Field("seat", Number(NumberRange(0, 9, "seat")), description="The seat (0-based) of the visit's crew."),
+        Field("partners", ListOf(_PARTNER, limit=9), default=[],
+              description="The other workers of the joint visit, starting at the same moment."),
+    ],
+    cls=Crew,
+    extra="ignore",
+    description="On each stop of a joint visit: this worker's seat and the partners (same visit_id, same start).",
+)
+
+
 def _stop(v: dict[str, Any]) -> Stop:
     start = v["start"]
     return Stop(
         visit_id=v["visit_id"], household_id=v["household_id"],
         arrival_s=start if v["arrival"] is None else v["arrival"], start_s=start,
         end_s=start if v["end"] is None else v["end"], travel_s=v["travel_s"], travel_m=v["travel_m"],
+        crew=v["crew"],
     )
 
 
@@ -161,6 +188,7 @@ def _tables(clock: DayClock) -> Record[Plan]:
             Field("end", Nullable(moment), default=None, get=lambda s: s.end_s, description="Default: the start."),
             Field("travel_s", whole, default=0, description="Travel from the previous place."),
             Field("travel_m", whole, default=0),
+            Field("crew", Nullable(CREW), default=None, omit_default=True),
         ],
         make=_stop,
         extra="ignore",

@@ -9,13 +9,16 @@ from typing import Any
 import numpy as np
 
 from ..domain import (
+    MAX_CREW,
     TIERS,
     Household,
     Location,
+    Precedence,
     Problem,
     RiskFactors,
     RiskSettings,
     Role,
+    Seat,
     ServiceTimes,
     TimeWindow,
     TravelModeName,
@@ -54,7 +57,9 @@ from .fields import (
 )
 
 __all__ = [
+    "PRECEDENCE",
     "PROBLEM",
+    "SEAT",
     "availability_from_json",
     "availability_to_json",
     "clock_from_json",
@@ -193,6 +198,48 @@ WORKER: Record[Worker] = Record(
     named="worker",
 )
 
+SEAT: Record[Seat] = Record(
+    [
+        Field("role", Nullable(EnumOf(Role)), default=None, omit_default=True,
+              description="The role the seat's worker must have (null: any the visit allows)."),
+        Field("skills", _TAG_SET, default=[], omit_default=True,
+              description="Skills the seat's worker must have, besides the visit's required_skills."),
+        Field("worker_id", Nullable(_ID), default=None, omit_default=True,
+              description="A named worker for this seat."),
+        Field("duration_s", Nullable(Number("service_s")), default=None, omit_default=True,
+              description="This seat's service seconds (default: the visit's, for the seat worker's role)."),
+    ],
+    cls=Seat,
+    description="One worker of a joint visit; {} = any worker the visit allows.",
+)
+
+PRECEDENCE: Record[Precedence] = Record(
+    [
+        Field("first", _ID),
+        Field("then", _ID),
+        Field("min_gap_s", Number("gap_s"), default=0,
+              description="Seconds from the start of `first` to the start of `then`, at least."),
+        Field("max_gap_s", Nullable(Number("gap_s")), default=None, description="At most (null: no limit)."),
+    ],
+    cls=Precedence,
+    description="Visit `then` starts min_gap_s..max_gap_s after visit `first` starts, the same day; "
+                "`then` is planned only if `first` is.",
+)
+
+
+def _visit(v: dict[str, Any]) -> Visit:
+    due, late = v.get("due"), v.get("late_cost")
+    if late is not None and due is None:
+        raise ValueError(f"visit {v['id']}.late_cost: given without due")
+    return Visit(
+        id=v["id"], household_id=v["household_id"], kind=v["kind"], duration_s=v["duration_s"],
+        required_skills=v["required_skills"], time_windows=v["time_windows"], mandatory=v["mandatory"],
+        urgent=v["urgent"], required_worker_id=v["required_worker_id"],
+        forbidden_worker_ids=v["forbidden_worker_ids"], allowed_roles=v["allowed_roles"], load=v["load"],
+        priority=v["priority"], crew=v.get("crew", ()), due_s=due, late_cost=1.0 if late is None else late,
+    )
+
+
 VISIT: Record[Visit] = Record(
     [
         Field("id", _ID),
@@ -214,8 +261,19 @@ VISIT: Record[Visit] = Record(
         Field("priority", _PRIORITY, default=None,
               description="The skip penalty of this visit, used as given (not aged); replaces the household's "
                           "priority and the risk model's. null: the household's, else the risk model's."),
+        Field("crew", ListOf(SEAT, limit=MAX_CREW), default=[], omit_default=True,
+              description=f"A joint visit: {MAX_CREW} seats, one per worker; both start together (the earlier "
+                          "waits), each is busy for its seat's service time, and either both go or the visit "
+                          "is left out. Empty: one worker."),
+        Field("due", Nullable(Clock()), default=None, omit_default=True, get=lambda v: v.due_s,
+              description="Soft due time HH:MM: starting later costs late_cost per second (time windows stay "
+                          "hard)."),
+        Field("late_cost", Nullable(Number("late_cost")), default=None, omit_default=True,
+              get=lambda v: v.late_cost if v.due_s is not None else None,
+              description="Cost per second of starting after due, in seconds of travel (default 1 when due "
+                          "is given)."),
     ],
-    cls=Visit,
+    make=_visit,
     named="visit",
 )
 
@@ -414,11 +472,13 @@ PROBLEM: Record[Problem] = Record(
         Field("visits", ListOf(VISIT, limit=LIMITS["visits"], too_many=_too_many("visits")),
               default=[], path="visits"),
         Field("travel_matrix", Nullable(_TravelMatrix()), default=None, path="travel_matrix"),
+        Field("precedences", ListOf(PRECEDENCE, limit=LIMITS["precedences"]), default=[], omit_default=True,
+              path="precedences"),
     ],
     make=lambda v: Problem(
         date=v["date"], name=v["name"], households=v["households"], workers=v["workers"], visits=v["visits"],
         service_times=v["service_times"] or ServiceTimes(), risk_model=v["risk_model"],
-        travel_matrix=v["travel_matrix"],
+        travel_matrix=v["travel_matrix"], precedences=v["precedences"],
     ),
 )
 

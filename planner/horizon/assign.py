@@ -10,6 +10,9 @@ The cost, in the risk model's units (one day of a household's skip penalty at it
    of ageing), plus ``cadence_step`` x the household's base penalty once when it could have been on time;
    each visit left out its skip penalty at the end of the horizon on top of the ageing it
    accrued over the horizon; a given priority (not aged) costs that much per visit left out;
+   the robustness margin (``Context.margin_cost``): ``margin_step`` x the base penalty per visit booked
+   later than ``margin_days`` before its due date when an earlier day was open to it (a failed visit then
+   leaves room for the follow-up within the cadence; a cadence kept on the due day still beats one broken);
 3. continuity: ``continuity_weight`` per visit hinted to another worker than the household's own;
 4. fairness: ``fairness_weight`` x visits² / working hours per worker and day (a convex load, spread in
    proportion to each day's hours);
@@ -57,24 +60,43 @@ class HorizonParams:
         Base skip penalties a visit costs once for coming after a due date it could have met (the cadence
         broken), on top of its ageing: the search keeps households within their cadence before it shortens
         the lateness of those already overdue.
+    margin_days
+        Calendar days before a household's due date by which its visit should come when the plan has room
+        (a no-answer then leaves a day for the follow-up inside the cadence); at most a third of the
+        cadence (an intensive 10-day cadence: 2 days, so a visit due Thursday is booked by Tuesday).
+        0: visits may wait until the due date, as before.
+    margin_step
+        Base skip penalties a visit costs once for coming inside that margin; below ``cadence_step``, so
+        under tight capacity a due household keeps its due day before another gets its margin.
     fill
         Share of each worker-day's working time the day assignment fills (the router gets the rest as slack).
     assign_share
         Share of the whole budget spent choosing days before routing (the rest routes the days).
+    swaps
+        Let the search also pull a visit past its due date (or left out) forward into a full worker-day by
+        swapping out the visit that loses least by waiting, and move a visit and its follow-ups together into
+        full days (off: single moves and insertions only, as measured before).
     """
 
     fairness_weight: float = 3.0
     travel_weight: float = 1.0 / 1800.0
     continuity_weight: float = 2.0
     cadence_step: float = 1.0
+    margin_days: int = 2
+    margin_step: float = 0.5
     fill: float = 0.92
     assign_share: float = 0.1
+    swaps: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("fairness_weight", "travel_weight", "continuity_weight", "cadence_step"):
+        for name in ("fairness_weight", "travel_weight", "continuity_weight", "cadence_step", "margin_step"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and value >= 0):
                 raise ValueError(f"{name}: must be a non-negative number, got {value!r}")
+        if not (isinstance(self.margin_days, int | float) and self.margin_days >= 0
+                and float(self.margin_days).is_integer()):
+            raise ValueError(f"margin_days: must be a whole number of days >= 0, got {self.margin_days!r}")
+        object.__setattr__(self, "margin_days", int(self.margin_days))
         if not 0.3 <= self.fill <= 1.0:
             raise ValueError(f"fill: must lie in 0.3..1, got {self.fill!r}")
         if not 0.0 < self.assign_share < 0.9:
@@ -103,6 +125,12 @@ class Assignment:
         self.frozen_until = -1
         self.scale: dict[int, float] = {}  # per worker: how much of the estimated capacity the router honours
         self.evaluations = 0
+        self._log: dict[int, tuple[int, int]] | None = None  # during a trial: each moved visit's place before it
+        lists: dict[int, list[list[int]]] = {}
+        self._rows = [lists.setdefault(id(tb), tb.tolist()) for tb in ctx.tables]  # travel seconds as lists
+        self._task_loc: list[int] = ctx.task_loc.tolist()
+        self._start: list[int] = ctx.start_loc.tolist()
+        self._end: list[int] = ctx.end_loc.tolist()
         excl: list[set[int]] = [set() for _ in ctx.tasks]
         tindex = {info.visit.id: t for t, info in enumerate(ctx.tasks)}
         self.follows: list[tuple[int, int, int] | None] = [None] * len(ctx.tasks)  # (pred, min gap, max gap)
@@ -143,7 +171,7 @@ class Assignment:
         ctx, info = self.ctx, self.ctx.tasks[t]
         days = sorted(d for d, _ in planned)
         left, ageing = ctx.risk_parts(t, days)
-        cost = COVERAGE * left + ageing
+        cost = COVERAGE * left + ageing + ctx.margin_cost(t, days)
         if info.must:
             cost += MISSING_MUST * (info.count - len(days))
             cost += PER_DAY_LATE * sum(max(0, d - e) for d, e in zip(days, info.earliest_k, strict=False))
@@ -160,13 +188,20 @@ class Assignment:
         if not members:
             return 0.0, 0.0
         ctx = self.ctx
-        locs = ctx.task_loc[[self.occ_task[o] for o in members]]
-        table = ctx.tables[w]
-        src = np.concatenate(([ctx.start_loc[w]], locs))
-        sub = table[np.ix_(src, locs)].astype(float)
+        rows = self._rows[w]
+        locs = [self._task_loc[self.occ_task[o]] for o in members]
+        start, end = self._start[w], self._end[w]
         k = len(locs)
-        sub[np.arange(1, k + 1), np.arange(k)] = np.inf
-        travel = float(sub.min(axis=0).sum() + table[locs, ctx.end_loc[w]].min())
+        # Each place reached from the nearest other place or the start, and the nearest way back (plain
+        # lists: a day holds a handful of visits, where numpy's per-call cost dominates).
+        travel = 0
+        for j, lj in enumerate(locs):
+            best = rows[start][lj]
+            for i, li in enumerate(locs):
+                if i != j and rows[li][lj] < best:
+                    best = rows[li][lj]
+            travel += best
+        travel += min(rows[lj][end] for lj in locs)
         service = sum(ctx.tasks[self.occ_task[o]].service_s[(d, w)] for o in members)
         hours = max(ctx.avail_s[(w, d)], 3600) / 3600.0
         cost = self.params.fairness_weight * k * k / hours + self.params.travel_weight * travel
@@ -217,6 +252,8 @@ class Assignment:
         """Move occurrence ``o`` to (``d``, ``w``) (``d = -1``: take it out), updating every cache."""
         t = self.occ_task[o]
         old = (self.worker[o], self.day[o])
+        if self._log is not None and o not in self._log:
+            self._log[o] = (self.day[o], self.worker[o])
         if self.day[o] >= 0:
             m = self.members[old]
             m.remove(o)
@@ -419,6 +456,138 @@ class Assignment:
                 for o, d, w in best[1]:
                     self._place(o, d, w)
 
+    # ---- compound moves (tried, then kept or undone) ---------------------------------------------
+
+    def _set(self, places: Iterable[tuple[int, int, int]]) -> None:
+        """Put each visit of ``places`` on its (day, worker) (day -1: out), taking them all out first."""
+        places = list(places)
+        for o, _, _ in places:
+            if self.day[o] >= 0:
+                self._place(o, -1, -1)
+        for o, d, w in places:
+            if d >= 0:
+                self._place(o, d, w)
+
+    def _trial(self, move: Callable[[], bool]) -> tuple[float, list[tuple[int, int, int]]] | None:
+        """Run ``move`` (which returns whether it could be made), note the cost change and where every visit
+        it touched ended up, and undo it."""
+        before = self.total()
+        self._log = {}
+        try:
+            made = move()
+            change = self.total() - before
+            after = [(o, self.day[o], self.worker[o]) for o in self._log]
+            undo = [(o, d, w) for o, (d, w) in self._log.items()]
+        finally:
+            self._log = None
+        self._set(undo)
+        return (change, after) if made else None
+
+    def _victim_cost(self, v: int) -> float:
+        """What taking ``v`` out of its day costs (its task's cost rise, less its worker-day's saving)."""
+        delta = self._delta(v, -1, -1)
+        return float("inf") if delta is None else delta
+
+    def _put(self, o: int, d: int, w: int) -> bool:
+        """Place unplaced ``o`` on (``d``, ``w``); when it is full, take out the visit there that costs least
+        to take out, which then goes wherever it fits best (``o``'s old place included), or nowhere."""
+        if self._delta(o, d, w) is not None:
+            self._place(o, d, w)
+            return True
+        victims = sorted((self._victim_cost(v), v) for v in self.members.get((w, d), []) if not self.fixed[v])
+        for _, v in victims[:3]:
+            self._place(v, -1, -1)
+            if self._delta(o, d, w) is None:
+                self._place(v, d, w)
+                continue
+            self._place(o, d, w)
+            move = self.best_move(v, allow_out=False)
+            if move is not None and move[0] < 0:
+                self._place(v, move[1], move[2])
+            return True
+        return False
+
+    def late(self, o: int) -> float:
+        """The ageing past its due date that ``o``'s request accrues as planned, with its robustness margin
+        (0: every visit a safe margin within cadence, or waiting costs nothing)."""
+        t = self.occ_task[o]
+        days = self.task_days(t)
+        return self.ctx.risk_parts(t, days)[1] + self.ctx.margin_cost(t, days)
+
+    def pull_forward(self, o: int) -> bool:
+        """Move ``o`` (a visit past its due date, or left out) to an earlier day that is full, swapping out
+        the visit there that loses least by waiting: the move that keeps intensive households within their
+        cadence when every worker-day is booked, which single moves cannot make."""
+        if self.fixed[o]:
+            return False
+        t = self.occ_task[o]
+        here = self.day[o]
+        best: tuple[float, list[tuple[int, int, int]]] | None = None
+        for d, w in self.options(o):
+            if here >= 0 and d >= here:
+                continue
+            if len(self.members.get((w, d), [])) < 1:
+                continue
+
+            def move(d: int = d, w: int = w) -> bool:
+                if self.day[o] >= 0:
+                    self._place(o, -1, -1)
+                return self.day_ok(t, d) and self._put(o, d, w)
+
+            got = self._trial(move)
+            if got is not None and got[0] < -_EPS and (best is None or got[0] < best[0]):
+                best = got
+        if best is None:
+            return False
+        self._set(best[1])
+        return True
+
+    def reinsert_ejecting(self, tasks: list[int]) -> bool:
+        """A visit and its follow-ups (``tasks``, predecessors first) moved together to other days, each
+        into a full worker-day if need be by taking out the visit there that loses least: a follow-up that
+        must come exactly two days later needs two free places at once."""
+        occs = [o for t in tasks for o in self.task_occ[t] if not self.fixed[o]]
+        head = [o for o in self.task_occ[tasks[0]] if not self.fixed[o]]
+        if not head or len(occs) != sum(self.ctx.tasks[t].count for t in tasks):
+            return False
+        o = head[0]
+        t0 = tasks[0]
+        heads: list[tuple[int, int]] = []
+        for d, workers in sorted(self.ctx.tasks[t0].options.items()):
+            if d > self.frozen_until:
+                heads.extend((d, w) for w in workers)
+        best: tuple[float, list[tuple[int, int, int]]] | None = None
+        for d, w in heads:
+
+            def move(d: int = d, w: int = w) -> bool:
+                for x in occs:
+                    if self.day[x] >= 0:
+                        self._place(x, -1, -1)
+                if not (self.day_ok(t0, d) and self._put(o, d, w)):
+                    return False
+                for x in occs:
+                    if x == o:
+                        continue
+                    choice: tuple[float, int, int] | None = None
+                    for d2, w2 in self.options(x):
+                        delta = self._delta(x, d2, w2)
+                        cost = delta if delta is not None else min(
+                            (self._victim_cost(v) for v in self.members.get((w2, d2), []) if not self.fixed[v]),
+                            default=float("inf"))
+                        if choice is None or cost < choice[0]:
+                            choice = (cost, d2, w2)
+                    if choice is None or choice[0] == float("inf") or not self._put(x, choice[1], choice[2]):
+                        return False
+                return True
+
+            got = self._trial(move)
+            if got is not None and got[0] < -_EPS and (best is None or got[0] < best[0]):
+                best = got
+        if best is None:
+            return False
+        self._set(best[1])
+        return True
+
     # ---- search ------------------------------------------------------------------------------
 
     def construct(self) -> None:
@@ -497,5 +666,17 @@ class Assignment:
                 if out_of_budget():
                     return
                 improved |= self.reinsert(g)
+            if self.params.swaps:
+                for o in order:
+                    if out_of_budget():
+                        return
+                    if not self.fixed[o] and (self.day[o] < 0 or self.late(o) > _EPS):
+                        improved |= self.pull_forward(o)
+                for g in groups:
+                    if out_of_budget():
+                        return
+                    if len(g) > 1 and any(self.late(o) > _EPS or self.day[o] < 0 for t in g
+                                          for o in self.task_occ[t]):
+                        improved |= self.reinsert_ejecting(g)
             if not improved:
                 return

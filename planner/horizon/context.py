@@ -76,6 +76,8 @@ class Context:
     travel: MemoTravel
     never_x: float  # the risk model's "cadences overdue" of a household never contacted
     cadence_step: float = 1.0  # base penalties a visit costs once for coming after a due date it could have met
+    margin_days: int = 0  # calendar days before the due date a visit is booked when the plan has room
+    margin_step: float = 0.0  # base penalties a visit costs once for coming inside that margin
 
     def penalty(self, t: int, day: int, last: int | None) -> float:
         """Request ``t``'s skip penalty on calendar day ``day`` (index; ``n_days`` = the day after the
@@ -100,17 +102,20 @@ class Context:
     def late(self, t: int, day: int, last: int | None, ref: int) -> float:
         """What a visit on ``day`` costs for coming after the household's due date: the ageing of its skip
         penalty past the due date and past ``ref`` (the earliest day it could have had), plus, when it could
-        have been on time (due on or after ``ref``), ``cadence_step`` x its base penalty once for breaking
-        the cadence.  Waiting within the cadence is free; a household never contacted is overdue from the
-        first day."""
+        have been on time (a day it may have on or before its due date, and on or after ``ref``),
+        ``cadence_step`` x its base penalty once for breaking the cadence.  Waiting within the cadence is
+        free; a household never contacted is overdue from the first day."""
         info = self.tasks[t]
         due = self.due_day(t, last)
         since = max(ref, due)
         if day <= since:
             return 0.0
+        # The cadence is broken only where keeping it was possible: a day it may have lies on or before the
+        # due date (a household already overdue when the horizon starts only ages).
+        on_time = last is not None and due >= ref and due <= last + info.cadence
         if last is None:
             last = -round(self.never_x * info.cadence)
-        step = self.cadence_step * info.base if due >= ref else 0.0
+        step = self.cadence_step * info.base if on_time else 0.0
         return step + self.penalty(t, day, last) - self.penalty(t, since, last)
 
     def risk_parts(self, t: int, days: Sequence[int]) -> tuple[float, float]:
@@ -135,6 +140,29 @@ class Context:
             left = missing * (self.penalty(t, end, last) + self.late(t, end, last, ref))
         return left, ageing
 
+    def margin_cost(self, t: int, days: Sequence[int]) -> float:
+        """What the visits of request ``t`` on ``days`` (sorted calendar indices) cost for coming too close
+        to their household's due date: ``margin_step`` x its base penalty per visit after its *safe day*, the
+        last day it may have on or before (due date - ``margin_days``) and on or after the earliest day it
+        could have had.  A visit booked by then leaves a day or more for a follow-up if nobody answers; a
+        household with no such day (already overdue, or no day it may have that early) pays nothing.  The
+        margin is at most a third of the cadence (an urgent daily cadence has none); a given priority and a
+        mandatory or urgent visit (always as early as feasible) have none either.  Not a risk: the plan's
+        figures leave it out."""
+        info = self.tasks[t]
+        m = min(self.margin_days, info.cadence // 3)
+        if m <= 0 or self.margin_step <= 0 or info.flat is not None or info.must or info.last_day is None:
+            return 0.0
+        cost, last, refs = 0.0, info.last_day, info.earliest_k
+        for j, d in enumerate(days):
+            ref = refs[j] if j < len(refs) else d
+            target = last + info.cadence - m
+            safe = next((x for x in reversed(info.days) if x <= target), None)
+            if safe is not None and safe >= ref and d > safe:
+                cost += self.margin_step * info.base
+            last = d
+        return cost
+
     def risk_cost(self, t: int, days: Sequence[int]) -> float:
         """Left out plus ageing (:meth:`risk_parts`)."""
         left, ageing = self.risk_parts(t, days)
@@ -145,8 +173,9 @@ class Context:
 
 
 def prepare(problem: HorizonProblem, travel: TravelTimeProvider, *, risk_model: RiskModel | None = None,
-            cadence_step: float = 1.0) -> Context:
-    """Compile each working day once and work out, per request, the days and workers it may have."""
+            cadence_step: float = 1.0, margin_days: int = 0, margin_step: float = 0.0) -> Context:
+    """Compile each working day once and work out, per request, the days and workers it may have
+    (``margin_days``/``margin_step``: see :meth:`Context.margin_cost`; 0, no margin, unless asked)."""
     memo = travel if isinstance(travel, MemoTravel) else MemoTravel(travel)
     model = (risk_model or RiskModel.default()).with_settings(problem.risk_model)
     dates = problem.dates()
@@ -211,6 +240,7 @@ def prepare(problem: HorizonProblem, travel: TravelTimeProvider, *, risk_model: 
         task_loc=np.array([hh_loc[tk.household_index] for tk in tasks], dtype=np.int64),
         start_loc=start_loc, end_loc=end_loc, tables=tuple(tables), model=model, travel=memo,
         never_x=float(model.config["penalty"]["never_contacted_x"]), cadence_step=cadence_step,
+        margin_days=int(margin_days), margin_step=float(margin_step),
     )
 
 

@@ -72,6 +72,8 @@ def evaluate_horizon(problem: HorizonProblem, plan: HorizonPlan, travel: TravelT
                 hv, k = _request(visits, s.visit_id)
                 if hv is None:
                     continue
+                if s.crew is not None and s.crew.seat > 0:
+                    continue  # a joint visit's other seats: the day's check covers them
                 if s.visit_id in where:
                     out.append(Violation(code="duplicate_visit", visit_id=s.visit_id, worker_id=r.worker_id,
                                          message=f"visit {s.visit_id} is planned on {where[s.visit_id]} and on "

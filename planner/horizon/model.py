@@ -263,7 +263,7 @@ class HorizonProblem:
         hs = self.households if households is None else households
         if workers is not None and len(workers) < len(self.workers):
             ids = frozenset(w.id for w in ws)
-            vs = tuple(_visit_among(v, ids) for v in vs)
+            vs = tuple(_visit_among(v, ids, ws) for v in vs)
             hs = tuple(h if h.preferred_worker_id in ids or h.preferred_worker_id is None
                        else dataclasses.replace(h, preferred_worker_id=None) for h in hs)
         return Problem(
@@ -272,11 +272,18 @@ class HorizonProblem:
         )
 
 
-def _visit_among(visit: Visit, worker_ids: frozenset[str]) -> Visit:
+def _visit_among(visit: Visit, worker_ids: frozenset[str], workers: tuple[Worker, ...] = ()) -> Visit:
     """``visit`` for a day with only ``worker_ids`` at work: nobody may make it when its required worker is
-    away; forbidden workers who are away are dropped from the list."""
+    away, or when a seat of a joint visit has nobody at work to take it (its named worker away, or nobody of
+    its role and skills); forbidden workers who are away are dropped from the list."""
     if visit.required_worker_id is not None and visit.required_worker_id not in worker_ids:
         return dataclasses.replace(visit, required_worker_id=None, forbidden_worker_ids=worker_ids)
+    if visit.crew and any(
+        (seat.worker_id is not None and seat.worker_id not in worker_ids)
+        or not any((seat.role is None or w.role == seat.role) and seat.skills <= w.skills for w in workers)
+        for seat in visit.crew
+    ):
+        return dataclasses.replace(visit, crew=(), forbidden_worker_ids=worker_ids)
     if visit.forbidden_worker_ids - worker_ids:
         return dataclasses.replace(visit, forbidden_worker_ids=visit.forbidden_worker_ids & worker_ids)
     return visit

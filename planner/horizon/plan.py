@@ -153,7 +153,8 @@ class Router:
                        progress=relay if self.progress is not None else None, should_stop=self.should_stop)
         self.results[d] = (problem, result)
         windex = {w.id: i for i, w in enumerate(ctx.problem.workers)}
-        routed = {s.visit_id: r.worker_id for r in result.plan.routes for s in r.stops}
+        routed = {s.visit_id: r.worker_id for r in result.plan.routes for s in r.stops
+                  if s.crew is None or s.crew.seat == 0}  # a joint visit: its first seat's worker
         reasons = {u.visit_id: u for u in result.plan.unassigned}
         dropped_by: dict[int, int] = {}
         for o in assigned:
@@ -314,7 +315,8 @@ def plan_horizon(
     t0 = time.perf_counter()
     budget = params.time_limit_s
     deadline = t0 + budget
-    ctx = prepare(problem, travel, risk_model=risk_model, cadence_step=hp.cadence_step)
+    ctx = prepare(problem, travel, risk_model=risk_model, cadence_step=hp.cadence_step,
+                  margin_days=hp.margin_days, margin_step=hp.margin_step)
     a = Assignment(ctx, hp, seed=params.seed)
     a.construct()
     if params.deterministic:

@@ -40,6 +40,8 @@ def summarise(ctx: Context, plans: Sequence[Plan], unassigned: Sequence[HorizonU
                 travel_s=r.travel_s))
             travel_total += r.travel_s
             for s in r.stops:
+                if s.crew is not None and s.crew.seat > 0:
+                    continue  # a joint visit counts once (its first seat)
                 request, _ = split_occurrence_id(s.visit_id)
                 t = tindex.get(s.visit_id, tindex.get(request))
                 if t is not None:

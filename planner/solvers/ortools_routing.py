@@ -11,12 +11,19 @@ import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from ..instance import Instance
+from ..joint import cost_of, insert_dropped, schedule_routes
 from ..params import SolveParams
 from ..travel.base import UNREACHABLE
 from .base import Progress, RawSolution
 from .budget import Deadline
 
-__all__ = ["OrToolsSolver"]
+__all__ = ["JOINT_METHODS", "OrToolsSolver", "build_seconds"]
+
+#: How joint visits are searched: ``"model"`` (a node per seat, equal start cumuls and active flags, seats on
+#: different workers: the whole search sees them) or ``"insert"`` (the search plans the one-worker visits, the
+#: joint ones are left to the pipeline's pair insertion over those routes).  README: "Joint visits" has the
+#: figures that made ``"model"`` the default.
+JOINT_METHODS = ("model", "insert")
 
 _FIRST = {
     "parallel_cheapest_insertion": routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION,
@@ -38,6 +45,22 @@ _MATRIX_ENTRIES = 4_000_000
 #: find solutions take 5-300 branches per solution (measured from 6 to 166 visits), so the solution limit
 #: stops them first.
 _BRANCHES_PER_WORK = 5_000
+#: Seconds per transit matrix entry handed to OR-Tools (NumPy to a Python list, then copied in C++) and per routing
+#: node (variables, windows, disjunctions), measured on 2,000-visit days at load 6-9: about 7 s of model building.
+_BUILD_S_PER_ENTRY = 1.5e-7
+_BUILD_S_PER_NODE = 5e-4
+
+
+def build_seconds(inst: Instance) -> float:
+    """About how long building this day's routing model takes (a cost matrix per travel class, a time matrix per
+    travel class and role): a stage that cannot finish building within its time had better not start."""
+    travel = {(inst.worker(w).travel_mode.value, float(inst.worker(w).speed_factor)) for w in range(inst.n_workers)}
+    timed = {(*t, inst.worker(w).role.value) for w in range(inst.n_workers)
+             for t in [(inst.worker(w).travel_mode.value, float(inst.worker(w).speed_factor))]}
+    nodes = inst.n_nodes + 2 * inst.n_workers
+    return _BUILD_S_PER_ENTRY * (len(travel) + len(timed)) * nodes * nodes + _BUILD_S_PER_NODE * nodes
+#: Feasible insertions weighed by travel and lateness per visit when a day with due times starts from pairs.
+_DUE_CHOICES = 8
 
 
 class OrToolsSolver:
@@ -46,9 +69,13 @@ class OrToolsSolver:
 
     name = "ortools"
 
-    def __init__(self, *, gls_lambda: float | None = None, metaheuristic: str | None = None) -> None:
+    def __init__(self, *, gls_lambda: float | None = None, metaheuristic: str | None = None,
+                 joint: str = "model") -> None:
         self.gls_lambda = gls_lambda
         self.metaheuristic = metaheuristic
+        if joint not in JOINT_METHODS:
+            raise ValueError(f"joint: {joint!r} is not one of {', '.join(JOINT_METHODS)}")
+        self.joint = joint
 
     def solve(
         self,
@@ -62,7 +89,7 @@ class OrToolsSolver:
         deadline: Deadline | None = None,
     ) -> RawSolution:
         budget = deadline or Deadline.of(params)
-        n_v, n_w = inst.n_visits, inst.n_workers
+        n_v, n_w = inst.n_nodes, inst.n_workers
         if n_w == 0 or n_v == 0:
             return RawSolution(routes=tuple(() for _ in range(n_w)), solver=self.name)
         # Nodes: visits 0..n_v-1, then a start and an end node per worker.
@@ -124,6 +151,10 @@ class OrToolsSolver:
                 routing.VehicleVar(idx).SetValues([-1, *sorted(inst.allowed[v])])
             routing.AddDisjunction([idx], int(inst.penalty[v]))
 
+        if inst.joint or inst.has_due:
+            _synchronise(inst, routing, manager, time_dim, insert=self.joint == "insert")
+
+        break_transit: dict[str, list[int]] = {}
         for w in range(n_w):
             worker = inst.worker(w)
             s_idx, e_idx = routing.Start(w), routing.End(w)
@@ -136,9 +167,10 @@ class OrToolsSolver:
                 brk = solver.FixedDurationIntervalVar(
                     bw.start_s, bw.end_s - worker.break_s, worker.break_s, False, f"break {worker.id}"
                 )
-                svc = svc_by_role[worker.role.value]
-                visit_transit = [int(svc[index_node[i]]) for i in range(size)]
-                time_dim.SetBreakIntervalsOfVehicle([brk], w, visit_transit)
+                role = worker.role.value
+                if role not in break_transit:  # one list per role (a Python loop per worker took seconds)
+                    break_transit[role] = svc_by_role[role][index_node].tolist()
+                time_dim.SetBreakIntervalsOfVehicle([brk], w, break_transit[role])
                 # Lunch belongs inside the working day.
                 solver.Add(brk.StartExpr() >= time_dim.CumulVar(s_idx))
                 solver.Add(brk.EndExpr() <= time_dim.CumulVar(e_idx))
@@ -165,7 +197,9 @@ class OrToolsSolver:
         # worker than its preferred (or previous) one, as a span cost.  Per-worker *binary* transits: OR-Tools
         # 9.15 finds no solution at all (not even all visits dropped) with per-vehicle unary transit vectors
         # and optional visits (seen on re-plans; google/or-tools#5283).
-        keep = np.full(n_v, -1, dtype=np.int64) if previous_worker is None else np.asarray(previous_worker)
+        keep = np.full(n_v, -1, dtype=np.int64)
+        if previous_worker is not None:
+            keep[: len(previous_worker)] = np.asarray(previous_worker, dtype=np.int64)[:n_v]
         if (inst.preferred >= 0).any() or (keep >= 0).any():
             by_vector: dict[bytes, int] = {}
             vec_cb = []
@@ -213,17 +247,22 @@ class OrToolsSolver:
                 return
             if progress is not None and now - state["last"] >= 0.5:
                 state["last"] = now
-                covered = sum(
-                    1 for v in range(n_v) if routing.NextVar(manager.NodeToIndex(v)).Value() != manager.NodeToIndex(v)
+                covered = sum(  # visits (a joint visit's first seat stands for it), not routing nodes
+                    1 for v in range(inst.n_visits)
+                    if routing.NextVar(manager.NodeToIndex(v)).Value() != manager.NodeToIndex(v)
                 )
                 progress(Progress(elapsed_s=now - t0, objective=int(routing.CostVar().Value()),
-                                  visits_covered=covered, visits_total=n_v))
+                                  visits_covered=covered, visits_total=inst.n_visits))
 
         if progress is not None or should_stop is not None:
             routing.AddAtSolutionCallback(on_solution)
 
         solution = None
         routing.CloseModelWithParameters(search)
+        if initial is None and inst.joint and self.joint == "model":
+            # Insertion heuristics and most moves add or remove one node at a time, which the equal active flags
+            # refuse: the search starts from the pairs inserted together.
+            initial = _pairs_first(inst, None if budget.deterministic else budget.split(0.5).expired)
         if initial is not None:
             hint = routing.ReadAssignmentFromRoutes([list(r) for r in initial], True)
             if hint is not None:
@@ -270,3 +309,55 @@ class OrToolsSolver:
             stopped_early=bool(state["stopped"]),
             solver=self.name,
         )
+
+
+def _synchronise(inst: Instance, routing: Any, manager: Any, time_dim: Any, *, insert: bool) -> None:
+    """Joint visits, precedences and soft due times on the time dimension.
+
+    A joint visit's seat nodes start together (equal cumuls), are all served or all dropped (equal active
+    flags) and by different workers.  A precedence bounds ``cumul(then) - cumul(first)`` when ``then`` is
+    served, and serves ``then`` only with ``first``.  A due time is a soft upper bound on the start, charged
+    ``late_cost`` (rounded, at least 1) per second: one seat of a joint visit carries it, so it counts once.
+    """
+    solver = routing.solver()
+    for nodes in inst.crew:
+        if not nodes:
+            continue
+        idx = [manager.NodeToIndex(n) for n in nodes]
+        if insert:  # left to the pair insertion after the search
+            for i in idx:
+                routing.VehicleVar(i).SetValues([-1])
+            continue
+        first = idx[0]
+        for other in idx[1:]:
+            solver.Add(time_dim.CumulVar(first) == time_dim.CumulVar(other))
+            solver.Add(routing.ActiveVar(first) == routing.ActiveVar(other))
+        solver.Add(solver.AllDifferentExcept([routing.VehicleVar(i) for i in idx], -1))
+    for a, b, low, high in inst.precedences:
+        ia, ib = manager.NodeToIndex(a), manager.NodeToIndex(b)
+        gap = time_dim.CumulVar(ib) - time_dim.CumulVar(ia)
+        active = routing.ActiveVar(ib)
+        solver.Add(active <= routing.ActiveVar(ia))
+        solver.Add(solver.ConditionalExpression(active, gap, low) >= low)
+        if high >= 0:
+            solver.Add(solver.ConditionalExpression(active, gap, high) <= high)
+    for v in np.flatnonzero(inst.due_s >= 0).tolist():
+        cost = float(inst.late_cost[v])
+        if cost > 0:
+            time_dim.SetCumulVarSoftUpperBound(manager.NodeToIndex(v), int(inst.due_s[v]), max(1, round(cost)))
+
+
+def _pairs_first(inst: Instance, stop: Callable[[], bool] | None) -> list[list[int]]:
+    """A start for the search: every visit inserted greedily into empty routes, a joint visit's seats together
+    (until ``stop``: on the clock, half the budget at most)."""
+    starts = []
+    # With soft due times, two starts: the least detour, and where travel plus lateness grows least among a few
+    # feasible places; the search begins from the one that plans more, then costs less (each alone lost
+    # Mankowska instances the other won by 10-50 %).
+    for best_of in ((1, _DUE_CHOICES) if inst.has_due else (1,)):
+        routes: list[tuple[int, ...]] = [() for _ in range(inst.n_workers)]
+        timings = schedule_routes(inst, routes)
+        insert_dropped(inst, routes, timings, best_of=best_of, stop=stop)
+        planned = sum(len(r) for r in routes)
+        starts.append((-planned, cost_of(inst, routes, timings), [list(r) for r in routes]))
+    return min(starts, key=lambda x: (x[0], x[1]))[2]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,9 +15,18 @@ from .budget import Deadline
 from .objective import relaxation_is_exact
 from .repair import settle
 
-__all__ = ["RaceSolver", "can_fork", "challenger_for"]
+__all__ = ["RaceSolver", "can_fork", "challenger_for", "idle_cores"]
 
 _GRACE_S = 2.0
+#: Idle cores (cores less the 1-minute load average) a race on the clock needs: one per leg, with slack.  With
+#: fewer, the two legs would share one core and each search only half as long as a single-process peer's.
+_RACE_IDLE_CORES = 1.5
+#: Candidate visits beyond which, on the clock, the hybrid gets the whole budget: plain OR-Tools' search adds
+#: nothing to its first solution there, and building its model twice (a leg of its own and the hybrid's
+#: polish) costs seconds of the budget.
+_RACE_MAX_VISITS = 600
+#: Seconds, as a share of the search budget, the comparison's greedy repairs may take after the search.
+_SETTLE_SHARE = 0.1
 
 
 def _settled(raw: RawSolution, routes: tuple[tuple[int, ...], ...] | None) -> RawSolution:
@@ -39,6 +49,24 @@ def can_fork(processes: int | None = None) -> bool:
     daemonic (a daemonic process may not start children: the API's worker processes)."""
     cores = processes if processes is not None else _cores()
     return cores >= 2 and not mp.current_process().daemon and "fork" in mp.get_all_start_methods()
+
+
+def idle_cores(processes: int | None = None) -> float:
+    """Cores this process may use (``processes`` overrides the count) less the 1-minute load average."""
+    cores = processes if processes is not None else _cores()
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - no load average on this platform
+        load = 0.0
+    return cores - load
+
+
+def _until(budget: Deadline) -> Callable[[], bool] | None:
+    """On the clock, a stop for the comparison's repairs shortly after the search's end; none when deterministic."""
+    if budget.deterministic:
+        return None
+    end = budget.ends_at + _SETTLE_SHARE * budget.cap_s
+    return lambda: time.monotonic() >= end
 
 
 def challenger_for(inst: Instance, previous_worker: Sequence[int] | None = None) -> str:
@@ -73,14 +101,16 @@ def _child(inst: Instance, params: SolveParams, deadline: Deadline, stop: Any, c
 
 
 def _better(inst: Instance, params: SolveParams, previous_worker: Sequence[int] | None, own: RawSolution,
-            other: RawSolution | None) -> RawSolution:
+            other: RawSolution | None, budget: Deadline) -> RawSolution:
     """The better of OR-Tools' ``own`` and the hybrid's ``other``, compared as the plans will be after the
     pipeline's greedy repair (OR-Tools without a solution leaves empty routes, which the repair fills); the
-    winner is handed back repaired.  Ties go to the hybrid (its search is the stronger one)."""
+    winner is handed back repaired.  Ties go to the hybrid (its search is the stronger one).  On the clock the
+    repairs stop shortly after the budget's end (what is left is repaired by the pipeline, also on the clock)."""
     if other is None or not other.routes:
         return own
-    mine, mine_routes = settle(inst, own.routes, params, previous_worker)
-    theirs, their_routes = settle(inst, other.routes, params, previous_worker)
+    stop = _until(budget)
+    theirs, their_routes = settle(inst, other.routes, params, previous_worker, stop=stop)
+    mine, mine_routes = settle(inst, own.routes, params, previous_worker, stop=stop)
     return _settled(other, their_routes) if theirs <= mine else _settled(own, mine_routes)
 
 
@@ -98,8 +128,11 @@ def _alone(challenger: str, inst: Instance, params: SolveParams, budget: Deadlin
     raw = _engine("vroom").solve(inst, params, previous_worker=previous_worker, progress=progress,
                                  should_stop=should_stop, deadline=budget)
     empty: tuple[tuple[int, ...], ...] = tuple(() for _ in range(inst.n_workers))
-    greedy, greedy_routes = settle(inst, empty, params, previous_worker)
-    found, found_routes = settle(inst, raw.routes, params, previous_worker)
+    stop = _until(budget)
+    found, found_routes = settle(inst, raw.routes, params, previous_worker, stop=stop)
+    if stop is not None and stop():
+        return _settled(raw, found_routes)
+    greedy, greedy_routes = settle(inst, empty, params, previous_worker, stop=stop)
     if greedy < found:
         return _settled(RawSolution(routes=empty, stopped_early=raw.stopped_early, solver="greedy"), greedy_routes)
     return _settled(raw, found_routes)
@@ -113,7 +146,9 @@ class RaceSolver:
     both share one :class:`~planner.solvers.budget.Deadline` and the seed.  Where a second process cannot run
     (:func:`can_fork`: one core, or the API's daemonic worker processes), in the deterministic mode the two legs
     run one after the other, each on the whole work budget, so the plan is the one two processes give.  On the
-    clock, a split would halve each leg's time: the challenger runs alone (the VROOM hybrid, never worse than the
+    clock, a split would halve each leg's time, and so would a machine without an idle core for each leg
+    (:func:`idle_cores`, unless ``processes`` counts them) or a day of more than 600 candidate visits: the
+    challenger runs alone (the VROOM hybrid, never worse than the
     greedy plan; PyVRP's only when its relaxation is exact, OR-Tools otherwise), unless ``halve`` asks for both
     legs, one after the other on half the budget each.  Mid-day re-planning (a previous plan as hint) always
     goes to OR-Tools, which starts from that plan.
@@ -146,7 +181,10 @@ class RaceSolver:
                                              progress=progress, should_stop=should_stop, deadline=budget)
             return raw
         challenger = self.challenger if self.challenger != "auto" else challenger_for(inst, previous_worker)
-        if not can_fork(self.processes):
+        # On the clock a race needs idle cores (unless the caller counted them) and a day the plain leg helps on.
+        busy = not budget.deterministic and ((self.processes is None and idle_cores() < _RACE_IDLE_CORES)
+                                             or inst.n_visits > _RACE_MAX_VISITS)
+        if busy or not can_fork(self.processes):
             if not (budget.deterministic or self.halve):
                 return _alone(challenger, inst, params, budget, previous_worker, progress, should_stop)
             # One leg after the other: the same plan as side by side when the work budget decides.
@@ -157,7 +195,7 @@ class RaceSolver:
                 return own
             other = _engine(challenger).solve(inst, params, previous_worker=previous_worker, progress=progress,
                                               should_stop=should_stop, deadline=budget)
-            return _better(inst, params, previous_worker, own, other)
+            return _better(inst, params, previous_worker, own, other, budget)
 
         ctx = mp.get_context("fork")
         stop = ctx.Event()
@@ -194,4 +232,4 @@ class RaceSolver:
         if child.is_alive():
             child.terminate()
             child.join()
-        return _better(inst, params, previous_worker, own, got if isinstance(got, RawSolution) else None)
+        return _better(inst, params, previous_worker, own, got if isinstance(got, RawSolution) else None, budget)

@@ -40,6 +40,9 @@ CHANGED: dict[str, tuple[str, Any]] = {
     "db_max_overflow": ("0", 0),
     "db_pool_timeout_s": ("3", 3.0),
     "solver_nice": ("0", 0),
+    "web_dir": ("/srv/salpimi/web", Path("/srv/salpimi/web")),
+    "tile_url": ("https://tiles.example.go.kr/{z}/{x}/{y}.png", "https://tiles.example.go.kr/{z}/{x}/{y}.png"),
+    "tile_attribution": ("© OpenStreetMap contributors", "© OpenStreetMap contributors"),
 }
 
 

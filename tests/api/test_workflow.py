@@ -236,7 +236,8 @@ def test_geojson_is_the_planners_a_line_per_leg_and_a_point_per_stop(world: Worl
     travel = {x["worker_id"]: x["travel_s"] for x in v1["routes"]}
     for worker_id, total in travel.items():
         assert sum(f["properties"]["travel_s"] for f in lines if f["properties"]["worker_id"] == worker_id) == total
-    assert body["properties"] == {"plan_id": v1["id"], "version": v1["version"], "date": v1["date"]}
+    assert body["properties"] == {"plan_id": v1["id"], "version": v1["version"], "date": v1["date"],
+                                  "geometry": "straight_lines", "network": None}
     lon, lat = points[0]["geometry"]["coordinates"]
     assert 126 < lon < 128 and 37 < lat < 38
 

@@ -34,7 +34,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("team_input")
-    with op.batch_alter_table("visit_request", schema=None) as batch_op:
+    # ALTER TABLE ... DROP COLUMN in place (SQLite 3.35+), never a copy of the table: recreating household or
+    # visit_request drops the old table, whose rows other tables' foreign keys point at, which SQLite refuses
+    # with data present.
+    with op.batch_alter_table("visit_request", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("priority")
-    with op.batch_alter_table("household", schema=None) as batch_op:
+    with op.batch_alter_table("household", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("priority")

@@ -1,0 +1,212 @@
+"""Has anything been committed to the database since version v? One cheap, exact check that lets hot reads skip queries.
+
+A read that validated something against the database (an API key and its user, a plan body and its visits'
+statuses) remembers the database's *version* read just before its queries.  While the version has not changed,
+nothing was committed anywhere (by this process, another server process or the command line), so the result still
+holds and the read needs no query at all.  Any commit changes the version, and the next read validates again.
+
+* SQLite: ``PRAGMA data_version`` on one connection of the watch's own, which changes whenever any other
+  connection, in any process, commits (it reads the WAL index in shared memory: microseconds, no disk).
+* PostgreSQL: ``pg_current_snapshot()`` on a connection of the watch's own (autocommit): it changes when a
+  transaction that writes starts (``xmax``) or ends (``xip``, ``xmin``); read-only transactions leave it alone.
+
+The version is ``None`` when it cannot be read (an in-memory database, a lost connection): nothing is then fresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Hashable
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+
+__all__ = ["DB_VERSION", "ChangeWatch", "VersionedCache"]
+
+#: ``session.info`` key: the database's version read before the session's first query.
+DB_VERSION = "salpimi_db_version"
+
+V = TypeVar("V")
+
+
+class ChangeWatch:
+    """The database's current version (see the module's docstring); thread-safe, one connection."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._url = engine.url
+        self._dialect = engine.dialect.name
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        self._closed = False
+        self._turn = threading.Condition()  # shared checks (PostgreSQL): started, finished, running, value
+        self._started = self._finished = 0
+        self._running = False
+        self._value: Any = None
+        # The event loop's own connection and shared checks (PostgreSQL); used from the loop's thread only.
+        self._aconn: Any = None
+        self._a_started = self._a_finished = 0
+        self._a_running = False
+        self._a_value: Any = None
+        self._a_done = asyncio.Event()
+
+    @property
+    def cheap(self) -> bool:
+        """Reading the version needs no round trip to a server (SQLite): fine in the event loop."""
+        return self._dialect == "sqlite"
+
+    def current(self) -> Any:
+        """The version now (a comparable token), or ``None`` when it cannot be known.
+
+        On PostgreSQL, callers that arrive while a check is under way share the next one (which starts
+        after they arrived, so it sees every commit made before they asked): one round trip per batch
+        of concurrent requests instead of one each, queued behind a single connection.
+        """
+        if self.cheap:
+            return self._read()
+        with self._turn:
+            wanted = self._started + 1  # a check that starts after this call began
+            while self._finished < wanted:
+                if not self._running:
+                    self._running = True
+                    self._started += 1
+                    mine = self._started
+                    break
+                self._turn.wait()
+            else:
+                return self._value
+        value = None
+        try:
+            value = self._read()
+        finally:
+            with self._turn:
+                self._finished, self._value, self._running = mine, value, False
+                self._turn.notify_all()
+        return value
+
+    async def current_async(self) -> Any:
+        """``current()`` for the event loop: on PostgreSQL over an asynchronous connection of its own
+        (no worker thread; concurrent callers share the next check as in ``current``); on SQLite the same
+        microsecond read as ``current``."""
+        if self.cheap:
+            return self._read()
+        wanted = self._a_started + 1
+        while self._a_finished < wanted:
+            if not self._a_running:
+                return await self._check_async()
+            await self._a_done.wait()
+        return self._a_value
+
+    async def _check_async(self) -> Any:
+        self._a_running = True
+        self._a_started += 1
+        mine, value, done = self._a_started, None, self._a_done
+        try:
+            if self._aconn is None and not self._closed:
+                import psycopg
+
+                url = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
+                self._aconn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=5)
+            if self._aconn is not None:
+                cursor = await self._aconn.execute("SELECT pg_current_snapshot()::text")
+                row = await cursor.fetchone()
+                value = row[0] if row else None
+        except Exception:
+            await self._aclose_conn()
+            value = None
+        finally:
+            self._a_finished, self._a_value, self._a_running = mine, value, False
+            self._a_done = asyncio.Event()
+            done.set()
+        return value
+
+    async def aclose(self) -> None:
+        """Close the event loop's connection (from the loop), then the rest."""
+        await self._aclose_conn()
+        self.close()
+
+    async def _aclose_conn(self) -> None:
+        if self._aconn is not None:
+            with contextlib.suppress(Exception):
+                await self._aconn.close()
+        self._aconn = None
+
+    def _read(self) -> Any:
+        with self._lock:
+            if self._closed:
+                return None
+            try:
+                if self._conn is None:
+                    self._conn = self._connect()
+                    if self._conn is None:
+                        return None
+                if self._dialect == "sqlite":
+                    return self._conn.execute("PRAGMA data_version").fetchone()[0]
+                return self._conn.execute("SELECT pg_current_snapshot()::text").fetchone()[0]
+            except Exception:
+                self._drop()
+                return None
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._drop()
+
+    def _connect(self) -> Any:
+        if self._dialect == "sqlite":
+            path = self._url.database
+            if not path or path == ":memory:" or path.startswith("file:"):
+                self._closed = True  # nothing to watch from outside: never fresh
+                return None
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5)
+            conn.execute("PRAGMA query_only = ON")
+            return conn
+        if self._dialect == "postgresql":
+            import psycopg
+
+            url = self._url.set(drivername="postgresql")
+            return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True, connect_timeout=5)
+        self._closed = True
+        return None
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        self._conn = None
+
+
+class VersionedCache(Generic[V]):
+    """Values that hold while the database's version is the one they were validated at (thread-safe, bounded).
+
+    ``put(key, value, version, until)``: ``value`` was read from the database at ``version`` (read *before*
+    the queries) and, whatever happens, stops at the monotonic time ``until`` (an expiry).  ``get(key, version)``
+    returns it only while the version is still that one.  A full cache is emptied (a hot key returns at once).
+    """
+
+    def __init__(self, *, max_entries: int = 4096) -> None:
+        self._max = max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[Hashable, tuple[V, Any, float]] = {}
+
+    def get(self, key: Hashable, version: Any) -> V | None:
+        if version is None:
+            return None
+        entry = self._entries.get(key)
+        if entry is None or entry[1] != version or time.monotonic() >= entry[2]:
+            return None
+        return entry[0]
+
+    def put(self, key: Hashable, value: V, version: Any, *, until: float = float("inf")) -> None:
+        if version is None:
+            return
+        with self._lock:
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+            self._entries[key] = (value, version, until)
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,230 @@
+"""Hand work on a plan: where an unassigned visit could fit (and what it would cost), and moving a visit by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+
+from .domain import Problem
+from .insertion import InsertionIndex
+from .instance import Instance, compile_instance
+from .plan import Plan, Reason, Route, Stop, Unassigned
+from .risk import RiskModel
+from .schedule import Timing, schedule_route
+from .travel.base import TravelTimeProvider
+
+__all__ = ["FitOption", "move_visit", "where_it_fits"]
+
+_TRIES = 12  # cheapest insertion gaps re-timed per visit (as the explanations do)
+_DISPLACE_TRIES = 40  # routes re-timed per visit while looking for a stop to take out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FitOption:
+    """One way to plan an unassigned visit: into ``worker_id``'s route at ``position`` (0-based).
+
+    ``added_s`` is how much longer the worker's day gets (departure to return), ``added_travel_s`` the
+    extra travel, ``overtime_s`` how far it would overrun the shift or working-time limit (0 when it
+    ``fits``).  ``displaces`` names the stop that has to come out of the route to make room, if any.
+    """
+
+    visit_id: str
+    worker_id: str
+    position: int
+    start_s: int
+    added_s: int
+    added_travel_s: int
+    overtime_s: int
+    fits: bool
+    after_visit_id: str = ""
+    before_visit_id: str = ""
+    displaces: str = ""
+
+
+def _orders(inst: Instance, plan: Plan) -> list[tuple[int, ...]]:
+    vidx = {inst.visit(v).id: v for v in range(inst.n_visits)}
+    widx = {inst.worker(w).id: w for w in range(inst.n_workers)}
+    routes: list[tuple[int, ...]] = [() for _ in range(inst.n_workers)]
+    for r in plan.routes:
+        if r.worker_id in widx:
+            routes[widx[r.worker_id]] = tuple(vidx[s.visit_id] for s in r.stops if s.visit_id in vidx)
+    return routes
+
+
+def _span(t: Timing) -> int:
+    return t.return_s - t.depart_s
+
+
+def _travel(t: Timing) -> int:
+    return sum(s for s, _ in t.legs)
+
+
+def _time(inst: Instance, w: int, order: tuple[int, ...]) -> Timing | None:
+    """The route's timing within the shift, else with overtime, else ``None`` (windows or travel impossible)."""
+    t = schedule_route(inst, w, order)
+    if t.ok:
+        return t
+    t = schedule_route(inst, w, order, relax=True)
+    return t if t.ok else None
+
+
+def _option(inst: Instance, v: int, w: int, order: tuple[int, ...], pos: int, base: Timing,
+            displaced: int | None) -> FitOption | None:
+    new = (*order[:pos], v, *order[pos:])
+    t = _time(inst, w, new)
+    if t is None:
+        return None
+    return FitOption(
+        visit_id=inst.visit(v).id, worker_id=inst.worker(w).id, position=pos, start_s=t.starts[pos],
+        added_s=_span(t) - (_span(base) if base.ok else 0), added_travel_s=_travel(t) - _travel(base),
+        overtime_s=t.overtime_s, fits=t.overtime_s == 0,
+        after_visit_id=inst.visit(new[pos - 1]).id if pos > 0 else "",
+        before_visit_id=inst.visit(new[pos + 1]).id if pos + 1 < len(new) else "",
+        displaces=inst.visit(displaced).id if displaced is not None else "",
+    )
+
+
+def where_it_fits(
+    problem: Problem, plan: Plan, travel: TravelTimeProvider, *, risk_model: RiskModel | None = None,
+    visit_ids: Collection[str] | None = None, keep: Collection[str] = (), per_visit: int = 3,
+) -> dict[str, tuple[FitOption, ...]]:
+    """For each unassigned visit of ``plan`` (or those of ``visit_ids``), its cheapest insertions.
+
+    The candidates are the planner's own (:class:`~planner.insertion.InsertionIndex`, as the
+    explanations of unassigned visits use them), each re-timed with the scheduler.  When no
+    insertion fits a shift, the visit is also tried in the place of one optional stop of a qualified
+    worker (lowest skip penalty first; never a mandatory or urgent stop, nor one in ``keep``, e.g. done
+    or under way).  Options fitting without displacing anything come first, then those displacing a
+    stop, then those needing overtime, each cheapest first.
+    """
+    inst = compile_instance(problem, travel, risk_model=risk_model)
+    routes = _orders(inst, plan)
+    bases = [schedule_route(inst, w, routes[w], relax=True) for w in range(inst.n_workers)]
+    index = InsertionIndex(inst, routes)
+    vidx = {inst.visit(v).id: v for v in range(inst.n_visits)}
+    wanted = [u.visit_id for u in plan.unassigned] if visit_ids is None else list(visit_ids)
+    planned = {v for r in routes for v in r}
+    fixed = set(keep)
+    out: dict[str, tuple[FitOption, ...]] = {}
+    for vid in wanted:
+        v = vidx.get(vid)
+        if v is None or v in planned or inst.visit(v).crew:
+            continue  # a joint visit needs two routes at once: the explanation says what blocked it
+        options: list[FitOption] = []
+        for _det, w, pos in index.candidates(v, relax=True, per_worker=3, limit=_TRIES):
+            opt = _option(inst, v, w, routes[w], pos, bases[w], None)
+            if opt is not None:
+                options.append(opt)
+        if not any(o.fits for o in options):
+            tries = 0
+            stops = sorted(
+                ((float(inst.penalty[u]), w, k) for w in sorted(inst.allowed[v]) for k, u in enumerate(routes[w])
+                 if not (inst.visit(u).mandatory or inst.visit(u).urgent or inst.visit(u).crew)
+                 and inst.visit(u).id not in fixed),
+            )
+            for _pen, w, k in stops:
+                if tries >= _DISPLACE_TRIES:
+                    break
+                u = routes[w][k]
+                without = routes[w][:k] + routes[w][k + 1:]
+                for pos in sorted({max(0, k - 1), k, min(len(without), k + 1)}):
+                    tries += 1
+                    opt = _option(inst, v, w, without, pos, bases[w], u)
+                    if opt is not None and opt.fits:
+                        options.append(opt)
+                        break
+                if sum(1 for o in options if o.displaces) >= per_visit:
+                    break
+        options.sort(key=lambda o: (not o.fits, o.displaces != "", o.overtime_s, o.added_s, o.worker_id, o.position))
+        out[vid] = tuple(options[:per_visit])
+    return out
+
+
+def _route(inst: Instance, w: int, order: tuple[int, ...], t: Timing) -> Route:
+    worker = inst.worker(w)
+    stops = tuple(
+        Stop(visit_id=inst.visit(v).id, household_id=inst.visit(v).household_id, arrival_s=t.arrivals[k],
+             start_s=t.starts[k], end_s=t.ends[k], travel_s=t.legs[k][0], travel_m=t.legs[k][1])
+        for k, v in enumerate(order)
+    )
+    brk = t.break_start_s
+    return Route(worker_id=worker.id, depart_s=t.depart_s, return_s=t.return_s, stops=stops, break_start_s=brk,
+                 break_end_s=None if brk is None else brk + worker.break_s,
+                 travel_s=sum(s for s, _ in t.legs), travel_m=sum(m for _, m in t.legs))
+
+
+def move_visit(
+    problem: Problem, plan: Plan, travel: TravelTimeProvider, *, visit_id: str, worker_id: str | None,
+    position: int | None = None, displace: str | None = None, risk_model: RiskModel | None = None,
+) -> Plan:
+    """``plan`` with ``visit_id`` moved by hand: into ``worker_id``'s route at ``position`` (0-based; ``None``
+    = the position that fits best), or left out (``worker_id=None``); ``displace`` takes another stop out of
+    that route first (it becomes unassigned).  The routes that change are re-timed by the scheduler (with
+    overtime where the shift is too short); nothing is checked here: evaluate the result.
+
+    Raises ``ValueError`` naming the field (``visit_id``, ``worker_id``, ``position``, ``displace_visit_id``)
+    when it names nothing in the day, or when the new route cannot be timed at all (a time window nobody
+    can reach).
+    """
+    inst = compile_instance(problem, travel, risk_model=risk_model)
+    vidx = {inst.visit(v).id: v for v in range(inst.n_visits)}
+    widx = {inst.worker(w).id: w for w in range(inst.n_workers)}
+    if visit_id not in vidx:
+        raise ValueError(f"visit_id: {visit_id} is not a visit of this day")
+    if worker_id is not None and worker_id not in widx:
+        raise ValueError(f"worker_id: {worker_id} is not a worker of this day")
+    if displace is not None and (displace not in vidx or displace == visit_id):
+        raise ValueError(f"displace_visit_id: {displace} is not another visit of this day")
+    v = vidx[visit_id]
+    if inst.visit(v).crew or (displace is not None and inst.visit(vidx[displace]).crew):
+        raise ValueError(f"visit_id: {visit_id} or the visit it displaces is a joint visit; joint visits move "
+                         "with their crew (re-plan instead)")
+    routes = _orders(inst, plan)
+    if displace is not None and (worker_id is None or vidx[displace] not in routes[widx[worker_id]]):
+        raise ValueError(f"displace_visit_id: {displace} is not on {worker_id}'s route")
+    changed: set[int] = set()
+    for w, order in enumerate(routes):
+        if v in order or (displace is not None and vidx[displace] in order):
+            routes[w] = tuple(x for x in order if x != v and (displace is None or x != vidx[displace]))
+            changed.add(w)
+    if worker_id is not None:
+        w = widx[worker_id]
+        order = routes[w]  # a hand move may break qualification rules: the evaluator says so
+        if position is not None and not 0 <= position <= len(order):
+            raise ValueError(f"position: must lie in 0..{len(order)} for {worker_id}")
+        spots = [position] if position is not None else list(range(len(order) + 1))
+        best: tuple[tuple[int, int, int], tuple[int, ...]] | None = None
+        for pos in spots:
+            new = (*order[:pos], v, *order[pos:])
+            t = _time(inst, w, new)
+            if t is not None:
+                key = (t.overtime_s, _span(t), pos)
+                if best is None or key < best[0]:
+                    best = (key, new)
+        if best is None:
+            raise ValueError(f"position: {visit_id} cannot be timed in {worker_id}'s route there "
+                             "(no time window can be reached)")
+        routes[w] = best[1]
+        changed.add(w)
+    new_routes: list[Route] = []
+    for w in range(inst.n_workers):
+        old = plan.route_of(inst.worker(w).id)
+        if w not in changed:
+            if old is not None:
+                new_routes.append(old)
+            continue
+        if not routes[w]:
+            continue
+        t = _time(inst, w, routes[w])
+        if t is None:
+            raise ValueError(f"worker_id: {inst.worker(w).id}'s route cannot be timed without {visit_id}")
+        new_routes.append(_route(inst, w, routes[w], t))
+    left = [u for u in plan.unassigned if u.visit_id != visit_id and u.visit_id != displace]
+    for vid, why in ((visit_id, "Left out by hand."), (displace, f"Taken out by hand to make room for {visit_id}.")):
+        if vid is None or (vid == visit_id and worker_id is not None):
+            continue
+        visit = inst.visit(vidx[vid])
+        left.append(Unassigned(visit_id=vid, household_id=visit.household_id, reason=Reason.LOWER_PRIORITY,
+                               detail=why, mandatory=visit.mandatory, urgent=visit.urgent))
+    meta = {**plan.meta, "edit": {"visit_id": visit_id, "worker_id": worker_id, "displaced": displace}}
+    return replace(plan, routes=tuple(new_routes), unassigned=tuple(left), kpis=None, meta=meta)

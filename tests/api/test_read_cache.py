@@ -1,0 +1,186 @@
+"""Hot reads from memory while nothing has been committed (api.changewatch), and exact the moment anything is:
+a credential revoked, a user deactivated or a visit's status changed by another connection (another process, the
+command line) counts at the next request, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import apisupport
+import sqlalchemy as sa
+from apisupport import World, make_settings, plan_day
+from sqlmodel import Session
+
+from api.db import make_engine
+from api.models import User
+from api.services import users
+
+backend, client, world = apisupport.backend, apisupport.client, apisupport.world
+
+
+@contextlib.contextmanager
+def statements(engine: sa.Engine) -> Iterator[list[str]]:
+    """Every SQL statement ``engine`` sends while the block runs."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def _own_key(world: World, who: str) -> dict[str, str]:
+    me = world.get("/v1/users/me", who).json()
+    r = world.post(f"/v1/users/{me['id']}/api-keys", who, json={"name": "read-cache test"})
+    assert r.status_code == 201, r.text
+    return {"X-API-Key": r.json()["key"]}
+
+
+@contextlib.contextmanager
+def elsewhere(backend: dict[str, Any]) -> Iterator[sa.Engine]:
+    """An engine of its own: its commits are another connection's, as a second process's would be."""
+    engine = make_engine(make_settings(backend))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def test_a_plan_read_makes_no_query_while_nothing_was_committed(world: World, backend: dict[str, Any]) -> None:
+    plan = plan_day(world)
+    url = f"/v1/plans/{plan['id']}"
+    engine = world.client.app.state.engine  # type: ignore[attr-defined]
+    for headers in (world["dispatcher_a"], _own_key(world, "dispatcher_a")):  # a token, then an API key
+        first = world.client.get(url, headers=headers)
+        assert first.status_code == 200, first.text
+        # PostgreSQL's version is the cluster's: another database's writer (a parallel test run) changes it too,
+        # which costs a check, never a stale answer; a few tries find a quiet moment.
+        for _attempt in range(20):
+            with statements(engine) as seen:
+                again = world.client.get(url, headers=headers)
+            assert again.status_code == 200 and again.content == first.content
+            assert again.headers["etag"] == first.headers["etag"]
+            if not seen:
+                break
+        assert seen == [], seen
+
+
+def test_a_key_revoked_elsewhere_stops_at_the_next_read(world: World, backend: dict[str, Any]) -> None:
+    plan = plan_day(world)
+    url = f"/v1/plans/{plan['id']}"
+    key = _own_key(world, "dispatcher_a")
+    for _ in range(3):
+        assert world.client.get(url, headers=key).status_code == 200
+    assert world.client.get("/v1/users/me", headers=key).status_code == 200
+    with elsewhere(backend) as engine, engine.begin() as conn:
+        conn.execute(sa.text("UPDATE api_key SET revoked = :yes"), {"yes": True})
+    assert world.client.get(url, headers=key).status_code == 401
+    assert world.client.get("/v1/users/me", headers=key).status_code == 401
+
+
+def test_a_user_deactivated_elsewhere_stops_at_the_next_read(world: World, backend: dict[str, Any]) -> None:
+    plan = plan_day(world)
+    url = f"/v1/plans/{plan['id']}"
+    token = world["dispatcher_a"]
+    key = _own_key(world, "dispatcher_a")
+    for headers in (token, key, token, key):
+        assert world.client.get(url, headers=headers).status_code == 200
+    user_id = world.actors["dispatcher_a"].user_id
+    with elsewhere(backend) as engine, Session(engine) as session:  # as `salpimi user deactivate` does
+        user = session.get(User, user_id)
+        assert user is not None
+        users.set_user_active(session, user, False)
+        session.commit()
+    for headers in (token, key):
+        assert world.client.get(url, headers=headers).status_code == 401
+        assert world.client.get("/v1/users/me", headers=headers).status_code == 401
+    assert world.get(url, "dispatcher_b").status_code == 403  # other callers' answers are unchanged
+    assert world.get(url, "manager").status_code == 200
+
+
+def test_a_status_changed_elsewhere_shows_in_the_next_read(world: World, backend: dict[str, Any]) -> None:
+    plan = plan_day(world)
+    url = f"/v1/plans/{plan['id']}"
+    before = world.get(url, "dispatcher_a")
+    assert world.get(url, "dispatcher_a").content == before.content
+    stop = next(s for r in plan["routes"] for s in r["stops"])
+    assert stop["status"] == "open"
+    with elsewhere(backend) as engine, engine.begin() as conn:
+        conn.execute(sa.text("UPDATE visit_request SET status = 'done' WHERE id = :id"), {"id": stop["visit_id"]})
+    after = world.get(url, "dispatcher_a")
+    assert after.status_code == 200 and after.headers["etag"] != before.headers["etag"]
+    statuses = {s["visit_id"]: s["status"] for r in after.json()["routes"] for s in r["stops"]}
+    assert statuses[stop["visit_id"]] == "done"
+
+
+def test_a_field_workers_household_reads_parse_each_published_plan_once(world: World) -> None:
+    plan = plan_day(world)
+    nurse = world.actors["nurse_a"]
+    route = next(r for r in plan["routes"] if r["worker_id"] == nurse.worker_id and r["stops"])
+    mine = {s["household_id"] for s in route["stops"]}
+    others = set(world.households_a.values()) - mine
+    engine = world.client.app.state.engine  # type: ignore[attr-defined]
+    household = sorted(mine)[0]
+    assert world.get(f"/v1/households/{household}", "nurse_a").status_code == 200  # parses the plan once
+    with statements(engine) as seen:
+        for hid in sorted(mine):
+            assert world.get(f"/v1/households/{hid}", "nurse_a").status_code == 200
+        for hid in sorted(others):
+            assert world.get(f"/v1/households/{hid}", "nurse_a").status_code == 403
+    loads_plan_json = [s for s in seen if "plan.data" in s]
+    assert loads_plan_json == [], loads_plan_json
+    listed = world.get(f"/v1/teams/{world.team_a}/households", "nurse_a").json()
+    assert {h["id"] for h in listed["data"]} == mine
+
+
+def test_a_plan_is_sent_gzip_compressed_to_clients_that_accept_it(world: World) -> None:
+    import gzip
+    import json
+
+    plan = plan_day(world)
+    url = f"/v1/plans/{plan['id']}"
+    plain = world.client.get(url, headers={**world["dispatcher_a"], "Accept-Encoding": "identity"})
+    zipped = world.client.get(url, headers={**world["dispatcher_a"], "Accept-Encoding": "br;q=1.0, gzip;q=0.5"})
+    refused = world.client.get(url, headers={**world["dispatcher_a"], "Accept-Encoding": "gzip;q=0"})
+    assert plain.status_code == zipped.status_code == refused.status_code == 200
+    assert "content-encoding" not in plain.headers and "content-encoding" not in refused.headers
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.headers["vary"] == "Accept-Encoding"
+    assert int(zipped.headers["content-length"]) < len(plain.content) // 2
+    assert json.loads(zipped.content) == json.loads(plain.content) == plan  # httpx decoded it
+    assert zipped.headers["etag"] != plain.headers["etag"]  # one strong validator per representation
+    raw = world.client.stream("GET", url, headers={**world["dispatcher_a"], "Accept-Encoding": "gzip"})
+    with raw as r:
+        assert gzip.decompress(b"".join(r.iter_raw())) == plain.content
+    for etag in (plain.headers["etag"], zipped.headers["etag"]):
+        again = world.client.get(url, headers={**world["dispatcher_a"], "If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b""
+
+
+def test_concurrent_version_checks_all_see_a_commit_made_before_they_asked(backend: dict[str, Any]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.changewatch import ChangeWatch
+
+    with elsewhere(backend) as engine:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE IF NOT EXISTS h9_watch_probe (n integer)"))
+        watch = ChangeWatch(engine)
+        try:
+            for _round in range(5):
+                before = watch.current()
+                assert before is not None
+                with engine.begin() as conn:
+                    conn.execute(sa.text("INSERT INTO h9_watch_probe VALUES (1)"))
+                with ThreadPoolExecutor(16) as pool:
+                    seen = list(pool.map(lambda _: watch.current(), range(64)))
+                assert None not in seen and before not in seen
+        finally:
+            watch.close()
+            with engine.begin() as conn:
+                conn.execute(sa.text("DROP TABLE h9_watch_probe"))

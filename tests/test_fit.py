@@ -1,0 +1,190 @@
+"""Hand work on a plan: where a left-out visit could fit, moving a visit by hand, timelines, diffs, street layers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from pathlib import Path
+
+import pytest
+from conftest import DAY, REPO, household, problem, window, worker
+
+from planner import (
+    HaversineProvider,
+    Plan,
+    Reason,
+    Route,
+    Stop,
+    Unassigned,
+    Visit,
+    evaluate,
+    move_visit,
+    plan_diff,
+    route_segments,
+    streets_geojson,
+    where_it_fits,
+)
+
+TRAVEL = HaversineProvider()
+
+
+def _empty(p: object) -> Plan:
+    visits = p.visits  # type: ignore[attr-defined]
+    return Plan(date=DAY, routes=(), unassigned=tuple(
+        Unassigned(visit_id=v.id, household_id=v.household_id, reason=Reason.LOWER_PRIORITY, detail="not planned")
+        for v in visits))
+
+
+def _one_slot_day(*, first_mandatory: bool = False, shift_end: str = "18:00") -> object:
+    """One nurse who may make one visit; two households near the base."""
+    return problem(
+        [household(1, dlat=0.002), household(2, dlon=0.002)],
+        [worker(1, max_visits=1, shift=window("09:00", shift_end), break_window=None, break_s=0)],
+        [Visit(id="a", household_id="h1", duration_s=1800, mandatory=first_mandatory, priority=10.0),
+         Visit(id="b", household_id="h2", duration_s=1800, priority=1000.0)],
+    )
+
+
+def test_a_visit_moved_in_by_hand_is_timed_and_accepted_by_the_evaluator() -> None:
+    p = _one_slot_day()
+    plan = move_visit(p, _empty(p), TRAVEL, visit_id="a", worker_id="w1")
+    ev = evaluate(p, plan, TRAVEL)
+    assert ev.ok, ev.violations
+    (route,) = plan.routes
+    assert [s.visit_id for s in route.stops] == ["a"]
+    assert {u.visit_id for u in plan.unassigned} == {"b"}
+    assert plan.meta["edit"] == {"visit_id": "a", "worker_id": "w1", "displaced": None}
+
+
+def test_a_full_worker_has_room_only_by_displacing_an_optional_stop() -> None:
+    p = _one_slot_day()
+    plan = move_visit(p, _empty(p), TRAVEL, visit_id="a", worker_id="w1")
+    (option,) = where_it_fits(p, plan, TRAVEL)["b"]
+    assert option.fits and option.displaces == "a" and option.worker_id == "w1" and option.overtime_s == 0
+    swapped = move_visit(p, plan, TRAVEL, visit_id="b", worker_id="w1", position=option.position, displace="a")
+    assert evaluate(p, swapped, TRAVEL).ok
+    (left,) = swapped.unassigned
+    assert left.visit_id == "a" and "make room for b" in left.detail
+    diff = plan_diff(plan, swapped)
+    assert diff["added"] == [{"visit_id": "b", "worker_id": "w1"}]
+    assert diff["removed"] == [{"visit_id": "a", "worker_id": "w1", "reason": "lower_priority"}]
+    # Nothing that happened is displaced, nor a mandatory stop.
+    assert where_it_fits(p, plan, TRAVEL, keep={"a"})["b"] == ()
+    q = _one_slot_day(first_mandatory=True)
+    assert where_it_fits(q, move_visit(q, _empty(q), TRAVEL, visit_id="a", worker_id="w1"), TRAVEL)["b"] == ()
+
+
+def test_a_visit_that_needs_more_time_than_the_shift_says_how_much_overtime() -> None:
+    p = problem(
+        [household(1, dlat=0.002), household(2, dlon=0.002)],
+        [worker(1, shift=window("09:00", "10:00"), break_window=None, break_s=0)],
+        [Visit(id="a", household_id="h1", duration_s=2400, mandatory=True),
+         Visit(id="b", household_id="h2", duration_s=1800)],
+    )
+    plan = move_visit(p, _empty(p), TRAVEL, visit_id="a", worker_id="w1")
+    options = where_it_fits(p, plan, TRAVEL)["b"]
+    assert options and not any(o.fits for o in options)
+    best = options[0]
+    assert best.overtime_s > 0 and best.added_s >= 1800 and best.displaces == ""
+    forced = move_visit(p, plan, TRAVEL, visit_id="b", worker_id="w1", position=best.position)
+    codes = {v.code for v in evaluate(p, forced, TRAVEL).violations}
+    assert "shift" in codes  # the evaluator names what the overtime breaks
+
+
+@pytest.mark.parametrize(("kw", "field"), [
+    ({"visit_id": "zz", "worker_id": "w1"}, "visit_id"),
+    ({"visit_id": "a", "worker_id": "w9"}, "worker_id"),
+    ({"visit_id": "a", "worker_id": "w1", "position": 3}, "position"),
+    ({"visit_id": "b", "worker_id": "w1", "displace": "b"}, "displace_visit_id"),
+])
+def test_a_move_naming_nothing_of_the_day_is_refused_naming_the_field(kw: dict[str, object], field: str) -> None:
+    p = _one_slot_day()
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        move_visit(p, _empty(p), TRAVEL, **kw)  # type: ignore[arg-type]
+
+
+def test_segments_run_from_departure_to_return_with_travel_laid_around_lunch() -> None:
+    h = 3600
+    route = Route(
+        worker_id="w1", depart_s=9 * h, return_s=15 * h, travel_s=2400, travel_m=2000,
+        break_start_s=12 * h, break_end_s=13 * h,
+        stops=(
+            Stop(visit_id="a", household_id="h1", arrival_s=9 * h + 600, start_s=9 * h + 600, end_s=10 * h + 600,
+                 travel_s=600),
+            # 15 minutes of travel, the last 5 after lunch: 10 minutes before it.
+            Stop(visit_id="b", household_id="h2", arrival_s=13 * h + 300, start_s=13 * h + 900, end_s=14 * h,
+                 travel_s=900),
+        ),
+    )
+    segs = route_segments(route)
+    assert segs[0].start_s == route.depart_s and segs[-1].end_s == route.return_s
+    assert all(a.end_s == b.start_s for a, b in itertools.pairwise(segs))
+    assert sum(g.end_s - g.start_s for g in segs if g.kind == "travel") == route.travel_s
+    kinds = [(g.kind, g.visit_id) for g in segs]
+    assert kinds == [("travel", "a"), ("visit", "a"), ("idle", ""), ("travel", "b"), ("break", ""), ("travel", "b"),
+                     ("idle", ""), ("visit", "b"), ("idle", ""), ("travel", "")]  # the way home ends at the return
+    before_lunch = segs[3]
+    assert (before_lunch.start_s, before_lunch.end_s) == (12 * h - 600, 12 * h)
+    assert route_segments(Route(worker_id="w2", depart_s=9 * h, return_s=9 * h)) == []
+
+
+TINY_OSM = REPO / "fixtures" / "osm" / "tiny.osm"
+
+
+def test_the_street_layer_keeps_the_area_and_the_budget(tmp_path: Path) -> None:
+    pytest.importorskip("osmnx", reason="road networks need the osm extra")
+    from planner.travel.osm import OsmProvider
+
+    roads = OsmProvider(path=TINY_OSM, name="tiny", cache_dir=tmp_path)
+    everywhere = (126.94, 37.47, 126.96, 37.49)
+    walk = streets_geojson(roads, bbox=everywhere, mode="walk")
+    drive = streets_geojson(roads, bbox=everywhere, mode="drive")
+    assert walk["properties"]["network"] == "tiny" and not walk["properties"]["truncated"]
+    classes = {f["properties"]["class"] for f in walk["features"]}
+    assert "footway" in classes and "motorway" not in classes  # walking: footways, no motorway
+    assert "motorway" in {f["properties"]["class"] for f in drive["features"]}
+    lines = [line for f in walk["features"] for line in f["geometry"]["coordinates"]]
+    assert walk["properties"]["points"] == sum(len(line) for line in lines)
+    # Two-way streets once: the walk graph has every edge both ways.
+    ends = [(tuple(line[0]), tuple(line[-1])) for line in lines]
+    assert not any((b, a) in set(ends) for a, b in ends)
+    # A small area keeps only the streets touching it; a small budget the most important classes.
+    g = roads.graph("walk")
+    lon, lat = float(g.lon[0]), float(g.lat[0])
+    corner = streets_geojson(roads, bbox=(lon - 1e-4, lat - 1e-4, lon + 1e-4, lat + 1e-4), mode="walk")
+    assert 0 < corner["properties"]["points"] < walk["properties"]["points"]
+    small = streets_geojson(roads, bbox=everywhere, mode="drive", max_points=6)
+    assert small["properties"]["truncated"] and small["properties"]["points"] <= 6
+    assert next(f["properties"]["class"] for f in small["features"]) in ("motorway", "secondary")
+    none = streets_geojson(TRAVEL, bbox=everywhere)
+    assert none["features"] == [] and none["properties"]["network"] is None
+
+
+def test_kpi_deltas_follow_the_evaluator() -> None:
+    p = _one_slot_day()
+    empty = _empty(p)
+    plan = move_visit(p, empty, TRAVEL, visit_id="a", worker_id="w1")
+    before = Plan(date=DAY, routes=(), unassigned=empty.unassigned, kpis=evaluate(p, empty, TRAVEL).kpis)
+    after = Plan(date=DAY, routes=plan.routes, unassigned=plan.unassigned, kpis=evaluate(p, plan, TRAVEL).kpis)
+    delta = plan_diff(before, after)["kpis_delta"]
+    assert delta["visits_assigned"] == 1 and delta["visits_unassigned"] == -1 and delta["travel_s"] > 0
+    assert dt.date.fromisoformat(DAY.isoformat()) == plan.date
+
+
+def test_on_the_gwanak_day_every_option_said_to_fit_is_clean_when_applied() -> None:
+    """The district day planned on a small work budget leaves visits out; each insertion offered for them,
+    applied with move_visit (its displacement included), passes the evaluator exactly when it says it fits."""
+    from planner import SolveParams, load_problem, solve
+
+    p = load_problem(REPO / "fixtures" / "problems" / "gwanak.json")
+    plan = solve(p, TRAVEL, SolveParams(time_limit_s=120, deterministic=True, solution_limit=5, seed=1)).plan
+    fits = where_it_fits(p, plan, TRAVEL)
+    offered = [(vid, o) for vid, options in fits.items() for o in options]
+    assert plan.unassigned and any(o.fits for _, o in offered)
+    for vid, o in offered:
+        moved = move_visit(p, plan, TRAVEL, visit_id=vid, worker_id=o.worker_id, position=o.position,
+                           displace=o.displaces or None)
+        ev = evaluate(p, moved, TRAVEL)
+        assert ev.ok == o.fits, (vid, o, [v.message for v in ev.violations])
+        assert (o.overtime_s == 0) == o.fits
+        assert ev.kpis.visits_assigned == plan.kpis.visits_assigned + (0 if o.displaces else 1)
