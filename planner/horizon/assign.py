@@ -483,6 +483,18 @@ class Assignment:
         self._set(undo)
         return (change, after) if made else None
 
+    def _make_best(self, moves: list[Callable[[], bool]]) -> bool:
+        """Try every move, make the one that lowers the cost most (if any lowers it) and say whether one did."""
+        best: tuple[float, list[tuple[int, int, int]]] | None = None
+        for move in moves:
+            got = self._trial(move)
+            if got is not None and got[0] < -_EPS and (best is None or got[0] < best[0]):
+                best = got
+        if best is None:
+            return False
+        self._set(best[1])
+        return True
+
     def _victim_cost(self, v: int) -> float:
         """What taking ``v`` out of its day costs (its task's cost rise, less its worker-day's saving)."""
         delta = self._delta(v, -1, -1)
@@ -522,7 +534,7 @@ class Assignment:
             return False
         t = self.occ_task[o]
         here = self.day[o]
-        best: tuple[float, list[tuple[int, int, int]]] | None = None
+        moves: list[Callable[[], bool]] = []
         for d, w in self.options(o):
             if here >= 0 and d >= here:
                 continue
@@ -534,13 +546,8 @@ class Assignment:
                     self._place(o, -1, -1)
                 return self.day_ok(t, d) and self._put(o, d, w)
 
-            got = self._trial(move)
-            if got is not None and got[0] < -_EPS and (best is None or got[0] < best[0]):
-                best = got
-        if best is None:
-            return False
-        self._set(best[1])
-        return True
+            moves.append(move)
+        return self._make_best(moves)
 
     def reinsert_ejecting(self, tasks: list[int]) -> bool:
         """A visit and its follow-ups (``tasks``, predecessors first) moved together to other days, each
@@ -556,7 +563,7 @@ class Assignment:
         for d, workers in sorted(self.ctx.tasks[t0].options.items()):
             if d > self.frozen_until:
                 heads.extend((d, w) for w in workers)
-        best: tuple[float, list[tuple[int, int, int]]] | None = None
+        moves: list[Callable[[], bool]] = []
         for d, w in heads:
 
             def move(d: int = d, w: int = w) -> bool:
@@ -580,13 +587,8 @@ class Assignment:
                         return False
                 return True
 
-            got = self._trial(move)
-            if got is not None and got[0] < -_EPS and (best is None or got[0] < best[0]):
-                best = got
-        if best is None:
-            return False
-        self._set(best[1])
-        return True
+            moves.append(move)
+        return self._make_best(moves)
 
     # ---- search ------------------------------------------------------------------------------
 
