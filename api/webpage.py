@@ -12,12 +12,13 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import Settings
 from .errors import ApiError
 from .services.webviews import ViewCache
 
-__all__ = ["content_security_policy", "install_web_page", "web_dir"]
+__all__ = ["HeadAsGet", "content_security_policy", "install_web_page", "web_dir"]
 
 PACKAGED_WEB_DIR = Path(__file__).resolve().parent / "web"
 #: Top-level files of the bundle that may be served (``index.html`` only at ``/``); nothing in sub-folders
@@ -132,6 +133,35 @@ def _serve(request: Request, files: _Files, path: Path, media_type: str, cache: 
     return Response(f.body, media_type=media_type, headers=headers)
 
 
+class HeadAsGet:
+    """``HEAD`` answered as ``GET`` would be (status, headers, ``Content-Length``) without the body, on every
+    route that answers ``GET``: link checkers and uptime probes ask that way, and a route table of ``GET``
+    routes would answer 405.  A streamed answer (server-sent events) ends after its headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        done = False
+
+        async def headless(message: Message) -> None:
+            nonlocal done
+            if done:
+                return
+            if message["type"] == "http.response.body":
+                done = True
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        async def until_done() -> Message:
+            return {"type": "http.disconnect"} if done else await receive()
+
+        await self.app({**scope, "method": "GET"}, until_done, headless)
+
+
 def _not_found(name: str) -> ApiError:
     return ApiError(404, f"{name}: no such file of the web page")
 
@@ -146,6 +176,7 @@ def install_web_page(app: FastAPI, settings: Settings) -> None:
     """
     root = web_dir(settings)
     files = _Files()
+    app.add_middleware(HeadAsGet)  # outermost: HEAD reaches every GET route, the page's files included
     app.state.view_cache = ViewCache()  # the page's derived views: street layers, insertion options
 
     @app.get("/", tags=["web page"], summary="The dispatcher web page (sign in with the API's token flow)",

@@ -80,6 +80,23 @@ def test_the_page_and_its_files_are_served_with_a_strict_policy_and_cache_header
         assert c.get("/openapi.json").status_code == 200
 
 
+def test_head_answers_every_static_route_as_get_does_without_the_body(backend: dict[str, Any], bundle: Path) -> None:
+    """Link checkers and uptime probes ask with HEAD: the same status and headers as GET, no body."""
+    with _app_client(backend, web_dir=bundle) as c:
+        for path in ("/", "/app.js", "/maplibre-gl-worker.mjs", "/assets/chunk-XYOVHL2T.js", "/assets/app.css",
+                     "/healthz", "/v1/web/config", "/openapi.json", "/docs"):
+            got, head = c.get(path), c.head(path)
+            assert head.status_code == got.status_code == 200, path
+            assert head.content == b"", path
+            for name in ("content-type", "etag", "cache-control", "content-security-policy", "content-length"):
+                assert head.headers.get(name) == got.headers.get(name), (path, name)
+        assert c.head("/nothing.js").status_code == 404 and c.head("/..%2Fsecret.txt").status_code == 404
+    with _app_client(backend, web_dir=bundle.parent / "nothing-here") as c:
+        head = c.head("/")
+        assert head.status_code == 200 and head.content == b""
+        assert int(head.headers["content-length"]) == len(c.get("/").content)
+
+
 def test_without_a_build_the_root_says_how_to_make_one(backend: dict[str, Any], tmp_path: Path) -> None:
     with _app_client(backend, web_dir=tmp_path / "nothing-here") as c:
         r = c.get("/")
