@@ -73,6 +73,22 @@ class Timeline(BaseModel):
     unassigned: list[TimelineUnassigned]
 
 
+class PublishedDay(BaseModel):
+    date: dt.date
+    plan_id: str
+    version: int
+    stops: int = Field(description="the worker's stops that day")
+    departure: dt.datetime
+
+
+class PublishedDays(BaseModel):
+    worker_id: str
+    date_from: dt.date
+    date_to: dt.date
+    data: list[PublishedDay]
+    count: int
+
+
 class Displaced(BaseModel):
     visit_id: str
     household_id: str
@@ -249,3 +265,15 @@ def schedule_geojson(worker_id: str, date: IsoDate, session: SessionDep, p: Prin
                      settings: SettingsDep) -> JSONResponse:
     body = webviews.schedule_map(session, p, worker_id, date, network=settings.network, data_dir=settings.data_dir)
     return JSONResponse(body, media_type="application/geo+json")
+
+
+@router.get("/workers/{worker_id}/published-days", response_model=PublishedDays,
+            summary="The days whose published plan gives this worker stops (default: a month back to two months "
+            "ahead; at most 366 days): the worker herself or her team's readers; audited as a schedule read",
+            responses=problem_responses(404))
+def published_days(
+    worker_id: str, session: SessionDep, p: PrincipalDep,
+    date_from: Annotated[IsoDate | None, Query(description="first day (default: 31 days before today)")] = None,
+    date_to: Annotated[IsoDate | None, Query(description="last day (default: 62 days after today)")] = None,
+) -> PublishedDays:
+    return PublishedDays.model_validate(webviews.published_days(session, p, worker_id, date_from, date_to))

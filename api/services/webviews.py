@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 import planner
 
@@ -355,3 +355,47 @@ def schedule_map(
                                "geometry": "straight_lines", "network": network or None}}
     own = planner.Plan(date=row.date, routes=(route,), unassigned=(), kpis=None, meta={})
     return _map_of(session, row, _problem(row), own, network=network, data_dir=data_dir, with_unassigned=False)
+
+
+# ---- a worker's published days -------------------------------------------------------------------
+
+#: How far a listing of published days may reach (days from first to last).
+MAX_DAYS_SPAN = 366
+
+
+def published_days(
+    session: Session, p: Principal, worker_id: str, date_from: dt.date | None, date_to: dt.date | None,
+) -> dict[str, Any]:
+    """The days between ``date_from`` and ``date_to`` (default: a month back to two months ahead, Seoul
+    time) whose published plan gives ``worker_id`` a route with stops: the worker herself, or whoever reads
+    her team.  Only days with her own stops are listed (a colleague's planned day never shows); audited as
+    a schedule read."""
+    worker = crud.get(session, Worker, worker_id)
+    if worker is None:
+        raise not_found("worker", worker_id)
+    require_schedule_read(p, worker)
+    today = dt.datetime.now(planner.SEOUL).date()
+    first = date_from if date_from is not None else today - dt.timedelta(days=31)
+    last = date_to if date_to is not None else max(first, today) + dt.timedelta(days=62)
+    if last < first:
+        raise ApiError(422, "date_to: before date_from", errors=[ErrorItem(field="date_to", message="before date_from")])
+    if (last - first).days >= MAX_DAYS_SPAN:
+        raise ApiError(422, f"date_to: at most {MAX_DAYS_SPAN} days after date_from",
+                       errors=[ErrorItem(field="date_to", message=f"at most {MAX_DAYS_SPAN} days after date_from")])
+    rows = session.exec(
+        select(Plan).where(Plan.team_id == worker.team_id, Plan.published == True,  # noqa: E712
+                           col(Plan.date) >= first, col(Plan.date) <= last)
+        .order_by(col(Plan.date), col(Plan.version).desc())
+    ).all()
+    data: list[dict[str, Any]] = []
+    for row in rows:
+        if data and data[-1]["date"] == row.date:
+            continue  # one published version a day; the newest if ever two
+        route = stored_plan(row).route_of(worker.id)
+        if route is None or not route.stops:
+            continue
+        data.append({"date": row.date, "plan_id": row.id, "version": row.version, "stops": len(route.stops),
+                     "departure": planner.DayClock(row.date).to_datetime(route.depart_s)})
+    audit(session, p, "read", "schedule", worker.id, team_id=worker.team_id,
+          detail=f"published days {first.isoformat()}..{last.isoformat()} days={len(data)}")
+    return {"worker_id": worker.id, "date_from": first, "date_to": last, "data": data, "count": len(data)}

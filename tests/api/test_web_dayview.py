@@ -261,3 +261,39 @@ def test_with_a_road_network_routes_and_the_base_layer_follow_the_streets(
         _min_lon, min_lat, max_lon, _max_lat = streets["properties"]["bbox"]
         assert min_lat < homes["h-far"]["lat"] and max_lon > homes["h-near"]["lon"]  # the team's area, padded
         assert client.get("/v1/web/config").json()["network"] == "tiny"
+
+
+def test_a_field_worker_lists_only_her_own_published_days(world: World) -> None:
+    plan = plan_day(world)
+    nurse = world.actors["nurse_a"].worker_id
+    cm = world.actors["cm_a"].worker_id
+    stops = {w: sum(1 for v in _stop_ids(plan).values() if v == w) for w in (nurse, cm)}
+    assert stops[nurse] and stops[cm], "the tiny day gives the nurse and the case manager stops"
+    span = {"date_from": "2026-11-01", "date_to": "2026-12-31"}
+    mine = world.get(f"/v1/workers/{nurse}/published-days", "nurse_a", params=span)
+    assert mine.status_code == 200, mine.text
+    assert [(d["date"], d["plan_id"], d["stops"]) for d in mine.json()["data"]] == [(DAY, plan["id"], stops[nurse])]
+    # A published day on which she has no stop is not hers: take her visits out by hand, publish that version.
+    current = plan
+    for visit_id in [v for v, w in _stop_ids(plan).items() if w == nurse]:
+        r = world.post(f"/v1/plans/{current['id']}/moves", "dispatcher_a", json={"visit_id": visit_id, "worker_id": None})
+        assert r.status_code == 201, r.text
+        current = r.json()["plan"]
+    r = world.post(f"/v1/plans/{current['id']}/publish", "dispatcher_a", params={"force": "true"})
+    assert r.status_code == 200, r.text
+    assert world.get(f"/v1/workers/{nurse}/published-days", "nurse_a", params=span).json()["data"] == []
+    theirs = world.get(f"/v1/workers/{cm}/published-days", "cm_a", params=span).json()["data"]
+    assert [(d["date"], d["plan_id"]) for d in theirs] == [(DAY, current["id"])]
+    # the team's readers see any of its workers' days; nobody else does
+    assert world.get(f"/v1/workers/{cm}/published-days", "dispatcher_a", params=span).json()["count"] == 1
+    assert_problem(world.get(f"/v1/workers/{cm}/published-days", "nurse_a", params=span), 403)
+    assert_problem(world.get(f"/v1/workers/{cm}/published-days", "dispatcher_b", params=span), 403)
+    assert_problem(world.get("/v1/workers/wk_nobody/published-days", "dispatcher_a"), 404)
+    bad = assert_problem(world.get(f"/v1/workers/{nurse}/published-days", "nurse_a",
+                                   params={"date_from": "2026-12-01", "date_to": "2026-11-01"}), 422)
+    assert "date_to" in bad["detail"]
+    assert_problem(world.get(f"/v1/workers/{nurse}/published-days", "nurse_a",
+                             params={"date_from": "2026-01-01", "date_to": "2027-06-01"}), 422)
+    assert_problem(world.get(f"/v1/workers/{nurse}/published-days", "nurse_a", params={"date_from": "24/11"}), 422)
+    audit = world.get("/v1/audit", "manager", params={"resource": "schedule", "resource_id": nurse}).json()
+    assert any("published days" in e["detail"] for e in audit["data"]), audit
