@@ -378,7 +378,8 @@ def published_days(
     first = date_from if date_from is not None else today - dt.timedelta(days=31)
     last = date_to if date_to is not None else max(first, today) + dt.timedelta(days=62)
     if last < first:
-        raise ApiError(422, "date_to: before date_from", errors=[ErrorItem(field="date_to", message="before date_from")])
+        raise ApiError(422, "date_to: before date_from",
+                       errors=[ErrorItem(field="date_to", message="before date_from")])
     if (last - first).days >= MAX_DAYS_SPAN:
         raise ApiError(422, f"date_to: at most {MAX_DAYS_SPAN} days after date_from",
                        errors=[ErrorItem(field="date_to", message=f"at most {MAX_DAYS_SPAN} days after date_from")])
