@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from .domain import Problem
 from .insertion import InsertionIndex
 from .instance import Instance, compile_instance
-from .plan import Plan, Reason, Route, Stop, Unassigned
+from .joint import schedule_routes
+from .plan import Crew, Partner, Plan, Reason, Route, Stop, Unassigned
 from .risk import RiskModel
 from .schedule import Timing, schedule_route
 from .travel.base import TravelTimeProvider
@@ -41,13 +42,22 @@ class FitOption:
     displaces: str = ""
 
 
+def _node(inst: Instance, v: int, stop: Stop) -> int:
+    """The routing node of ``stop``: a joint visit's seat node (the seat its crew names), else the visit."""
+    nodes = inst.crew[v] if inst.crew else ()
+    if nodes and stop.crew is not None and 0 <= stop.crew.seat < len(nodes):
+        return nodes[stop.crew.seat]
+    return v
+
+
 def _orders(inst: Instance, plan: Plan) -> list[tuple[int, ...]]:
     vidx = {inst.visit(v).id: v for v in range(inst.n_visits)}
     widx = {inst.worker(w).id: w for w in range(inst.n_workers)}
     routes: list[tuple[int, ...]] = [() for _ in range(inst.n_workers)]
     for r in plan.routes:
         if r.worker_id in widx:
-            routes[widx[r.worker_id]] = tuple(vidx[s.visit_id] for s in r.stops if s.visit_id in vidx)
+            routes[widx[r.worker_id]] = tuple(_node(inst, vidx[s.visit_id], s) for s in r.stops
+                                              if s.visit_id in vidx)
     return routes
 
 
@@ -140,11 +150,23 @@ def where_it_fits(
     return out
 
 
-def _route(inst: Instance, w: int, order: tuple[int, ...], t: Timing) -> Route:
+def _crew(inst: Instance, node: int, worker_of: dict[int, int]) -> Crew | None:
+    v, seat = inst.seat_of(node)
+    nodes = inst.crew[v] if inst.crew else ()
+    if not nodes:
+        return None
+    return Crew(seat=seat, partners=tuple(
+        Partner(worker_id=inst.worker(worker_of[n]).id, role=inst.worker(worker_of[n]).role.value)
+        for n in nodes if n != node and n in worker_of))
+
+
+def _route(inst: Instance, w: int, order: tuple[int, ...], t: Timing,
+           worker_of: dict[int, int] | None = None) -> Route:
     worker = inst.worker(w)
     stops = tuple(
         Stop(visit_id=inst.visit(v).id, household_id=inst.visit(v).household_id, arrival_s=t.arrivals[k],
-             start_s=t.starts[k], end_s=t.ends[k], travel_s=t.legs[k][0], travel_m=t.legs[k][1])
+             start_s=t.starts[k], end_s=t.ends[k], travel_s=t.legs[k][0], travel_m=t.legs[k][1],
+             crew=_crew(inst, v, worker_of) if worker_of is not None else None)
         for k, v in enumerate(order)
     )
     brk = t.break_start_s
@@ -156,15 +178,23 @@ def _route(inst: Instance, w: int, order: tuple[int, ...], t: Timing) -> Route:
 def move_visit(
     problem: Problem, plan: Plan, travel: TravelTimeProvider, *, visit_id: str, worker_id: str | None,
     position: int | None = None, displace: str | None = None, risk_model: RiskModel | None = None,
+    from_worker_id: str | None = None,
 ) -> Plan:
     """``plan`` with ``visit_id`` moved by hand: into ``worker_id``'s route at ``position`` (0-based; ``None``
     = the position that fits best), or left out (``worker_id=None``); ``displace`` takes another stop out of
     that route first (it becomes unassigned).  The routes that change are re-timed by the scheduler (with
     overtime where the shift is too short); nothing is checked here: evaluate the result.
 
-    Raises ``ValueError`` naming the field (``visit_id``, ``worker_id``, ``position``, ``displace_visit_id``)
-    when it names nothing in the day, or when the new route cannot be timed at all (a time window nobody
-    can reach).
+    A joint visit moves one seat at a time: ``from_worker_id`` names the worker whose seat goes to
+    ``worker_id``; the partners stay where they are and every route tied to the moved one (its partners',
+    a precedence's other visit) is re-timed with it so the seats still start together and the gaps hold.
+    Where no such timing exists the changed routes are timed on their own and the evaluator names what
+    broke (``crew_not_synchronised``, ``precedence_gap``).  Left out (``worker_id=None``), a joint visit
+    leaves every route at once.
+
+    Raises ``ValueError`` naming the field (``visit_id``, ``worker_id``, ``position``, ``displace_visit_id``,
+    ``from_worker_id``) when it names nothing in the day, or when the new route cannot be timed at all (a
+    time window nobody can reach).
     """
     inst = compile_instance(problem, travel, risk_model=risk_model)
     vidx = {inst.visit(v).id: v for v in range(inst.n_visits)}
@@ -176,16 +206,36 @@ def move_visit(
     if displace is not None and (displace not in vidx or displace == visit_id):
         raise ValueError(f"displace_visit_id: {displace} is not another visit of this day")
     v = vidx[visit_id]
-    if inst.visit(v).crew or (displace is not None and inst.visit(vidx[displace]).crew):
-        raise ValueError(f"visit_id: {visit_id} or the visit it displaces is a joint visit; joint visits move "
-                         "with their crew (re-plan instead)")
+    if displace is not None and inst.visit(vidx[displace]).crew:
+        raise ValueError(f"displace_visit_id: {displace} is a joint visit; it leaves with its whole crew (move it "
+                         "out first)")
     routes = _orders(inst, plan)
+    where = {n: w for w, order in enumerate(routes) for n in order}
+    seats = inst.crew[v] if inst.crew and inst.visit(v).crew else ()
+    node = v  # the node that moves
+    if seats and worker_id is not None:
+        held = {inst.worker(where[n]).id: n for n in seats if n in where}
+        if not held:
+            raise ValueError(f"visit_id: {visit_id} is a joint visit left out; it needs {len(seats)} workers at "
+                             "once (re-plan to put it back)")
+        if from_worker_id is None or from_worker_id not in held:
+            raise ValueError(f"from_worker_id: name the worker whose seat of joint visit {visit_id} moves (one of "
+                             f"{', '.join(sorted(held))})")
+        if worker_id != from_worker_id and worker_id in held:
+            raise ValueError(f"worker_id: {worker_id} already takes another seat of joint visit {visit_id}; one "
+                             "worker cannot take two")
+        node = held[from_worker_id]
+    elif from_worker_id is not None and not seats:
+        raise ValueError(f"from_worker_id: only for a joint visit; {visit_id} has one worker")
     if displace is not None and (worker_id is None or vidx[displace] not in routes[widx[worker_id]]):
         raise ValueError(f"displace_visit_id: {displace} is not on {worker_id}'s route")
+    leaving = {node} if worker_id is not None else ({v, *seats} if seats else {v})
+    if displace is not None:
+        leaving.add(vidx[displace])
     changed: set[int] = set()
     for w, order in enumerate(routes):
-        if v in order or (displace is not None and vidx[displace] in order):
-            routes[w] = tuple(x for x in order if x != v and (displace is None or x != vidx[displace]))
+        if any(x in leaving for x in order):
+            routes[w] = tuple(x for x in order if x not in leaving)
             changed.add(w)
     if worker_id is not None:
         w = widx[worker_id]
@@ -195,7 +245,7 @@ def move_visit(
         spots = [position] if position is not None else list(range(len(order) + 1))
         best: tuple[tuple[int, int, int], tuple[int, ...]] | None = None
         for pos in spots:
-            new = (*order[:pos], v, *order[pos:])
+            new = (*order[:pos], node, *order[pos:])
             t = _time(inst, w, new)
             if t is not None:
                 key = (t.overtime_s, _span(t), pos)
@@ -206,19 +256,7 @@ def move_visit(
                              "(no time window can be reached)")
         routes[w] = best[1]
         changed.add(w)
-    new_routes: list[Route] = []
-    for w in range(inst.n_workers):
-        old = plan.route_of(inst.worker(w).id)
-        if w not in changed:
-            if old is not None:
-                new_routes.append(old)
-            continue
-        if not routes[w]:
-            continue
-        t = _time(inst, w, routes[w])
-        if t is None:
-            raise ValueError(f"worker_id: {inst.worker(w).id}'s route cannot be timed without {visit_id}")
-        new_routes.append(_route(inst, w, routes[w], t))
+    new_routes = _retimed(inst, plan, routes, changed, visit_id)
     left = [u for u in plan.unassigned if u.visit_id != visit_id and u.visit_id != displace]
     for vid, why in ((visit_id, "Left out by hand."), (displace, f"Taken out by hand to make room for {visit_id}.")):
         if vid is None or (vid == visit_id and worker_id is not None):
@@ -226,5 +264,50 @@ def move_visit(
         visit = inst.visit(vidx[vid])
         left.append(Unassigned(visit_id=vid, household_id=visit.household_id, reason=Reason.LOWER_PRIORITY,
                                detail=why, mandatory=visit.mandatory, urgent=visit.urgent))
-    meta = {**plan.meta, "edit": {"visit_id": visit_id, "worker_id": worker_id, "displaced": displace}}
+    edit = {"visit_id": visit_id, "worker_id": worker_id, "displaced": displace}
+    if from_worker_id is not None:
+        edit["from_worker_id"] = from_worker_id
+    meta = {**plan.meta, "edit": edit}
     return replace(plan, routes=tuple(new_routes), unassigned=tuple(left), kpis=None, meta=meta)
+
+
+def _retimed(inst: Instance, plan: Plan, routes: list[tuple[int, ...]], changed: set[int],
+             visit_id: str) -> list[Route]:
+    """The plan's routes after a hand move: the ``changed`` ones re-timed, and on a day of joint visits or
+    precedences every route tied to them too (seats together, gaps kept; within the shifts if possible, else
+    with overtime).  When the ties cannot hold, the changed routes are timed on their own and the rest kept."""
+    timings: list[Timing | None] = [None] * inst.n_workers
+    if inst.joint:
+        for relax in (False, True):
+            linked = schedule_routes(inst, routes, relax=relax)
+            if all(t.ok for w, t in enumerate(linked) if routes[w]):
+                timings = list(linked)
+                break
+    worker_of = {n: w for w, order in enumerate(routes) for n in order}
+    out: list[Route] = []
+    for w in range(inst.n_workers):
+        old = plan.route_of(inst.worker(w).id)
+        t = timings[w]
+        if t is not None and routes[w] and w not in changed and old is not None \
+                and tuple(s.start_s for s in old.stops) == t.starts:
+            out.append(old)  # a tied route whose times stay as they were
+            continue
+        if t is None:
+            if w not in changed:
+                if old is not None:
+                    out.append(old)
+                continue
+            if routes[w]:
+                t = _time(inst, w, routes[w])
+                if t is None:
+                    raise ValueError(f"worker_id: {inst.worker(w).id}'s route cannot be timed without {visit_id}")
+        if routes[w] and t is not None:
+            out.append(_route(inst, w, routes[w], t, worker_of if inst.joint else None))
+    if not any(inst.crew):
+        return out
+    widx = {inst.worker(w).id: w for w in range(inst.n_workers)}
+    # a partner's route keeps its times but names the seat's new worker
+    return [replace(r, stops=tuple(
+        replace(s, crew=_crew(inst, n, worker_of)) if inst.visit(n).crew else s
+        for s, n in zip(r.stops, routes[widx[r.worker_id]], strict=True)))
+        if r.worker_id in widx and len(r.stops) == len(routes[widx[r.worker_id]]) else r for r in out]

@@ -188,3 +188,71 @@ def test_on_the_gwanak_day_every_option_said_to_fit_is_clean_when_applied() -> N
         assert ev.ok == o.fits, (vid, o, [v.message for v in ev.violations])
         assert (o.overtime_s == 0) == o.fits
         assert ev.kpis.visits_assigned == plan.kpis.visits_assigned + (0 if o.displaces else 1)
+
+
+# ---- joint visits by hand ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def joint_day() -> tuple[object, Plan]:
+    from planner import SolveParams, load_problem, solve
+
+    p = load_problem(REPO / "fixtures" / "problems" / "joint.json")
+    plan = solve(p, TRAVEL, SolveParams(seed=0, deterministic=True, solution_limit=30, time_limit_s=60)).plan
+    assert evaluate(p, plan, TRAVEL).ok and not plan.unassigned
+    return p, plan
+
+
+def _held(plan: Plan, visit_id: str) -> dict[str, Stop]:
+    return {r.worker_id: s for r in plan.routes for s in r.stops if s.visit_id == visit_id}
+
+
+def test_a_joint_seat_moved_to_another_qualified_worker_keeps_the_pair_together(joint_day: tuple[object, Plan]) -> None:
+    p, plan = joint_day
+    held = _held(plan, "j-v1")
+    nurse = next(w for w in held if w.startswith("j-nurse"))
+    partner = next(w for w in held if w != nurse)
+    other = "j-nurse1" if nurse == "j-nurse2" else "j-nurse2"
+    moved = move_visit(p, plan, TRAVEL, visit_id="j-v1", worker_id=other, from_worker_id=nurse)  # type: ignore[arg-type]
+    assert evaluate(p, moved, TRAVEL).ok  # type: ignore[arg-type]
+    now = _held(moved, "j-v1")
+    assert set(now) == {other, partner} and now[other].start_s == now[partner].start_s
+    # both halves name the new pair
+    assert [x.worker_id for x in now[partner].crew.partners] == [other]  # type: ignore[union-attr]
+    assert [x.worker_id for x in now[other].crew.partners] == [partner]  # type: ignore[union-attr]
+    assert now[other].crew.seat == held[nurse].crew.seat  # type: ignore[union-attr]
+
+
+def test_a_visit_moved_into_a_route_with_a_joint_seat_retimes_the_partner_too(joint_day: tuple[object, Plan]) -> None:
+    p, plan = joint_day
+    nurse = next(w for w in _held(plan, "j-v1") if w.startswith("j-nurse"))
+    before = _held(plan, "j-v1")[nurse].start_s
+    moved = move_visit(p, plan, TRAVEL, visit_id="j-v7", worker_id=nurse, position=0)  # type: ignore[arg-type]
+    codes = {v.code for v in evaluate(p, moved, TRAVEL).violations}  # type: ignore[arg-type]
+    assert "crew_not_synchronised" not in codes and "precedence_gap" not in codes
+    assert codes == {"qualification"}  # j-v7 needs case management: the evaluator says so, nothing else
+    for vid in ("j-v1", "j-v2", "j-v6"):
+        assert len({s.start_s for s in _held(moved, vid).values()}) == 1, vid
+    assert _held(moved, "j-v1")[nurse].start_s > before  # pushed later, with its partner
+
+
+def test_a_joint_visit_left_out_by_hand_leaves_both_routes(joint_day: tuple[object, Plan]) -> None:
+    p, plan = joint_day
+    moved = move_visit(p, plan, TRAVEL, visit_id="j-v1", worker_id=None)  # type: ignore[arg-type]
+    assert _held(moved, "j-v1") == {} and [u.visit_id for u in moved.unassigned] == ["j-v1"]
+    assert evaluate(p, moved, TRAVEL).ok  # type: ignore[arg-type]
+
+
+def test_moving_a_joint_seat_is_refused_naming_the_field(joint_day: tuple[object, Plan]) -> None:
+    p, plan = joint_day
+    held = sorted(_held(plan, "j-v1"))
+    cases = [
+        ({"visit_id": "j-v1", "worker_id": "j-couns"}, "from_worker_id"),  # which half?
+        ({"visit_id": "j-v1", "worker_id": held[1], "from_worker_id": held[0]}, "worker_id"),  # both seats at once
+        ({"visit_id": "j-v1", "worker_id": "j-couns", "from_worker_id": "j-cm2x"}, "from_worker_id"),
+        ({"visit_id": "j-v5", "worker_id": "j-nurse1", "from_worker_id": "j-nurse2"}, "from_worker_id"),
+        ({"visit_id": "j-v7", "worker_id": "j-cm1", "displace": "j-v2"}, "displace_visit_id"),
+    ]
+    for kw, field in cases:
+        with pytest.raises(ValueError, match=f"^{field}:"):
+            move_visit(p, plan, TRAVEL, **kw)  # type: ignore[arg-type]
