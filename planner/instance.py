@@ -267,7 +267,9 @@ def compile_instance(
     visit_loc = np.array([loc(households[v.household_id].location) for v in problem.visits], dtype=np.int64)
 
     modes = sorted({w.travel_mode.value for w in problem.workers}) or ["walk"]
-    matrices = {mode: travel.matrix(locations, mode=mode) for mode in modes}
+    several = getattr(travel, "matrices", None)  # a provider that computes all modes at once (shared distances)
+    matrices = (several(locations, modes=modes) if callable(several)
+                else {mode: travel.matrix(locations, mode=mode) for mode in modes})
     for mode, m in matrices.items():
         if m.size != len(locations):
             raise ValueError(f"travel provider returned a {m.size}x{m.size} {mode} matrix for {len(locations)} places")
