@@ -19,6 +19,7 @@ from .models import (
     Outcome,
     Plan,
     PlanJob,
+    PlanKind,
     Report,
     Team,
     User,
@@ -273,6 +274,26 @@ def max_plan_version(session: Session, team_id: str, date: dt.date) -> int:
         select(func.max(Plan.version)).where(Plan.team_id == team_id, Plan.date == date)
     ).one()
     return int(value or 0)
+
+
+def lock_plan_day(session: Session, team_id: str, date: dt.date) -> None:
+    """Lock a team's day's versions for the rest of the transaction: ``SELECT ... FOR UPDATE`` on
+    PostgreSQL.  SQLite needs nothing here: the transaction's first write takes the database's one
+    write lock (a read before it would pin an old snapshot), and what it reads after that is current."""
+    if session.get_bind().dialect.name == "postgresql":
+        day = (col(Plan.team_id) == team_id, col(Plan.date) == date)
+        session.exec(select(Plan.id).where(*day).order_by(col(Plan.id)).with_for_update()).all()
+
+
+def other_edit_of(session: Session, base_plan_id: str, *, excluding: str) -> tuple[str, int] | None:
+    """The id and version of a hand edit of ``base_plan_id`` other than ``excluding`` (the oldest)."""
+    table = Plan.__table__  # type: ignore[attr-defined]
+    stmt = (sa.select(table.c.id, table.c.version)
+            .where(table.c.base_plan_id == base_plan_id, table.c.kind == PlanKind.EDIT.value,
+                   table.c.id != excluding)
+            .order_by(table.c.version).limit(1))
+    row = session.connection().execute(stmt).first()
+    return (str(row[0]), int(row[1])) if row is not None else None
 
 
 def published_plan(session: Session, team_id: str, date: dt.date) -> Plan | None:

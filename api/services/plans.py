@@ -65,10 +65,16 @@ def store_plan(
 ) -> Plan:
     """Save a new version (1, 2, 3 ... per team and day), optionally published.
 
-    ``plan_json`` is read by the planner's parser and stored as the planner writes it.
+    ``plan_json`` is read by the planner's parser and stored as the planner writes it.  A hand edit
+    (kind ``edit``) of a version that already has one is a 409 naming that edit, and nothing is
+    written: two dispatchers editing the same version cannot both save, and neither loses the
+    other's change unseen (the day's versions are locked, so concurrent editors go one at a time).
     """
     parsed = planner.plan_from_json({**plan_json, "date": date.isoformat()})
     data = planner.plan_to_json(parsed)
+    exclusive = kind == PlanKind.EDIT and base_plan_id is not None
+    if exclusive:
+        crud.lock_plan_day(session, team_id, date)
     for _attempt in range(5):
         version = crud.max_plan_version(session, team_id, date) + 1
         plan = Plan(
@@ -79,6 +85,13 @@ def store_plan(
         try:
             with session.begin_nested():
                 crud.add(session, plan)
+                # After the insert: on SQLite it took the write lock, so this read sees every committed edit.
+                earlier = (crud.other_edit_of(session, base_plan_id, excluding=plan.id)
+                           if exclusive and base_plan_id is not None else None)
+                if earlier is not None:
+                    raise conflict(
+                        f"plan {base_plan_id} was already edited (version {earlier[1]}, {earlier[0]}): "
+                        f"make the change on that version", slug="plan-already-edited")
         except IntegrityError:
             continue
         if publish:
