@@ -355,9 +355,8 @@ def solve(
     routes = [tuple(r) for r in raw.routes] + [() for _ in range(inst.n_workers - len(raw.routes))]
     if inst.joint:
         timings = _joint_timings(inst, routes, raw)
-        # On the clock the insertion may overrun the budget by 30 % at most (it places what the search left out).
-        insert_dropped(inst, routes, timings, best_of=_DUE_CHOICES if inst.has_due else 1,
-                       stop=None if budget.deterministic else lambda: budget.elapsed() >= 1.3 * budget.cap_s)
+        # On the clock the insertion ends with the budget (it places what the search left out).
+        insert_dropped(inst, routes, timings, best_of=_DUE_CHOICES if inst.has_due else 1, stop=spent)
     else:
         timings = []
         for w, order in enumerate(routes):

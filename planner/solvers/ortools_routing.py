@@ -12,6 +12,7 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from ..instance import Instance
 from ..joint import cost_of, insert_dropped, schedule_routes
+from ..joint_lns import plan_joint
 from ..params import SolveParams
 from ..travel.base import UNREACHABLE
 from .base import Progress, RawSolution
@@ -61,6 +62,9 @@ def build_seconds(inst: Instance) -> float:
     return _BUILD_S_PER_ENTRY * (len(travel) + len(timed)) * nodes * nodes + _BUILD_S_PER_NODE * nodes
 #: Feasible insertions weighed by travel and lateness per visit when a day with due times starts from pairs.
 _DUE_CHOICES = 8
+#: Share of the budget left after building the model that the crew-aware search (planner.joint_lns) gets on a
+#: day with joint visits; the routing search starts from its best plan with the rest.
+_LNS_SHARE = 0.7
 
 
 class OrToolsSolver:
@@ -70,7 +74,8 @@ class OrToolsSolver:
     name = "ortools"
 
     def __init__(self, *, gls_lambda: float | None = None, metaheuristic: str | None = None,
-                 joint: str = "model") -> None:
+                 joint: str = "model", lns_share: float = _LNS_SHARE) -> None:
+        self.lns_share = lns_share
         self.gls_lambda = gls_lambda
         self.metaheuristic = metaheuristic
         if joint not in JOINT_METHODS:
@@ -261,8 +266,11 @@ class OrToolsSolver:
         routing.CloseModelWithParameters(search)
         if initial is None and inst.joint and self.joint == "model":
             # Insertion heuristics and most moves add or remove one node at a time, which the equal active flags
-            # refuse: the search starts from the pairs inserted together.
-            initial = _pairs_first(inst, None if budget.deterministic else budget.split(0.5).expired)
+            # refuse, and guided local search never moves a crew: the search starts from our own construction
+            # and crew-aware ruin and recreate (planner.joint_lns) on a share of what is left.
+            initial = _pairs_first(inst, params, budget.split(self.lns_share, floor=0.0))
+            # What the construction used is gone: the routing search gets only what is left (a tenth at least).
+            search.time_limit.FromMilliseconds(max(1, int(budget.remaining(floor=0.05 * budget.cap_s) * 1000)))
         if initial is not None:
             hint = routing.ReadAssignmentFromRoutes([list(r) for r in initial], True)
             if hint is not None:
@@ -347,9 +355,18 @@ def _synchronise(inst: Instance, routing: Any, manager: Any, time_dim: Any, *, i
             time_dim.SetCumulVarSoftUpperBound(manager.NodeToIndex(v), int(inst.due_s[v]), max(1, round(cost)))
 
 
-def _pairs_first(inst: Instance, stop: Callable[[], bool] | None) -> list[list[int]]:
-    """A start for the search: every visit inserted greedily into empty routes, a joint visit's seats together
-    (until ``stop``: on the clock, half the budget at most)."""
+def _pairs_first(inst: Instance, params: SolveParams, share: Deadline) -> list[list[int]]:
+    """A start for the search: every visit inserted into empty routes, a joint visit's seats together, then
+    crew-aware ruin and recreate (:mod:`planner.joint_lns`) until ``share`` runs out (deterministic: on its
+    work budget, the clock only a cap)."""
+    spent = share.elapsed
+    return plan_joint(inst, seed=params.seed, stop=share.expired,
+                      progress=lambda: spent() / share.cap_s if share.cap_s > 0 else 1.0, work=share.work)
+
+
+def _pairs_first_greedy(inst: Instance, stop: Callable[[], bool] | None) -> list[list[int]]:
+    """The former start: every visit inserted greedily with :func:`planner.joint.insert_dropped` (kept for
+    ``bench/joint_methods.py``)."""
     starts = []
     # With soft due times, two starts: the least detour, and where travel plus lateness grows least among a few
     # feasible places; the search begins from the one that plans more, then costs less (each alone lost
