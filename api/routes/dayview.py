@@ -89,6 +89,21 @@ class PublishedDays(BaseModel):
     count: int
 
 
+class PrecedencePlanned(BaseModel):
+    first: str
+    then: str
+    min_gap_s: int
+    max_gap_s: int | None
+    gap_s: int | None = Field(description="start of then minus start of first as planned; null when either is out")
+    ok: bool = Field(description="the rule holds, or the follower is not planned")
+
+
+class PlanPrecedences(BaseModel):
+    plan_id: str
+    data: list[PrecedencePlanned]
+    count: int
+
+
 class Displaced(BaseModel):
     visit_id: str
     household_id: str
@@ -127,6 +142,9 @@ class MoveRequest(InputModel):
                                  description="0-based place in the worker's stops; null: where it fits best")
     displace_visit_id: _ID | None = Field(
         default=None, description="a stop of that worker's route to take out first (it becomes unassigned)")
+    from_worker_id: _ID | None = Field(
+        default=None, description="a joint visit: the worker whose seat moves to worker_id (the partners stay; "
+        "every tied route is re-timed so the seats still start together)")
     at: IsoDateTime | None = Field(
         default=None, description="where a drag on the timeline dropped it (with offset, on the plan's day): the "
         "visit goes before the first of the worker's stops starting later; used when position is null")
@@ -226,13 +244,21 @@ def check_move(plan_id: str, body: MoveRequest, session: SessionDep, p: Principa
 
 @router.post("/plans/{plan_id}/moves", response_model=MoveSaved, status_code=status.HTTP_201_CREATED,
              summary="Save this plan with one visit moved by hand as a new unpublished version (kind edit; "
-             "audited); publish it as any version",
+             "audited); publish it as any version; 409 (crew-broken) when it would split a joint visit's seats "
+             "in time or break a precedence",
              responses=problem_responses(404, 409, 503))
 def save_move(plan_id: str, body: MoveRequest, session: SessionDep, p: PrincipalDep,
               settings: SettingsDep) -> MoveSaved:
     stored, ev, delta = webviews.save_move(session, p, plan_id, body, network=settings.network,
                                            data_dir=settings.data_dir)
     return MoveSaved(plan=plan_summary(stored), check=_check(ev), kpis_delta=delta)
+
+
+@router.get("/plans/{plan_id}/precedences", response_model=PlanPrecedences,
+            summary="The day's precedences (one visit a gap after another) with the gap as this version plans it",
+            responses=problem_responses(404, 409))
+def precedences(plan_id: str, session: SessionDep, p: PrincipalDep) -> PlanPrecedences:
+    return PlanPrecedences.model_validate(webviews.plan_precedences(session, p, plan_id))
 
 
 @router.get("/plans/{plan_id}/diff", response_model=PlanDiff, response_model_by_alias=True,

@@ -162,7 +162,8 @@ def _moved(row: Plan, body: Any, *, network: str | None, data_dir: Any) -> tuple
         position = next((k for k, s in enumerate(others) if s.start_s > at_s), len(others))
     try:
         edited = planner.move_visit(problem, plan, travel, visit_id=body.visit_id, worker_id=body.worker_id,
-                                    position=position, displace=body.displace_visit_id)
+                                    position=position, displace=body.displace_visit_id,
+                                    from_worker_id=body.from_worker_id)
     except ValueError as exc:
         message = scrub_values(str(exc))
         field = message.split(":", 1)[0] if ":" in message else "body"
@@ -187,6 +188,15 @@ def check_move(
     return edited, ev, planner.kpi_delta(stored_plan(row), edited)
 
 
+#: What a hand move may not save: a joint visit's seats apart or missing, a follower without its first.  Other
+#: violations (a seat or visit its worker may not take, overtime) are saved as a draft to publish with force.
+CREW_BREAKS = frozenset({"crew_incomplete", "crew_not_synchronised", "precedence_gap", "precedence_missing_first"})
+
+
+def _breaks_a_crew(ev: planner.Evaluation) -> bool:
+    return any(v.code in CREW_BREAKS for v in ev.violations)
+
+
 def save_move(
     session: Session, p: Principal, plan_id: str, body: Any, *, network: str | None, data_dir: Any,
 ) -> tuple[Plan, planner.Evaluation, dict[str, float]]:
@@ -194,6 +204,14 @@ def save_move(
     row = get_plan(session, p, plan_id)
     require_team_write(p, row.team_id)
     edited, ev, delta = check_move(session, p, plan_id, body, network=network, data_dir=data_dir)
+    before = {(v.code, v.visit_id) for v in planner.evaluate(_problem(row), stored_plan(row), plan_travel(
+        _problem(row), network, data_dir=data_dir)).violations} if _breaks_a_crew(ev) else set()
+    broken = [v for v in ev.violations if v.code in CREW_BREAKS and (v.code, v.visit_id) not in before]
+    if broken:
+        raise ApiError(409, f"visit_id: this move breaks joint visit or precedence {broken[0].visit_id} "
+                       f"({broken[0].code}: {scrub_values(broken[0].message)}); nothing was saved",
+                       slug="crew-broken", errors=[ErrorItem(field=v.code, message=scrub_values(v.message))
+                                                   for v in broken[:20]])
     stored = store_plan(
         session, team_id=row.team_id, date=row.date, plan_json=planner.plan_to_json(edited), problem=row.problem,
         kind=PlanKind.EDIT, job_id=None, base_plan_id=row.id, stopped_early=False, created_by=p.user_id,
@@ -202,8 +220,31 @@ def save_move(
     audit(session, p, "create", "plan", stored.id, team_id=row.team_id,
           detail=f"move of {row.id}: visit={body.visit_id} worker={body.worker_id or '-'} "
           f"position={body.position if body.position is not None else 'best'} "
-          f"displaced={body.displace_visit_id or '-'} version={stored.version} violations={len(ev.violations)}")
+          f"displaced={body.displace_visit_id or '-'} from={body.from_worker_id or '-'} version={stored.version} "
+          f"violations={len(ev.violations)}")
     return stored, ev, delta
+
+
+# ---- precedences ---------------------------------------------------------------------------------------
+
+
+def plan_precedences(session: Session, p: Principal, plan_id: str) -> dict[str, Any]:
+    """The day's precedences as this version keeps them: each pair, its gap rule and the gap as planned
+    (``null`` when either visit is left out), ``ok`` when the rule holds or the follower is not planned."""
+    row = get_plan(session, p, plan_id)
+    plan = stored_plan(row)
+    starts: dict[str, int] = {}
+    for r in plan.routes:
+        for s in r.stops:
+            starts[s.visit_id] = min(starts.get(s.visit_id, s.start_s), s.start_s)
+    data = []
+    for pr in _problem(row).precedences:
+        gap = starts[pr.then] - starts[pr.first] if pr.first in starts and pr.then in starts else None
+        high = pr.max_gap_s if pr.max_gap_s is not None and pr.max_gap_s >= 0 else None
+        ok = (pr.then not in starts) or (gap is not None and gap >= pr.min_gap_s and (high is None or gap <= high))
+        data.append({"first": pr.first, "then": pr.then, "min_gap_s": pr.min_gap_s, "max_gap_s": high,
+                     "gap_s": gap, "ok": ok})
+    return {"plan_id": row.id, "data": data, "count": len(data)}
 
 
 # ---- what changed ------------------------------------------------------------------------------------

@@ -297,3 +297,80 @@ def test_a_field_worker_lists_only_her_own_published_days(world: World) -> None:
     assert_problem(world.get(f"/v1/workers/{nurse}/published-days", "nurse_a", params={"date_from": "24/11"}), 422)
     audit = world.get("/v1/audit", "manager", params={"resource": "schedule", "resource_id": nurse}).json()
     assert any("published days" in e["detail"] for e in audit["data"]), audit
+
+
+def test_joint_visits_move_seat_by_seat_and_a_field_worker_sees_only_the_partners_role(client: TestClient) -> None:
+    import json
+
+    from apisupport import add_user
+
+    manager = bootstrap_manager(client)
+    problem = json.loads((REPO / "fixtures" / "problems" / "joint.json").read_text(encoding="utf-8"))
+    r = client.post("/v1/teams/load?name=joint-web", json=problem, headers=manager.headers)
+    assert r.status_code == 201, r.text
+    team = r.json()["team"]["id"]
+    workers = {w["ref"]: w for w in client.get(f"/v1/teams/{team}/workers", headers=manager.headers).json()["data"]}
+    disp = add_user(client, manager.headers, "dispatcher", team_id=team, prefix="dj").headers
+    job = client.post("/v1/plan-jobs", headers=disp, json={"team_id": team, "date": DAY, "time_limit_s": 60,
+                                                          "deterministic": True, "solution_limit": 5})
+    assert job.status_code == 202, job.text
+    done = wait_for_job(client, disp, job.json()["id"], timeout_s=120)
+    assert done["status"] == "succeeded", done
+    assert client.post(f"/v1/plans/{done['plan_id']}/publish", headers=disp).status_code == 200
+    plan = client.get(f"/v1/plans/{done['plan_id']}", headers=disp).json()
+    households = {h["id"]: h["ref"] for h in client.get(f"/v1/teams/{team}/households", headers=disp).json()["data"]}
+    held: dict[str, dict[str, Any]] = {}
+    for route in plan["routes"]:
+        for s in route["stops"]:
+            if households[s["household_id"]] == "j-h1":
+                held[route["worker_id"]] = s
+    assert len(held) == 2 and len({s["start"] for s in held.values()}) == 1  # both halves, one start
+    nurse_id = next(w for w in held if w in (workers["j-nurse1"]["id"], workers["j-nurse2"]["id"]))
+    partner_id = next(w for w in held if w != nurse_id)
+    visit_id = held[nurse_id]["visit_id"]
+    # the precedence as planned
+    prec = client.get(f"/v1/plans/{plan['id']}/precedences", headers=disp).json()
+    assert prec["count"] == 1 and prec["data"][0]["ok"] and 1800 <= prec["data"][0]["gap_s"] <= 7200
+    # moving one half: which half must be said; to the other nurse both stay together
+    url = f"/v1/plans/{plan['id']}/moves/check"
+    other = workers["j-nurse1"]["id"] if nurse_id == workers["j-nurse2"]["id"] else workers["j-nurse2"]["id"]
+    err = assert_problem(client.post(url, headers=disp, json={"visit_id": visit_id, "worker_id": other}), 422)
+    assert err["errors"][0]["field"] == "from_worker_id"
+    err = assert_problem(client.post(url, headers=disp, json={"visit_id": visit_id, "worker_id": partner_id,
+                                                              "from_worker_id": nurse_id}), 422)
+    assert err["errors"][0]["field"] == "worker_id"
+    verdict = client.post(url, headers=disp, json={"visit_id": visit_id, "worker_id": other,
+                                                   "from_worker_id": nurse_id}).json()
+    assert verdict["ok"], verdict["violations"]
+    moved = {r["worker_id"]: s for r in verdict["plan"]["routes"] for s in r["stops"] if s["visit_id"] == visit_id}
+    assert set(moved) == {other, partner_id} and moved[other]["start"] == moved[partner_id]["start"]
+    # a move that splits the pair in time: shown by the check, refused when saved
+    breaking = None
+    for route in plan["routes"]:
+        for pos in range(len(route["stops"]) + 1):
+            body = {"visit_id": visit_id, "worker_id": route["worker_id"], "position": pos, "from_worker_id": nurse_id}
+            if route["worker_id"] == partner_id:
+                continue
+            r = client.post(url, headers=disp, json=body)
+            if r.status_code == 200 and "crew_not_synchronised" in {v["code"] for v in r.json()["violations"]}:
+                breaking = body
+                break
+        if breaking:
+            break
+    assert breaking is not None, "some hand move of the seat splits the pair"
+    refused = assert_problem(client.post(f"/v1/plans/{plan['id']}/moves", headers=disp, json=breaking), 409)
+    assert "crew_not_synchronised" in refused["detail"]
+    saved = client.post(f"/v1/plans/{plan['id']}/moves", headers=disp, json={
+        "visit_id": visit_id, "worker_id": other, "from_worker_id": nurse_id})
+    assert saved.status_code == 201 and saved.json()["check"]["ok"], saved.text
+    # the nurse on it sees her partner's role, never the name or id
+    ref = next(k for k, w in workers.items() if w["id"] == nurse_id)
+    fw = add_user(client, manager.headers, "field_worker", team_id=team, worker_id=nurse_id, prefix="fj").headers
+    raw = client.get(f"/v1/workers/{nurse_id}/schedule", headers=fw, params={"date": DAY})
+    stop = next(s for s in raw.json()["stops"] if s["visit_id"] == visit_id)
+    assert stop["with_roles"] == [next(w for w in workers.values() if w["id"] == partner_id)["role"]], ref
+    partner = next(w for w in workers.values() if w["id"] == partner_id)
+    for path in (f"/v1/workers/{nurse_id}/schedule", f"/v1/workers/{nurse_id}/schedule/geojson"):
+        text = client.get(path, headers=fw, params={"date": DAY}).text
+        assert partner["id"] not in text and partner["name"] not in text, path
+    assert_problem(client.get(f"/v1/plans/{plan['id']}/precedences", headers=fw), 403)
