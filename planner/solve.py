@@ -18,6 +18,7 @@ from .params import SolveParams
 from .plan import Crew, Partner, Plan, Reason, Route, Stop, Unassigned
 from .risk import RiskModel
 from .schedule import Timing, feasible_part, schedule_route
+from .solvers import decompose
 from .solvers.base import Progress, RawSolution, RoutingSolver
 from .solvers.budget import Deadline
 from .solvers.repair import repair
@@ -343,6 +344,8 @@ def solve(
         expected = _POST_PASS_S_PER_VISIT * ((inst.n_visits - must) + must / 8)
         search = budget.reserve(min(0.3 * budget.cap_s, expected), floor=0.1 * budget.cap_s)
     engine = solver or solver_for(_engine(params.solver, inst))
+    if solver is None and params.solver == "auto" and decompose.wanted(inst, initial=initial):
+        engine = decompose.DecomposeSolver()  # a big day in parts, one process each (issue 16)
     if (inst.joint or inst.has_due) and getattr(engine, "name", "ortools") != "ortools":
         engine = solver_for("ortools")  # a given hybrid or race cannot tie routes together either
     raw = engine.solve(

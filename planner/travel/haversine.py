@@ -33,8 +33,8 @@ class HaversineProvider:
     def matrices(self, locations: Sequence[Location], *, modes: Sequence[str]) -> dict[str, TravelMatrix]:
         """The matrices of several modes at once: one distance array shared by all of them (the great-circle
         distance does not depend on the mode), computed in blocks of rows so that no temporary is as large as
-        the matrix and only from the diagonal on (10,000 places: 2.4 GB for walk and drive instead of 7 GB of temporaries, 8x
-        faster)."""
+        the matrix and only from the diagonal on (10,000 places: 2.4 GB for walk and drive instead of 7 GB of
+        temporaries, 8x faster)."""
         for mode in modes:
             if mode not in self.speeds_kph:
                 raise ValueError(f"mode: {mode!r} is not one of {', '.join(self.speeds_kph)}")
