@@ -13,7 +13,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .models import ErrorItem, ProblemDetails
-from .redact import scrub_values
+from .redact import scrub_values, shown_id
 
 __all__ = ["ApiError", "install_handlers", "problem_response", "problem_responses", "safe_errors"]
 
@@ -60,7 +60,7 @@ class ApiError(Exception):
 
 
 def not_found(kind: str, ident: str) -> ApiError:
-    return ApiError(404, f"{kind} {ident} does not exist")
+    return ApiError(404, f"{kind} {shown_id(ident)} does not exist")
 
 
 def forbidden(detail: str) -> ApiError:

@@ -28,6 +28,16 @@ _FEED_TOKEN = re.compile(r"(/v1/feeds/)[^/\s?#\"']+")
 _QUERY_TOKEN = re.compile(r"([?&]token=)[^&\s#\"']+")
 
 
+_OUR_ID = re.compile(r"[a-z]{1,8}_[0-9a-f]{16}")
+
+
+def shown_id(value: object) -> str:
+    """An id as an error message may show it: one of ours (``hh_3f9a0c1d2e4b5a6c``) as it is, anything else
+    as ``(not an id)``, so a name or phone number typed into an id field is never echoed back or logged."""
+    text = str(value)
+    return text if _OUR_ID.fullmatch(text) else "(not an id)"
+
+
 def scrub_values(message: str) -> str:
     """``message`` without the input values it quotes: the field path and the rule stay.
 

@@ -32,6 +32,7 @@ from ..models import (
     check_worker_times,
     now_utc,
 )
+from ..redact import shown_id
 from ..security import Principal
 from .access import (
     field_worker_households,
@@ -143,7 +144,7 @@ def check_worker_ref(session: Session, team_id: str, worker_id: str | None, fiel
     worker = crud.get(session, Worker, worker_id)
     if worker is None or worker.team_id != team_id:
         raise ApiError(
-            422, f"{field}: {worker_id} is not a worker of this team",
+            422, f"{field}: {shown_id(worker_id)} is not a worker of this team",
             errors=[ErrorItem(field=field, message="not a worker of this team")],
         )
 

@@ -28,6 +28,7 @@ from ..models import (
     VisitStatus,
     now_utc,
 )
+from ..redact import shown_id
 from ..security import Principal
 from .access import require_not_field_worker, require_report, require_team_read, require_team_write
 from .audit import audit
@@ -42,7 +43,7 @@ def _household_of_team(session: Session, team_id: str, household_id: str, field:
     household = crud.get(session, Household, household_id)
     if household is None or household.team_id != team_id:
         raise ApiError(
-            422, f"{field}: {household_id} is not a household of this team",
+            422, f"{field}: {shown_id(household_id)} is not a household of this team",
             errors=[ErrorItem(field=field, message="not a household of this team")],
         )
     return household
@@ -232,7 +233,7 @@ def set_precedences(session: Session, p: Principal, team_id: str, body: Preceden
             vid = getattr(item, end)
             request = requests.get(vid)
             if request is None or request.team_id != team_id:
-                raise ApiError(422, f"data[{i}].{end}: {vid} is not a visit request of this team",
+                raise ApiError(422, f"data[{i}].{end}: {shown_id(vid)} is not a visit request of this team",
                                errors=[ErrorItem(field=f"data[{i}].{end}", message="not a visit request of this team")])
         if requests[item.first].date != requests[item.then].date:
             raise ApiError(422, f"data[{i}].then: not on the same day as {item.first}",
