@@ -15,7 +15,7 @@ from .budget import Deadline
 from .objective import relaxation_is_exact
 from .repair import settle
 
-__all__ = ["RaceSolver", "can_fork", "challenger_for", "idle_cores"]
+__all__ = ["RaceSolver", "can_fork", "challenger_for", "idle_cores", "load_average"]
 
 _GRACE_S = 2.0
 #: Idle cores (cores less the 1-minute load average) a race on the clock needs: one per leg, with slack.  With
@@ -51,14 +51,19 @@ def can_fork(processes: int | None = None) -> bool:
     return cores >= 2 and not mp.current_process().daemon and "fork" in mp.get_all_start_methods()
 
 
-def idle_cores(processes: int | None = None) -> float:
-    """Cores this process may use (``processes`` overrides the count) less the 1-minute load average."""
-    cores = processes if processes is not None else _cores()
+def load_average() -> float:
+    """The machine's 1-minute load average (0 where the platform has none)."""
     try:
-        load = os.getloadavg()[0]
+        return os.getloadavg()[0]
     except OSError:  # pragma: no cover - no load average on this platform
-        load = 0.0
-    return cores - load
+        return 0.0
+
+
+def idle_cores(processes: int | None = None, load: Callable[[], float] | None = None) -> float:
+    """Cores this process may use (``processes`` overrides the count) less the load (``load`` reads it; the
+    1-minute load average by default)."""
+    cores = processes if processes is not None else _cores()
+    return cores - (load or load_average)()
 
 
 def _until(budget: Deadline) -> Callable[[], bool] | None:
@@ -156,12 +161,28 @@ class RaceSolver:
 
     name = "race"
 
-    def __init__(self, *, processes: int | None = None, challenger: str = "auto", halve: bool = False) -> None:
+    def __init__(self, *, processes: int | None = None, challenger: str = "auto", halve: bool = False,
+                 load: Callable[[], float] | None = None) -> None:
         if challenger not in ("auto", "vroom", "pyvrp"):
             raise ValueError(f"challenger: must be 'auto', 'vroom' or 'pyvrp', got {challenger!r}")
         self.processes = processes
         self.challenger = challenger
         self.halve = halve
+        self.load = load
+
+    def mode(self, inst: Instance, budget: Deadline) -> str:
+        """How this day is solved: ``"race"`` (two processes side by side), ``"sequential"`` (both legs one after
+        the other: the deterministic mode without a second process, or ``halve``) or ``"alone"`` (the challenger
+        on the whole budget).  On the clock a race needs an idle core for each leg (:func:`idle_cores` at least
+        1.5: the cores less the load, read by ``load`` if given; without ``load``, ``processes`` counts idle cores)
+        and a day of at most 600 candidate visits."""
+        busy = not budget.deterministic and (
+            inst.n_visits > _RACE_MAX_VISITS
+            or ((self.processes is None or self.load is not None)
+                and idle_cores(self.processes, self.load) < _RACE_IDLE_CORES))
+        if busy or not can_fork(self.processes):
+            return "sequential" if budget.deterministic or self.halve else "alone"
+        return "race"
 
     def solve(
         self,
@@ -181,12 +202,10 @@ class RaceSolver:
                                              progress=progress, should_stop=should_stop, deadline=budget)
             return raw
         challenger = self.challenger if self.challenger != "auto" else challenger_for(inst, previous_worker)
-        # On the clock a race needs idle cores (unless the caller counted them) and a day the plain leg helps on.
-        busy = not budget.deterministic and ((self.processes is None and idle_cores() < _RACE_IDLE_CORES)
-                                             or inst.n_visits > _RACE_MAX_VISITS)
-        if busy or not can_fork(self.processes):
-            if not (budget.deterministic or self.halve):
-                return _alone(challenger, inst, params, budget, previous_worker, progress, should_stop)
+        mode = self.mode(inst, budget)
+        if mode == "alone":
+            return _alone(challenger, inst, params, budget, previous_worker, progress, should_stop)
+        if mode == "sequential":
             # One leg after the other: the same plan as side by side when the work budget decides.
             first = budget if budget.deterministic else budget.split(0.5)
             own = ortools.solve(inst, params, previous_worker=previous_worker, progress=progress,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,16 +19,28 @@ from ..schedule import feasible_part
 from ..travel.base import UNREACHABLE
 from .base import Progress, RawSolution
 from .budget import Deadline
+from .improve import improve
 from .objective import full_objective
 
-__all__ = ["VroomHybridSolver", "VroomModel", "build_vroom_input", "vroom_routes"]
+__all__ = ["VroomHybridSolver", "VroomModel", "build_vroom_input", "deepest", "fits", "priorities_of",
+           "vroom_routes"]
 
 #: Travel (s) standing for "impossible" inside VROOM (its matrices are 32-bit).
 _BLOCKED = 10**7
 #: VROOM's priorities are integers in 0..100; mandatory and urgent visits take the top one.
 _TOP_PRIORITY = 100
-#: Time of a VROOM run one exploration level down, relative to the first run.
-_LEVEL_DOWN = 0.6
+#: VROOM's run time at each exploration level relative to level 0, one thread (busy Gwanak days of 250 candidate
+#: visits at load 13-16: level 0 1.5-2.4 s, 1 about 2.5x, 2 about 6x, 3 about 12x, 5 about 40x).  On the clock the
+#: portfolio runs a level only when this estimate, from its own level-0 run, fits what is left of VROOM's share: a
+#: deep level cut by its timeout returned worse routes than a complete level 0 (level 5 cut at 5 s: 70-190 less
+#: risk covered on the same day).
+_LEVEL_COST = (1.0, 2.5, 6.0, 12.0, 25.0, 40.0)
+#: Safety factor on those estimates (the machine's load moves between runs).
+_LEVEL_SLACK = 1.25
+#: Priority mappings the portfolio tries on the clock, in order, at each exploration level: risk rank on 98 levels,
+#: a log scale of the risk penalty, a linear one, rank on 30 levels.  No mapping led on every day (VROOM maximises
+#: the sum of integer priorities first, a proxy for the risk covered); the best by the full objective is kept.
+_CLOCK_MAPPINGS = ("rank98", "log", "linear", "rank30")
 #: Candidate visits beyond which VROOM runs at exploration level 0.
 _LARGE_DAY = 600
 #: VROOM's exploration level in the deterministic mode.  pyvroom 1.15 is reproducible at level 0 only: from level 1
@@ -60,6 +73,35 @@ def _priorities(inst: Instance, levels: int = 98) -> dict[int, int]:
         else:
             out[v] = 1 + round(levels * rank[float(inst.weight[v])] / top)
     return out
+
+
+def _scaled_priorities(inst: Instance, scale: str) -> dict[int, int]:
+    """Priorities of the optional visits on a ``"log"`` or ``"linear"`` scale of the risk skip penalty (1..99, the
+    riskiest 99); 100 for mandatory and urgent visits."""
+    optional = [float(inst.weight[v]) for v in range(inst.n_visits)
+                if not (inst.visit(v).mandatory or inst.visit(v).urgent)]
+    top = max([1e-9, *optional])
+    out = {}
+    for v in range(inst.n_visits):
+        visit = inst.visit(v)
+        x = max(0.0, float(inst.weight[v]))
+        if visit.mandatory or visit.urgent:
+            out[v] = _TOP_PRIORITY
+        elif scale == "log":
+            out[v] = 1 + round(98 * math.log1p(x) / math.log1p(top))
+        else:
+            out[v] = 1 + round(98 * x / top)
+    return out
+
+
+def priorities_of(inst: Instance, mapping: str) -> dict[int, int]:
+    """VROOM priorities by name: ``"rankN"`` (risk rank on N levels, 1 <= N <= 98), ``"log"`` or ``"linear"``
+    (scales of the risk skip penalty)."""
+    if mapping in ("log", "linear"):
+        return _scaled_priorities(inst, mapping)
+    if mapping.startswith("rank") and mapping[4:].isdigit() and 1 <= int(mapping[4:]) <= 98:
+        return _priorities(inst, int(mapping[4:]))
+    raise ValueError(f"mapping: must be 'rankN' (N in 1..98), 'log' or 'linear', got {mapping!r}")
 
 
 def build_vroom_input(inst: Instance, *, priority_levels: int = 98,
@@ -141,6 +183,18 @@ def vroom_routes(inst: Instance, *, seconds: float | None, exploration_level: in
     return routes
 
 
+def fits(level: int, first_s: float, left_s: float) -> bool:
+    """Whether a VROOM run at ``level`` is expected to finish in ``left_s`` seconds, given that the portfolio's
+    first run (level 0) took ``first_s``."""
+    return _LEVEL_SLACK * _LEVEL_COST[level] * max(first_s, 0.01) <= left_s
+
+
+def deepest(top: int, first_s: float, left_s: float) -> int:
+    """The deepest exploration level up to ``top`` expected to finish in ``left_s`` seconds (:func:`fits`); -1 if
+    none is."""
+    return max((level for level in range(top + 1) if fits(level, first_s, left_s)), default=-1)
+
+
 class VroomHybridSolver:
     """VROOM's construction and local search on what it can express, OR-Tools polishing the full model.
 
@@ -157,52 +211,76 @@ class VroomHybridSolver:
     threads
         VROOM's threads.
     priority_levels
-        Granularities of the risk-rank priorities, one VROOM run each (the first at
-        ``exploration_level``, the others one level lower), as long as VROOM's share lasts.
+        Granularities of the risk-rank priorities in the deterministic mode, one VROOM run each.
+    mappings
+        Priority mappings (:func:`priorities_of`) the portfolio tries on the clock, at each level from 0 up to
+        ``exploration_level``, as long as VROOM's share lasts.
     """
 
     name = "vroom+ortools"
 
-    def __init__(self, *, vroom_share: float = 0.6, exploration_level: int = 5, threads: int = 1,
-                 priority_levels: Sequence[int] = (98, 30, 10)) -> None:
+    def __init__(self, *, vroom_share: float = 0.8, exploration_level: int = 5, threads: int = 1,
+                 priority_levels: Sequence[int] = (98, 30, 10),
+                 mappings: Sequence[str] = _CLOCK_MAPPINGS) -> None:
         if not 0.0 < vroom_share <= 1.0:
             raise ValueError(f"vroom_share: must lie in (0, 1], got {vroom_share!r}")
         if not priority_levels or not all(1 <= x <= 98 for x in priority_levels):
             raise ValueError(f"priority_levels: must be one or more integers in 1..98, got {priority_levels!r}")
+        if not 0 <= exploration_level < len(_LEVEL_COST):
+            raise ValueError(f"exploration_level: must lie in 0..{len(_LEVEL_COST) - 1}, got {exploration_level!r}")
+        if not mappings:
+            raise ValueError("mappings: must name at least one priority mapping")
+        for m in mappings:
+            if not (m in ("log", "linear") or (m.startswith("rank") and m[4:].isdigit() and 1 <= int(m[4:]) <= 98)):
+                raise ValueError(f"mappings: {m!r} is not 'rankN' (N in 1..98), 'log' or 'linear'")
         self.priority_levels = tuple(priority_levels)
+        self.mappings = tuple(mappings)
         self.vroom_share = vroom_share
         self.exploration_level = exploration_level
         self.threads = threads
 
     def _portfolio(self, inst: Instance, params: SolveParams, previous_worker: Sequence[int] | None,
                    budget: Deadline, should_stop: Callable[[], bool] | None) -> tuple[list[list[int]], int]:
-        """VROOM runs with several priority granularities (as many as fit in VROOM's share of the budget;
-        all of them in the deterministic mode, where VROOM runs to completion and the whole budget
-        is only a safety cap), each re-checked; the best by the full objective."""
+        """VROOM runs, each re-checked, the best by the full objective kept.  Deterministic: one run per priority
+        granularity at the reproducible level, all of them (VROOM runs to completion; the whole budget is only a
+        safety cap).  On the clock, within VROOM's share of the budget: every mapping at level 0, then, best
+        mapping first, each at the deepest level whose estimated time (:func:`fits`, from the first run's) fits
+        what is left."""
         share = budget.split(1.0 if budget.deterministic else self.vroom_share)
-        best: tuple[int, list[list[int]]] | None = None
-        first_s = 0.0
         # VROOM's deeper levels overrun the budget on large days (2,000 visits: level 5 cut by its
         # timeout left urgent visits out; level 0 none).
         top = self.exploration_level if inst.n_visits <= _LARGE_DAY else 0
-        if budget.deterministic:
-            top = min(top, _REPRODUCIBLE_LEVEL)
-        for k, levels in enumerate(self.priority_levels):
-            level = top if k == 0 else max(0, top - 1)
-            if k and ((not share.deterministic and share.remaining() < _LEVEL_DOWN * first_s)
-                      or (should_stop is not None and should_stop())):
-                break
+        tried: list[tuple[int, str, list[list[int]]]] = []
+
+        def run(level: int, mapping: str) -> float:
             t1 = time.perf_counter()
             found = vroom_routes(inst, seconds=share.remaining(floor=0.05), exploration_level=level,
-                                 threads=self.threads, priority_levels=levels)
-            if k == 0:
-                first_s = time.perf_counter() - t1
+                                 threads=self.threads, priorities=priorities_of(inst, mapping))
             hint = [feasible_part(inst, w, r) for w, r in enumerate(found)]
-            cost = full_objective(inst, hint, params, previous_worker)
-            if best is None or cost < best[0]:
-                best = (cost, hint)
-        assert best is not None
-        return best[1], best[0]
+            tried.append((full_objective(inst, hint, params, previous_worker), mapping, hint))
+            return time.perf_counter() - t1
+
+        def halted() -> bool:
+            return should_stop is not None and should_stop()
+
+        if budget.deterministic:
+            for k, x in enumerate(self.priority_levels):
+                if k and halted():
+                    break
+                run(min(top, _REPRODUCIBLE_LEVEL), f"rank{x}")
+        else:
+            first_s = run(0, self.mappings[0])
+            for mapping in self.mappings[1:]:
+                if halted() or not fits(0, first_s, share.remaining()):
+                    break
+                run(0, mapping)
+            for _, mapping, _ in sorted(tried[:len(self.mappings)], key=lambda x: x[0]):
+                level = deepest(top, first_s, share.remaining())
+                if halted() or level < 1:
+                    break
+                run(level, mapping)
+        cost, _, hint = min(tried, key=lambda x: x[0])
+        return hint, cost
 
     def solve(
         self,
@@ -232,6 +310,14 @@ class VroomHybridSolver:
         if should_stop is not None and should_stop():
             return RawSolution(routes=tuple(tuple(r) for r in hint), objective=mine, stopped_early=True,
                                solver=self.name)
+        if not budget.deterministic:
+            # The full objective's own local search (swaps of riskier visits in, shorter routes), to its local
+            # optimum or the budget's end; OR-Tools then polishes from there if time is left.
+            halt = budget.expired if should_stop is None else (lambda: budget.expired() or should_stop())
+            better = improve(inst, hint, params, previous_worker, stop=halt)
+            cost = full_objective(inst, better, params, previous_worker)
+            if cost < mine:
+                hint, mine = [list(r) for r in better], cost
         # On the clock, OR-Tools polishes only if building its model leaves it time to search (2,000 visits: about
         # 7 s of building; started anyway, it overran a 10 s budget by 7 s).
         if not budget.deterministic and budget.remaining() < 1.5 * build_seconds(inst) + 0.5:
