@@ -9,6 +9,7 @@ risk skip penalty on a log scale), lunch breaks, time windows, per-role service,
     python bench/district.py                       # comparison at 10 s + scaling curve
     python bench/district.py --skip-scaling
     python bench/district.py --busy                # busier generated days, 10 s and 30 s, 3 seeds
+    python bench/district.py --busy --neighbour    # the same with one CPU-bound process beside each run
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -53,7 +55,7 @@ TRAVEL = HaversineProvider()
 warnings.filterwarnings("ignore")
 
 
-def engines() -> dict[str, object]:
+def engines() -> dict[str, Any]:
     from planner.solvers.ortools_routing import OrToolsSolver
     from planner.solvers.pyvrp_hybrid import PyVrpHybridSolver
     from planner.solvers.race import RaceSolver
@@ -107,7 +109,7 @@ def measure(problem: Problem, who: str, seconds: float, seed: int = 0) -> dict:
         inst = compile_instance(problem, TRAVEL)
         plan, rejected = plan_of(inst, run_vroom(inst, seconds))
     else:
-        def progress(p) -> None:
+        def progress(p: object) -> None:
             if not first:
                 first.append(time.perf_counter() - t0)
         res = solve(problem, TRAVEL, SolveParams(time_limit_s=seconds, seed=seed),
@@ -153,6 +155,8 @@ def scaled(base: Problem, n: int, seed: int = 7) -> Problem:
 
 BUSY_OUT = REPO / "bench" / "results" / "district_busy.md"
 BUSY_RAW = REPO / "bench" / "results" / "district_busy.jsonl"
+NEIGHBOUR_OUT = REPO / "bench" / "results" / "district_busy_neighbour.md"
+NEIGHBOUR_RAW = REPO / "bench" / "results" / "district_busy_neighbour.jsonl"
 
 
 def busy_day(households: int, seed: int, max_visits: int = 13) -> Problem:
@@ -202,12 +206,20 @@ def render_busy(rows: list[dict]) -> str:
              "(sum of the served visits' risk skip penalties). Wall: the whole call.", "",
              "| day | visits | budget | solver | risk covered | intensive | planned | travel (h) | violations | wall | "
              "load |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    order = {"auto": 0, "vroom": 1, "ortools": 2}
+
+    def key(r: dict) -> tuple:
+        parts = [int(x) if x.isdigit() else x for x in str(r["day"]).split(":")]
+        return (parts, r["seconds"], order.get(r["solver"], 3), r["solver"])
+
+    rows = sorted(rows, key=key)
     for r in rows:
         lines.append(f"| {r['day']} | {r['visits']} | {r['seconds']:g} s | {r['solver']} | {r['risk_covered']:.3f} | "
                      f"{r['intensive']} | {r['assigned']} | {r['travel_s'] / 3600:.2f} | {r['violations']} | "
                      f"{r['wall_s']} s | {r.get('load', '')} |")
     lines += ["", "## Summary", "", "| budget | days | auto ≥ best peer (coverage) | mean coverage gap to best peer | "
-              "travel vs VROOM (mean over all days) | worst wall over budget |", "|---|---|---|---|---|---|"]
+              "travel vs VROOM (mean over all days) | auto's worst wall over budget | peers' worst |",
+              "|---|---|---|---|---|---|---|"]
     for secs in sorted({r["seconds"] for r in rows}):
         by = {(r["day"], r["solver"]): r for r in rows if r["seconds"] == secs}
         days = sorted({d for d, s in by if s == "auto"})
@@ -222,16 +234,57 @@ def render_busy(rows: list[dict]) -> str:
             gaps.append(me["risk_covered"] - best)
             if (d, "vroom") in by and by[(d, "vroom")]["travel_s"]:
                 travel.append(me["travel_s"] / by[(d, "vroom")]["travel_s"] - 1)
-        over = max((r["wall_s"] - r["seconds"] for r in by.values()), default=0.0)
+        over = max((r["wall_s"] - r["seconds"] for (_, s), r in by.items() if s == "auto"), default=0.0)
+        peers_over = max((r["wall_s"] - r["seconds"] for (_, s), r in by.items() if s != "auto"), default=0.0)
         lines.append(f"| {secs:g} s | {len(days)} | {wins}/{len(days)} | "
                      f"{sum(gaps) / len(gaps) if gaps else 0.0:+.3f} | "
-                     f"{100 * sum(travel) / len(travel) if travel else 0.0:+.1f} % | {over:+.1f} s |")
+                     f"{100 * sum(travel) / len(travel) if travel else 0.0:+.1f} % | {over:+.1f} s | {peers_over:+.1f} s |")
+    return "\n".join(lines) + "\n"
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+
+
+def render_neighbour(rows: list[dict], quiet: list[dict]) -> str:
+    """The busier days run beside one CPU-bound process, against the same days, solvers and budgets without it:
+    how much each solver's risk coverage and travel move."""
+    lines = ["# District benchmark: busier days beside a CPU-bound neighbour", "",
+             f"`python bench/district.py --busy --neighbour` ({time.strftime('%Y-%m-%d')}): each run with one "
+             "busy-loop process started beside it (killed after the run), on the same days as "
+             "`district_busy.md`. The change is this table's row less that table's row (same day, solver, "
+             "budget); the machine's other load is in the load column of both.", "",
+             "| day | budget | solver | risk covered | change | planned | travel (h) | travel change | wall | load |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    alone = {(r["day"], r["solver"], r["seconds"]): r for r in quiet}
+    by_solver: dict[tuple[str, float], list[tuple[float, float]]] = {}
+    for r in rows:
+        q = alone.get((r["day"], r["solver"], r["seconds"]))
+        d_cov = r["risk_covered"] - q["risk_covered"] if q else None
+        d_tr = 100 * (r["travel_s"] / q["travel_s"] - 1) if q and q["travel_s"] else None
+        if d_cov is not None and d_tr is not None:
+            by_solver.setdefault((r["solver"], r["seconds"]), []).append((d_cov, d_tr))
+        lines.append(f"| {r['day']} | {r['seconds']:g} s | {r['solver']} | {r['risk_covered']:.3f} | "
+                     f"{'' if d_cov is None else f'{d_cov:+.3f}'} | {r['assigned']} | {r['travel_s'] / 3600:.2f} | "
+                     f"{'' if d_tr is None else f'{d_tr:+.1f} %'} | {r['wall_s']} s | {r.get('load', '')} |")
+    lines += ["", "## Summary", "", "| solver | budget | days | mean coverage change | mean travel change |",
+              "|---|---|---|---|---|"]
+    for (solver, secs), ds in sorted(by_solver.items()):
+        lines.append(f"| {solver} | {secs:g} s | {len(ds)} | {sum(d for d, _ in ds) / len(ds):+.3f} | "
+                     f"{sum(t for _, t in ds) / len(ds):+.1f} % |")
     return "\n".join(lines) + "\n"
 
 
 def busy_main(args: argparse.Namespace) -> int:
-    """Run (or resume from ``args.raw``) every busier day x budget x solver, one process at a time."""
-    rows = [json.loads(x) for x in args.raw.read_text().splitlines() if x.strip()] if args.raw.exists() else []
+    """Run (or resume from ``args.raw``) every busier day x budget x solver, one process at a time (with
+    ``args.neighbour``, one busy-loop process beside each run)."""
+    raw = args.raw or (NEIGHBOUR_RAW if args.neighbour else BUSY_RAW)
+    out = NEIGHBOUR_OUT if args.neighbour else BUSY_OUT
+
+    def report(rows: list[dict]) -> str:
+        return render_neighbour(rows, _rows(BUSY_RAW)) if args.neighbour else render_busy(rows)
+
+    rows = _rows(raw)
     done = {(r["day"], r["solver"], r["seconds"]) for r in rows}
     for h in [int(x) for x in args.households.split(",")]:
         for seed in [int(x) for x in args.seeds.split(",")]:
@@ -240,18 +293,25 @@ def busy_main(args: argparse.Namespace) -> int:
                     day = f"busy:{h}:{seed}"
                     if (day, who, secs) in done:
                         continue
+                    loop = (subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                            if args.neighbour else None)
                     try:
                         row = _subprocess(day, who, secs)
                     except RuntimeError as exc:
                         print(f"{day} {who} {secs}: failed: {exc}", file=sys.stderr)
                         continue
+                    finally:
+                        if loop is not None:
+                            loop.kill()
+                            loop.wait()
+                    row["neighbour"] = bool(args.neighbour)
                     rows.append(row)
-                    args.raw.parent.mkdir(parents=True, exist_ok=True)
-                    with args.raw.open("a") as fh:
+                    raw.parent.mkdir(parents=True, exist_ok=True)
+                    with raw.open("a") as fh:
                         fh.write(json.dumps(row) + "\n")
                     print(row, flush=True)
-                    _write(BUSY_OUT, render_busy(rows))
-    print(render_busy(rows))
+                    _write(out, report(rows))
+    print(report(rows))
     return 0
 
 
@@ -321,7 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="1,2,3", help="--busy: generator seeds")
     ap.add_argument("--budgets", default="10,30", help="--busy: seconds per run")
     ap.add_argument("--busy-solvers", default="auto,vroom,ortools")
-    ap.add_argument("--raw", type=Path, default=BUSY_RAW, help="--busy: raw rows (JSON lines), resumed")
+    ap.add_argument("--raw", type=Path, default=None, help="--busy: raw rows (JSON lines), resumed")
+    ap.add_argument("--neighbour", action="store_true",
+                    help="--busy: one CPU-bound process beside each run (rows in district_busy_neighbour.jsonl)")
     ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
