@@ -115,10 +115,12 @@ def where_it_fits(
     wanted = [u.visit_id for u in plan.unassigned] if visit_ids is None else list(visit_ids)
     planned = {v for r in routes for v in r}
     fixed = set(keep)
+    # a visit that must follow one not planned cannot go anywhere (precedence_missing_first) until its first does
+    waiting = {b for a, b, _low, _high in inst.precedences if a not in planned}
     out: dict[str, tuple[FitOption, ...]] = {}
     for vid in wanted:
         v = vidx.get(vid)
-        if v is None or v in planned or inst.visit(v).crew:
+        if v is None or v in planned or inst.visit(v).crew or v in waiting:
             continue  # a joint visit needs two routes at once: the explanation says what blocked it
         options: list[FitOption] = []
         for _det, w, pos in index.candidates(v, relax=True, per_worker=3, limit=_TRIES):

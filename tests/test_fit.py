@@ -256,3 +256,11 @@ def test_moving_a_joint_seat_is_refused_naming_the_field(joint_day: tuple[object
     for kw, field in cases:
         with pytest.raises(ValueError, match=f"^{field}:"):
             move_visit(p, plan, TRAVEL, **kw)  # type: ignore[arg-type]
+
+
+def test_a_follower_whose_first_is_left_out_fits_nowhere_until_its_first_does(joint_day: tuple[object, Plan]) -> None:
+    p, plan = joint_day
+    out = move_visit(p, plan, TRAVEL, visit_id="j-v4", worker_id=None)  # type: ignore[arg-type]
+    out = move_visit(p, out, TRAVEL, visit_id="j-v3", worker_id=None)  # type: ignore[arg-type]
+    fits = where_it_fits(p, out, TRAVEL)  # type: ignore[arg-type]
+    assert "j-v4" not in fits and fits["j-v3"]
