@@ -40,6 +40,10 @@ _INF = float("inf")
 _SEAT_PLACES = 8
 #: Insertions timed for real per visit before it is left out of this round.
 _COMMIT_TRIES = 4
+#: Nearest nodes next to which an insertion is tried (granular neighbourhood; every place on smaller days), and
+#: the fewest places they must give (else every place is tried).
+_NEAR = 40
+_NEAR_MIN = 8
 #: Insertions timed when the cheapest few all fail (two crews waiting on each other crosswise, a route past its end).
 _WIDE_TRIES = 24
 #: Cost per second a linked stop (a seat or a precedence end) is pushed later by an insertion: its partner's
@@ -53,8 +57,10 @@ _Q_MAX = 15
 #: Rounds of the start-time fixpoint before an insertion is taken for a cycle (two crews waiting on each other
 #: crosswise push their starts up forever); a chain of links this long is taken for one too (a refused insertion).
 _ROUNDS = 60
-#: Weight of lateness against travel in the construction's insertion estimates.
-_BUILD_LATE = 50.0
+#: The constructions tried: visit order (1: by due time, 0: at random) and the weight of lateness against travel
+#: in the insertion estimates.  On Mankowska 50_2 .. 300_3 each of these was the best on some instance, by up to
+#: 3x (a late stop delays every visit inserted after it, which the estimate does not see).
+_BUILDS = ((1, 20.0), (1, 200.0), (2, 20.0), (0, 20.0), (1, 5.0), (0, 5.0))
 #: LNS iterations per unit of the deterministic work budget.
 _ITER_PER_WORK = 4
 
@@ -99,6 +105,7 @@ class JointSearch:
                     self.due[v], self.late[v] = int(inst.due_s[v]), float(inst.late_cost[v])
         self.nodes = [inst.crew[v] or (v,) for v in range(n_v)]
         self.penalty = [float(sum(int(inst.penalty[k]) for k in self.nodes[v])) for v in range(n_v)]
+        self.tier = [0 if inst.visit(v).mandatory else 1 if inst.visit(v).urgent else 2 for v in range(n_v)]
         # Links: start[other] - start[node] within [lo, hi] (None: unbounded), seen from both ends.
         self.links: list[list[tuple[int, int | None, int | None]]] = [[] for _ in range(n)]
         for nodes in inst.crew:
@@ -129,6 +136,19 @@ class JointSearch:
                               for w in range(n_w))
         self.routes: list[list[int]] = [[] for _ in range(n_w)]
         self.route_of = [-1] * n
+        self.pos = [0] * n  # index in its route
+        self.allowed_set = [frozenset(a) for a in self.allowed]
+        # Granular insertion: each node's nearest nodes (travel both ways plus a fifth of the difference of their
+        # windows' opening times); an insertion is tried next to them only, when they give enough places.
+        self.near: list[list[int]] = [[] for _ in range(n)]
+        if n > _NEAR:
+            first = by_table[id(inst.tables[0])] if n_w else []
+            locs = np.asarray(self.loc, dtype=np.int64)
+            tab = np.asarray(first, dtype=np.float64)[np.ix_(locs, locs)]
+            opens = np.array([ws[0][0] if ws else 0 for ws in self.win], dtype=np.float64)
+            score = tab + tab.T + 0.2 * np.abs(opens[:, None] - opens[None, :])
+            np.fill_diagonal(score, np.inf)
+            self.near = np.argsort(score, axis=1)[:, :_NEAR].tolist()
         self.start = [0] * n
         self._timings: list[Timing] | None = None
         #: Weight of lateness in the insertion estimates (the construction weighs it more: a late stop delays
@@ -255,9 +275,11 @@ class JointSearch:
         r, tt, loc, start, win, late, due = self.routes[w], self.tt[w], self.loc, self.start, self.win, self.late, \
             self.due
         cost = 0.0
+        links, svc = self.links, self.svc
         for i in range(p, len(r)):
             m = r[i]
-            s = t + tt[prev][loc[m]]
+            lm = loc[m]
+            s = t + tt[prev][lm]
             old = start[m]
             if s <= old:
                 return cost
@@ -269,11 +291,13 @@ class JointSearch:
             else:
                 return _INF
             if late[m]:
-                cost += late[m] * (max(0, s - due[m]) - max(0, old - due[m]))
-            if self.links[m]:
+                d = due[m]
+                if s > d:
+                    cost += late[m] * (s - d if old <= d else s - old)
+            if links[m]:
                 cost += _LINK_PUSH * (s - old)
-            t = s + self.svc[m][w]
-            prev = loc[m]
+            t = s + svc[m][w]
+            prev = lm
         if t + tt[prev][self.eloc[w]] > self.shift[w][1]:
             return _INF
         return cost
@@ -293,10 +317,64 @@ class JointSearch:
         return low, high
 
     def _places(self, k: int, low: int, high: int | None) -> list[tuple[float, int, int, int, int]]:
-        """(estimated cost alone, worker, position, arrival, detour) for every feasible place of node ``k``."""
+        """(estimated cost alone, worker, position, arrival, detour) for the feasible places of node ``k``: next
+        to one of its nearest planned nodes or in an empty route (every place when those are few)."""
+        near = self.near[k]
+        if near:
+            spots = set()
+            ok, route_of, pos = self.allowed_set[k], self.route_of, self.pos
+            for m in near:
+                w = route_of[m]
+                if w >= 0 and w in ok:
+                    spots.add((w, pos[m]))
+                    spots.add((w, pos[m] + 1))
+            if len(spots) >= _NEAR_MIN:
+                empty = 0
+                for w in self.allowed[k]:
+                    if not self.routes[w]:
+                        spots.add((w, 0))
+                        empty += 1
+                        if empty >= 3:
+                            break
+                return self._spots(k, low, high, sorted(spots))
+        return self._scan(k, low, high)
+
+    def _spots(self, k: int, low: int, high: int | None,
+               spots: list[tuple[int, int]]) -> list[tuple[float, int, int, int, int]]:
         out = []
         loc, start, svc, lk, wk, last = self.loc, self.start, self.svc, self.loc[k], self.win[k], self.win_end[k]
         late, due = self.late[k] * self.late_w, self.due[k]
+        open_ = wk[0][0]
+        fits: dict[int, bool] = {}
+        for w, p in spots:
+            if w not in fits:
+                fits[w] = self._fits(w, (k,))
+            if not fits[w]:
+                continue
+            r, tt = self.routes[w], self.tt[w]
+            if p:
+                m = r[p - 1]
+                t = start[m] + svc[m][w]
+                prev = loc[m]
+            else:
+                t = self.shift[w][0]
+                prev = self.sloc[w]
+            arr = t + tt[prev][lk]
+            if arr > last or (high is not None and max(arr, low) > high):
+                continue
+            nxt = loc[r[p]] if p < len(r) else self.eloc[w]
+            detour = tt[prev][lk] + tt[lk][nxt] - tt[prev][nxt]
+            s = arr if arr > low else low
+            if s < open_:
+                s = open_
+            out.append((detour + late * (s - due) if late and s > due else detour, w, p, arr, detour))
+        return out
+
+    def _scan(self, k: int, low: int, high: int | None) -> list[tuple[float, int, int, int, int]]:
+        out = []
+        loc, start, svc, lk, wk, last = self.loc, self.start, self.svc, self.loc[k], self.win[k], self.win_end[k]
+        late, due = self.late[k] * self.late_w, self.due[k]
+        open_ = wk[0][0]
         for w in self.allowed[k]:
             if not self._fits(w, (k,)):
                 continue
@@ -309,8 +387,10 @@ class JointSearch:
                     break
                 nxt = loc[r[p]] if p < len(r) else self.eloc[w]
                 detour = tt[prev][lk] + tt[lk][nxt] - tt[prev][nxt]
-                s = max(arr, low, wk[0][0])
-                out.append((detour + (late * (s - due) if late and s > due else 0.0), w, p, arr, detour))
+                s = arr if arr > low else low
+                if s < open_:
+                    s = open_
+                out.append((detour + late * (s - due) if late and s > due else detour, w, p, arr, detour))
                 if p < len(r):
                     m = r[p]
                     t = start[m] + svc[m][w]
@@ -404,7 +484,9 @@ class JointSearch:
                 self.routes[w].insert(p, k)
                 self.route_of[k] = w
                 self.start[k] = 0
-            if self._time({w for _, w, _ in moves}):
+            touched = {w for _, w, _ in moves}
+            if self._time(touched):
+                self._reindex(touched)
                 return True
             for k, w, _ in moves:
                 self.routes[w].remove(k)
@@ -416,10 +498,18 @@ class JointSearch:
     def remove(self, visits: Sequence[int]) -> None:
         """Take ``visits`` (every seat) out of their routes; the caller re-times (:meth:`_retime_all`)."""
         drop = {k for v in visits for k in self.nodes[v]}
-        for w in {self.route_of[k] for k in drop if self.route_of[k] >= 0}:
+        touched = {self.route_of[k] for k in drop if self.route_of[k] >= 0}
+        for w in touched:
             self.routes[w] = [k for k in self.routes[w] if k not in drop]
         for k in drop:
             self.route_of[k] = -1
+        self._reindex(touched)
+
+    def _reindex(self, routes: set[int] | range) -> None:
+        pos = self.pos
+        for w in routes:
+            for i, k in enumerate(self.routes[w]):
+                pos[k] = i
 
     # ---- the search --------------------------------------------------------------------------------------
 
@@ -436,7 +526,7 @@ class JointSearch:
             visits.sort(key=lambda v: (-len(self.nodes[v]), rng.random()))
         else:
             visits.sort(key=lambda v: (self.win[v][0][0], rng.random()))
-        visits.sort(key=lambda v: -self.penalty[v])  # stable: the most important first, the order within
+        visits.sort(key=lambda v: self.tier[v])  # stable: mandatory and urgent first, the order within
         out, seen = [], set()
         pending = list(visits)
         for _ in range(len(pending) + 1):  # firsts before their followers
@@ -503,12 +593,23 @@ class JointSearch:
         return out
 
     def construct(self, stop: Callable[[], bool] | None = None) -> None:
-        self.routes = [[] for _ in range(self.n_w)]
-        self.route_of = [-1] * self.n
-        self._retime_all()
-        self.late_w = _BUILD_LATE
-        self.recreate(list(self.plannable), 1, stop)
-        self.late_w = 1.0
+        """Build from empty routes a few ways (visit orders by due time and at random, lateness weighed more or
+        less) and keep the cheapest: a greedy construction's quality swings with both."""
+        best: tuple[float, list[list[int]], list[int], list[Timing] | None] | None = None
+        for how, weight in _BUILDS:
+            if best is not None and stop is not None and stop():
+                break
+            self.routes = [[] for _ in range(self.n_w)]
+            self.route_of = [-1] * self.n
+            self._retime_all()
+            self.late_w = weight
+            self.recreate(list(self.plannable), how, stop)
+            self.late_w = 1.0
+            cost = self.cost()
+            if best is None or cost < best[0]:
+                best = (cost, self.snapshot(), self.start[:], self._timings)
+        assert best is not None
+        self.restore(*best[1:])
 
     def snapshot(self) -> list[list[int]]:
         return [list(r) for r in self.routes]
@@ -521,6 +622,7 @@ class JointSearch:
                 self.route_of[k] = w
         self.start = list(start)
         self._timings = timings
+        self._reindex(range(self.n_w))
 
     def search(self, *, progress: Callable[[], float], stop: Callable[[], bool],
                iterations: int | None = None) -> tuple[list[list[int]], float]:
