@@ -25,8 +25,11 @@ _RACE_IDLE_CORES = 1.5
 #: nothing to its first solution there, and building its model twice (a leg of its own and the hybrid's
 #: polish) costs seconds of the budget.
 _RACE_MAX_VISITS = 600
-#: Seconds, as a share of the search budget, the comparison's greedy repairs may take after the search.
-_SETTLE_SHARE = 0.1
+#: Seconds, as a share of the search budget, the comparison's greedy repairs may take after the search: none.  The
+#: search's budget already ends where the solve pipeline's reserve for its own repair and explanations begins; a
+#: tenth of the budget more made the whole call end 0.5-0.7 s late at 10 s on busy days (and up to 3 s at 30 s),
+#: the greedy plan built from nothing after VROOM's search being the longest of those repairs.
+_SETTLE_SHARE = 0.0
 
 
 def _settled(raw: RawSolution, routes: tuple[tuple[int, ...], ...] | None) -> RawSolution:
