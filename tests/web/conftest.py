@@ -32,6 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
     log = open(data_dir.parent / f"serve-{port}.log", "wb")  # noqa: SIM115 - closed below
     env = {**os.environ, "SALPIMI_DATA_DIR": str(data_dir), "SALPIMI_MAX_WORKERS": "1"}
     env.pop("DATABASE_URL", None)
+    env.update(getattr(request.module, "SERVER_ENV", {}))  # a module may serve with settings of its own
     drop_database = None
     if getattr(request.module, "SERVER_DATABASE", "sqlite") == "postgresql":  # else SQLite in the data dir
         env["DATABASE_URL"], drop_database = postgres_database()

@@ -96,6 +96,32 @@ class Server:
         return json.loads(raw) if raw else None
 
 
+def add_user(server: Server, username: str, role: str, *, team_id: str, worker_id: str | None = None) -> None:
+    """A user of ``team_id`` made the operator's way (``salpimi user add``), signed in as the demo's users are:
+    its password and API key join ``server.creds``."""
+    import re
+    import sys
+
+    password = "pw-" + secrets.token_hex(8)
+    cmd = [str(Path(sys.executable).with_name("salpimi")), "user", "add", username, "--role", role, "--team", team_id,
+           "--password", password, "--api-key", "--data-dir", str(server.data_dir)]
+    if worker_id:
+        cmd += ["--worker", worker_id]
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    out = subprocess.run(cmd, cwd=REPO, env=env, check=True, capture_output=True, text=True).stdout
+    key = re.search(r"API key:\s+(\S+)", out)
+    assert key, out
+    server.creds[username] = {"password": password, "api_key": key.group(1)}
+
+
+def non_local(urls: list[str]) -> list[str]:
+    """The requests that left the machine: any host but this one (data: and blob: URLs stay in the page)."""
+    from urllib.parse import urlsplit
+
+    return [u for u in urls if urlsplit(u).scheme in ("http", "https", "ws", "wss")
+            and urlsplit(u).hostname not in ("127.0.0.1", "localhost", "::1")]
+
+
 def save_screenshot(page: Any, name: str, **kw: Any) -> Path:
     """A screenshot as a test artifact; copied into docs/img/ when SALPIMI_UPDATE_SCREENSHOTS=1."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ import "maplibre-gl/dist/maplibre-gl.css";
 import "leaflet/dist/leaflet.css";
 import "./app.css";
 import * as api from "./api.js";
-import { lang, setLang, t, word } from "./i18n.js";
+import { jointGist, lang, setLang, t, word } from "./i18n.js";
 import { createMap, tierWord, TIER_COLOURS } from "./map.js";
 import { routeColours } from "./colours.js";
 import { renderTimeline } from "./timeline.js";
@@ -14,7 +14,7 @@ import { renderTimeline } from "./timeline.js";
 import { loadScenarios, showDiff, wireActions } from "./actions.js";
 import { fitLines, proposeMove, resetDetails, select, showHousehold } from "./details.js";
 import {
-  $, S, canEdit, el, failed, role, say, sentence, settled, todaySeoul, workerName,
+  $, S, canEdit, el, failed, halves, isJoint, linkColour, role, say, sentence, settled, todaySeoul, workerName,
 } from "./state.js";
 
 // ---- sign-in ----------------------------------------------------------------------------------
@@ -88,14 +88,14 @@ async function enter() {
   $("date").addEventListener("change", () => {
     if ($("date").value) {
       S.date = $("date").value;
-      loadDay().catch(failed);
+      (role() === "field_worker" ? loadSchedule() : loadDay()).catch(failed);
     }
   });
   if (!S.map) {
     S.map = await createMap($("map"), {
       tileUrl: S.config.tile_url || null,
       tileAttribution: S.config.tile_attribution || "",
-      onStop: (id) => select(id),
+      onStop: (id, workerId) => select(id, workerId),
       onHousehold: (hh, visit) => (visit ? select(visit) : showHousehold(hh)),
     });
     if (!S.map) mapNote(t("no_map"));
@@ -181,13 +181,15 @@ async function loadDay(preferId) {
 
 async function loadPlan(id) {
   document.body.dataset.ready = "";
-  const [plan, geo, fits] = await Promise.all([
+  const [plan, geo, fits, precedences] = await Promise.all([
     api.get(`/v1/plans/${id}`),
     api.get(`/v1/plans/${id}/geojson`),
     api.maybe(`/v1/plans/${id}/fits`).catch(() => null),
+    api.maybe(`/v1/plans/${id}/precedences`).catch(() => null),
   ]);
   S.plan = plan;
   S.geo = geo;
+  S.precedences = precedences?.data || [];
   S.fits = new Map((fits?.data || []).map((f) => [f.visit_id, f]));
   S.fitsAvailable = Boolean(fits);
   S.selected = null;
@@ -196,14 +198,53 @@ async function loadPlan(id) {
   await settled();
 }
 
+const shiftDays = (date, days) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86400e3).toISOString().slice(0, 10);
+
+function dayLabel(d) {
+  const weekday = new Date(`${d.date}T12:00:00+09:00`).toLocaleDateString(lang() === "en" ? "en-GB" : "ko-KR",
+    { weekday: "short", timeZone: "Asia/Seoul" });
+  return `${d.date} (${weekday}) · ${t("stops_n", { n: d.stops })}`;
+}
+
+/**
+ * A field worker picks among her own published days (two months either side of the asked day): the API lists
+ * only days whose published plan gives her stops. A day asked for that is not among them gives way to her next
+ * published day, else her latest.
+ */
+async function loadMyDays() {
+  const wid = S.me.worker_id;
+  const days = await api.maybe(`/v1/workers/${wid}/published-days?date_from=${shiftDays(S.date, -62)}&date_to=${shiftDays(S.date, 62)}`)
+    .catch(() => null);
+  S.myDays = days?.data || [];
+  const pick = $("my-days");
+  $("days-pick").hidden = false;
+  $("date").closest(".pick").hidden = true;
+  if (!S.myDays.length) {
+    pick.replaceChildren(el("option", { value: "", textContent: t("my_days_none") }));
+    pick.disabled = true;
+    return;
+  }
+  pick.disabled = false;
+  pick.replaceChildren(...S.myDays.map((d) => el("option", { value: d.date, textContent: dayLabel(d) })));
+  if (!S.myDays.some((d) => d.date === S.date)) {
+    S.date = (S.myDays.find((d) => d.date >= S.date) || S.myDays[S.myDays.length - 1]).date;
+  }
+  pick.value = S.date;
+  pick.onchange = () => {
+    S.date = pick.value;
+    $("date").value = S.date;
+    loadSchedule().catch(failed);
+  };
+}
+
 async function loadOwnWorker() {
   const w = await api.get(`/v1/workers/${S.me.worker_id}`);
   setWorkers([w]);
   const streets = await api.maybe(`/v1/teams/${S.me.team_id}/streets`).catch(() => null);
   S.streets = streets && streets.features?.length ? streets : null;
-  $("date").onchange = null;
+  await loadMyDays();
+  $("date").value = S.date;
   await loadSchedule();
-  $("date").addEventListener("change", () => loadSchedule().catch(failed));
 }
 
 async function loadSchedule() {
@@ -271,8 +312,9 @@ function mapData() {
       const at = where(s.visit_id, s.household_id);
       if (!at) return;
       coords.push([at.lon, at.lat]);
-      stops.push({ ...at, visit_id: s.visit_id, household_id: s.household_id, n: i + 1,
-        color: S.colours.get(r.worker_id), worker_name: workerName(r.worker_id) });
+      stops.push({ ...at, visit_id: s.visit_id, household_id: s.household_id, n: i + 1, worker_id: r.worker_id,
+        color: S.colours.get(r.worker_id), worker_name: workerName(r.worker_id),
+        joint: isJoint(s), seat: s.crew?.seat ?? jointSeat(s.visit_id, r.worker_id), link: linkColour(s.visit_id) });
     });
     if (!legs.features.some((f) => f.properties.worker_id === r.worker_id) && coords.length > 1) {
       legs.features.push({ type: "Feature", geometry: { type: "LineString", coordinates: coords },
@@ -282,6 +324,11 @@ function mapData() {
   const unassigned = (S.plan?.unassigned || []).map((u) => ({ ...u, ...where(u.visit_id, u.household_id) }))
     .filter((u) => u.lat !== undefined);
   return { streets: S.streets, legs, stops, unassigned, households: [...S.households.values()] };
+}
+
+/** A field worker's half has no seat number: put hers on the left. */
+function jointSeat(visitId, workerId) {
+  return Math.max(0, halves(visitId).findIndex((h) => h.route.worker_id === workerId));
 }
 
 function render() {
@@ -353,13 +400,14 @@ function renderTimelineRows() {
   }
   renderTimeline($("timeline"), rows, {
     date: S.date,
-    onStop: (id) => select(id),
-    onDrop: (visitId, workerId, position) => {
-      select(visitId);
+    onStop: (id, workerId) => select(id, workerId),
+    onDrop: (visitId, workerId, position, fromWorker) => {
+      select(visitId, fromWorker);
       proposeMove(visitId, workerId, position);
     },
     draggable: canEdit(),
     selected: S.selected,
+    linkColour,
   });
   if (canEdit()) $("timeline").setAttribute("aria-description", t("drag_hint"));
 }
@@ -374,8 +422,12 @@ function renderUnassigned() {
       textContent: `${hh?.dong || u.household_id} · ${tierWord(hh?.risk_tier)}${u.urgent ? ` · ${t("t_urgent")}` : ""}`,
       on: { click: () => select(u.visit_id) },
     });
-    const item = el("li", { "data-visit-id": u.visit_id },
-      head, " ", el("strong", { class: "reason", textContent: word("r", u.reason) }),
+    const joint = S.requests.get(u.visit_id)?.crew?.length;
+    const gist = jointGist(u.detail);
+    const item = el("li", { "data-visit-id": u.visit_id, class: joint ? "joint" : "" },
+      head, " ", joint ? el("span", { class: "joint-badge static", title: t("joint"), textContent: "2" }) : null,
+      " ", el("strong", { class: "reason", textContent: word("r", u.reason) }),
+      gist ? el("span", { class: "joint-reason", textContent: ` — ${gist}` }) : null,
       el("p", { class: "detail", textContent: sentence(u.detail) }));
     if (S.fitsAvailable) {
       item.append(el("div", { class: "fits" }, el("span", { textContent: `${t("fit_title")}:` }),

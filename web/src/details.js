@@ -2,23 +2,31 @@
 // and for dispatchers the move form (the evaluator's verdict before saving) and the outcome form.
 
 import * as api from "./api.js";
-import { t, word } from "./i18n.js";
+import { jointGist, t, word } from "./i18n.js";
 import { tierWord } from "./map.js";
 import { hhmm } from "./timeline.js";
 import {
-  $, S, canEdit, el, failed, minutes, role, row, say, sentence, signedMinutes, stopIndex, workerName,
+  $, S, canEdit, el, failed, halves, isJoint, minutes, role, row, say, sentence, signedMinutes, stopIndex,
+  workerName,
 } from "./state.js";
+
+/** Verdicts a move may not be saved with (the API answers 409 crew-broken): a pair split, an order rule broken. */
+const CREW_BREAKS = new Set(["crew_incomplete", "crew_not_synchronised", "precedence_gap", "precedence_missing_first"]);
 
 export function resetDetails() {
   S.map?.highlight(null);
   $("details").replaceChildren(el("h2", { textContent: t("details") }), el("p", { class: "hint", textContent: t("details_hint") }));
 }
 
-export function select(visitId) {
+export function select(visitId, workerId) {
   S.selected = visitId;
-  for (const b of document.querySelectorAll(".seg.visit.selected")) b.classList.remove("selected");
-  for (const b of document.querySelectorAll(`.seg.visit[data-visit-id="${visitId}"]`)) b.classList.add("selected");
-  const found = stopIndex().get(visitId);
+  for (const b of document.querySelectorAll(".seg.visit.selected, .stop-marker.selected")) b.classList.remove("selected");
+  // every half of a joint visit is selected together (the timeline's blocks and the map's markers)
+  for (const b of document.querySelectorAll(`.seg.visit[data-visit-id="${visitId}"], .stop-marker[data-joint="${visitId}"]`)) {
+    b.classList.add("selected");
+  }
+  const all = halves(visitId);
+  const found = all.find((h) => h.route.worker_id === workerId) || stopIndex().get(visitId);
   const un = (S.plan?.unassigned || []).find((u) => u.visit_id === visitId);
   const box = $("details");
   box.replaceChildren();
@@ -33,17 +41,23 @@ export function select(visitId) {
         row(t("tier"), tierWord(hh?.risk_tier)), row(t("kind"), word("k", req?.kind)),
         row(t("arrival"), hhmm(stop.arrival)), row(t("start"), hhmm(stop.start)), row(t("end"), hhmm(stop.end)),
         stop.travel_s != null ? row(t("travel"), minutes(stop.travel_s)) : null,
-        row(t("status"), word("o", stop.status))));
+        row(t("status"), word("o", stop.status)),
+        isJoint(stop) ? row(t("joint_with"), partnerText(stop)) : null,
+        precedenceRows(visitId)));
+    if (isJoint(stop)) box.querySelector(".facts").classList.add("joint-facts");
     privateButton(box, stop.household_id);
     if (canEdit()) {
-      box.append(moveForm(visitId, route.worker_id, n - 1), outcomeForm(visitId, stop));
+      box.append(moveForm(visitId, route.worker_id, n - 1, isJoint(stop) ? route.worker_id : null),
+        outcomeForm(visitId, stop));
     }
   } else if (un) {
     const hh = S.households.get(un.household_id);
     box.append(el("h2", { textContent: `${t("unassigned_mark")} · ${hh?.dong || un.household_id}` }),
       el("dl", { class: "facts" },
         row(t("household"), hh?.ref || un.household_id), row(t("tier"), tierWord(hh?.risk_tier)),
-        row(t("kind"), word("k", req?.kind)), row(t("reason"), word("r", un.reason))),
+        row(t("kind"), word("k", req?.kind)), row(t("reason"), word("r", un.reason)),
+        req?.crew?.length ? row(t("joint"), jointGist(un.detail) || t("joint_left_out")) : null,
+        precedenceRows(visitId)),
       el("p", { class: "detail", textContent: sentence(un.detail) }));
     if (S.fitsAvailable) box.append(el("h3", { textContent: t("fit_title") }), el("ul", { class: "fits" }, fitLines(S.fits.get(visitId))));
     privateButton(box, un.household_id);
@@ -84,9 +98,45 @@ function privateButton(box, hhId) {
   box.append(btn, out);
 }
 
+/**
+ * Who else is at a joint visit: dispatchers and managers see each partner's name and role (from the plan);
+ * a field worker sees only the partners' roles (her schedule's `with_roles`: the API never sends her the names).
+ */
+function partnerText(stop) {
+  if (stop.crew) {
+    return stop.crew.partners.map((p) => `${workerName(p.worker_id)} (${word("role", p.role)})`).join(", ");
+  }
+  return (stop.with_roles || []).map((r) => word("role", r)).join(", ");
+}
+
+/** A visit named in a precedence: its worker and stop number when planned, else its household. */
+function visitLabel(visitId) {
+  const h = stopIndex().get(visitId);
+  if (h) return `${workerName(h.route.worker_id)} ${t("stop_n", { n: h.n })}`;
+  const req = S.requests.get(visitId);
+  const hh = S.households.get(req?.household_id);
+  return hh ? `${hh.ref || hh.id} (${t("unassigned_mark")})` : visitId;
+}
+
+/** The day's precedences touching `visitId`, on both visits' panels: "after X, 30-120 min (planned: 45 min)". */
+function precedenceRows(visitId) {
+  const mine = (S.precedences || []).filter((p) => p.first === visitId || p.then === visitId);
+  if (!mine.length) return null;
+  const items = mine.map((p) => {
+    const after = p.then === visitId;
+    const lo = Math.round(p.min_gap_s / 60);
+    const hi = p.max_gap_s == null ? t("prec_open") : Math.round(p.max_gap_s / 60);
+    let text = t(after ? "prec_after" : "prec_before", { v: visitLabel(after ? p.first : p.then), lo, hi });
+    if (p.gap_s != null) text += ` · ${t("prec_planned", { m: Math.round(p.gap_s / 60) })}`;
+    if (!p.ok) text += ` · ${t("prec_broken")}`;
+    return el("li", { "data-first": p.first, "data-then": p.then, class: p.ok ? "" : "bad", textContent: text });
+  });
+  return [el("dt", { textContent: t("precedences") }), el("dd", { class: "precedences" }, el("ul", {}, items))];
+}
+
 // ---- moving a visit -----------------------------------------------------------------------------
 
-function moveForm(visitId, workerId, position) {
+function moveForm(visitId, workerId, position, fromWorker) {
   const form = el("form", { class: "move", "aria-labelledby": "move-title" });
   const who = el("select", { id: "move-worker" },
     ...S.order.map((id) => el("option", { value: id, textContent: workerName(id) })));
@@ -94,7 +144,9 @@ function moveForm(visitId, workerId, position) {
   const pos = el("input", { id: "move-pos", type: "number", min: "1", value: position === null ? "" : String(position + 1) });
   const verdict = el("div", { id: "verdict", class: "verdict", role: "status", "aria-live": "polite" });
   const save = el("button", { type: "button", id: "move-save", textContent: t("move_save"), disabled: true });
+  if (fromWorker) form.dataset.from = fromWorker;
   form.append(el("h3", { id: "move-title", textContent: t("move_title") }),
+    fromWorker ? el("p", { class: "hint joint-hint", textContent: t("joint_move_hint") }) : null,
     el("label", { for: "move-worker", textContent: t("move_to") }), who,
     el("label", { for: "move-pos", textContent: t("move_pos") }), pos,
     el("button", { type: "submit", id: "move-check", textContent: t("move_check") }), save, verdict);
@@ -103,12 +155,14 @@ function moveForm(visitId, workerId, position) {
     ev.preventDefault();
     body = { visit_id: visitId, worker_id: who.value, position: pos.value ? Number(pos.value) - 1 : null,
       displace_visit_id: form.dataset.displace || null };
+    if (form.dataset.from) body.from_worker_id = form.dataset.from;
     save.disabled = true;
     verdict.replaceChildren(t("planning"));
     try {
       const res = await api.post(`/v1/plans/${S.plan.id}/moves/check`, body);
       showVerdict(verdict, res);
-      save.disabled = false;
+      // a move that splits a pair in time or breaks an order rule is shown, never saved
+      save.disabled = (res.violations || []).some((v) => CREW_BREAKS.has(v.code));
     } catch (e) {
       // 422: the visit cannot be timed there at all; that is the verdict too.
       verdict.replaceChildren(el("h4", { textContent: t("verdict") }), el("p", {
@@ -135,7 +189,13 @@ function showVerdict(box, res) {
   const n = res.violations?.length || 0;
   box.replaceChildren(el("h4", { textContent: t("verdict") }),
     el("p", { class: n ? "bad" : "ok", "data-verdict": n ? "violations" : "ok", textContent: n ? t("move_bad", { n }) : t("move_ok") }));
-  if (n) box.append(el("ul", {}, res.violations.slice(0, 8).map((v) => el("li", { textContent: `${v.code}: ${v.message}` }))));
+  if (n) {
+    box.append(el("ul", {}, res.violations.slice(0, 8).map((v) => el("li", { "data-code": v.code },
+      el("strong", { textContent: word("vc", v.code) }), ` (${v.code}): ${sentence(v.message)}`))));
+  }
+  if ((res.violations || []).some((v) => CREW_BREAKS.has(v.code))) {
+    box.append(el("p", { class: "bad", "data-verdict-note": "crew-broken", textContent: t("move_crew_broken") }));
+  }
   const delta = res.kpis_delta || {};
   const shown = Object.entries(delta).filter(([, v]) => typeof v === "number" && v !== 0);
   if (shown.length) {

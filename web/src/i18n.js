@@ -127,6 +127,10 @@ const STRINGS = {
   role_dispatcher: ["배차 담당", "dispatcher"],
   role_field_worker: ["현장 담당", "field worker"],
   role_manager: ["관리자", "manager"],
+  role_visiting_nurse: ["방문간호사", "visiting nurse"],
+  role_case_manager: ["사례관리사", "case manager"],
+  role_counsellor: ["상담사", "counsellor"],
+  role_mobile_unit: ["이동 상담 차량", "mobile unit"],
   t_urgent: ["긴급", "urgent"],
   t_intensive: ["집중관리", "intensive"],
   t_regular: ["정기관리", "regular"],
@@ -144,7 +148,60 @@ const STRINGS = {
   r_unreachable: ["갈 수 없음", "unreachable"],
   r_lower_priority: ["우선순위 낮음", "lower priority"],
   r_cancelled: ["취소됨", "cancelled"],
+  r_partner_left_out: ["선행 방문 빠짐", "partner left out"],
+  joint: ["공동 방문", "joint visit"],
+  joint_badge: ["2인", "2"],
+  joint_with: ["함께 가는 담당자", "With"],
+  joint_seat: ["{n}번 자리", "seat {n}"],
+  joint_move_hint: ["이 담당자의 자리만 옮깁니다. 함께 가는 담당자의 일정도 다시 맞춰 두 사람이 같은 시각에 시작합니다.",
+    "Moves this worker's seat only; the partner's day is re-timed with it so both still start together."],
+  joint_left_out: ["공동 방문(2인)", "joint visit (two workers)"],
+  precedences: ["순서 조건", "Order rules"],
+  prec_after: ["{v} 다음, {lo}–{hi}분 뒤", "after {v}, {lo}-{hi} min"],
+  prec_before: ["{v}보다 먼저, {lo}–{hi}분 앞", "before {v}, {lo}-{hi} min"],
+  prec_planned: ["계획: {m}분", "planned: {m} min"],
+  prec_open: ["제한 없음", "no limit"],
+  prec_broken: ["지켜지지 않음", "not kept"],
+  move_crew_broken: ["이 이동은 공동 방문이나 순서 조건을 깨뜨려 저장할 수 없습니다.",
+    "This move would split a joint visit or break an order rule: it cannot be saved."],
+  vc_crew_not_synchronised: ["두 사람이 같은 시각에 시작하지 않음", "the two workers do not start together"],
+  vc_crew_incomplete: ["공동 방문의 자리가 비거나 겹침", "a seat of the joint visit is empty or taken twice"],
+  vc_crew_unqualified: ["그 자리를 맡을 자격 없음", "not qualified for that seat"],
+  vc_precedence_gap: ["순서 조건의 간격이 맞지 않음", "an order rule's gap is not kept"],
+  vc_precedence_missing_first: ["선행 방문 없이 계획됨", "planned without the visit it follows"],
+  vc_qualification: ["자격 없음", "not qualified"],
+  jr_follow: ["따라야 할 방문이 오늘 계획되지 않음", "the visit it follows is not planned today"],
+  jr_no_seat: ["{k}번째 자리를 맡을 담당자 없음", "nobody may take seat {k}"],
+  jr_only_one: ["두 명이 필요하지만 한 명만 자격 있음", "needs two workers, only one qualifies"],
+  jr_window: ["두 사람이 함께 시간대를 맞출 수 없음", "the pair cannot meet its window together"],
+  jr_second: ["그 시간에 비어 있는 두 번째 자격 담당자 없음", "no second qualified worker free in its window"],
+  jr_first: ["그 시간에 비어 있는 자격 담당자 없음", "no qualified worker free in its window"],
+  jr_one_free: ["한 명만 비어 있음(두 명 필요)", "only one worker free, two needed"],
+  jr_apart: ["자격 있는 담당자들이 서로 다른 시간에 비어 있음", "the qualified workers are free at different times"],
+  my_days: ["내 게시된 날", "My published days"],
+  my_days_none: ["게시된 날 없음", "no published day"],
+  stops_n: ["{n}곳", "{n} stops"],
 };
+
+/** What blocked a joint visit (or a follower), from the planner's sentence, in the current language; "" if none. */
+export function jointGist(detail) {
+  const d = detail || "";
+  const rules = [
+    [/^It must follow visit/, "jr_follow"],
+    [/^No worker may take seat (\d)/, "jr_no_seat"],
+    [/^It needs \d+ different workers, but only/, "jr_only_one"],
+    [/^The pair cannot meet its window/, "jr_window"],
+    [/^No second qualified worker is free/, "jr_second"],
+    [/^No qualified worker is free in its window .* for seat/, "jr_first"],
+    [/^Only .* is free for its seats/, "jr_one_free"],
+    [/are free at different times/, "jr_apart"],
+  ];
+  for (const [re, key] of rules) {
+    const m = d.match(re);
+    if (m) return t(key, { k: m[1] });
+  }
+  return "";
+}
 
 let current = "ko";
 

@@ -32,12 +32,39 @@ export function stopElement(stop, onStop) {
   el.textContent = String(stop.n);
   el.style.backgroundColor = stop.color;
   el.dataset.visitId = stop.visit_id;
-  el.setAttribute("aria-label", `${stop.worker_name} · ${t("stop_n", { n: stop.n })}`);
+  el.dataset.workerId = stop.worker_id || "";
+  el.setAttribute("aria-label", `${stop.worker_name} · ${t("stop_n", { n: stop.n })}${stop.joint ? ` · ${t("joint")}` : ""}`);
+  if (stop.joint) {
+    // A joint visit: one marker per half, side by side, each with a double ring in the visit's link colour
+    // and a "2" badge; hovering one lights up the other.
+    el.classList.add("joint");
+    el.style.setProperty("--link", stop.link);
+    el.dataset.joint = stop.visit_id;
+    const badge = document.createElement("span");
+    badge.className = "joint-badge";
+    badge.setAttribute("aria-hidden", "true");
+    badge.textContent = "2";
+    el.append(badge);
+    el.addEventListener("mouseenter", () => linkHalves(stop.visit_id, true));
+    el.addEventListener("mouseleave", () => linkHalves(stop.visit_id, false));
+    el.addEventListener("focus", () => linkHalves(stop.visit_id, true));
+    el.addEventListener("blur", () => linkHalves(stop.visit_id, false));
+  }
   el.addEventListener("click", (ev) => {
     ev.stopPropagation();
-    onStop(stop.visit_id);
+    onStop(stop.visit_id, stop.worker_id);
   });
   return el;
+}
+
+/** Light up (or not) every half of joint visit `visitId`: its markers on the map and its timeline blocks. */
+export function linkHalves(visitId, on) {
+  for (const node of document.querySelectorAll(`[data-joint="${CSS.escape(visitId)}"]`)) node.classList.toggle("linked", on);
+}
+
+/** Where a joint visit's half sits beside its partner's (pixels), so both markers show at one household. */
+export function jointOffset(stop) {
+  return stop.joint ? [stop.seat % 2 ? 12 : -12, 0] : [0, 0];
 }
 
 function unassignedElement(u, onHousehold) {
@@ -176,7 +203,7 @@ class MapLibreView {
         .setLngLat([u.lon, u.lat]).addTo(this.map));
     }
     for (const s of data.stops) {
-      this.markers.push(new maplibregl.Marker({ element: stopElement(s, this.opts.onStop) })
+      this.markers.push(new maplibregl.Marker({ element: stopElement(s, this.opts.onStop), offset: jointOffset(s) })
         .setLngLat([s.lon, s.lat]).addTo(this.map));
     }
     const b = bounds(allPoints(data));

@@ -1,7 +1,7 @@
 // The fallback map for browsers without WebGL: Leaflet drawing the same layers as SVG, no tiles by default.
 
 import * as L from "leaflet";
-import { BACKGROUND, STREET, TIER_COLOURS, stopElement } from "./map.js";
+import { BACKGROUND, STREET, TIER_COLOURS, jointOffset, stopElement } from "./map.js";
 import { t } from "./i18n.js";
 
 export class LeafletView {
@@ -29,7 +29,8 @@ export class LeafletView {
     for (const s of data.stops) {
       // The marker's element itself (a labelled button), not HTML text: the CSP refuses style attributes.
       const el = stopElement(s, this.opts.onStop);
-      const icon = L.divIcon({ className: "leaflet-stop", html: el, iconSize: [22, 22] });
+      const [dx, dy] = jointOffset(s);
+      const icon = L.divIcon({ className: "leaflet-stop", html: el, iconSize: [22, 22], iconAnchor: [11 - dx, 11 - dy] });
       L.marker([s.lat, s.lon], { icon, keyboard: false }).addTo(this.layer);
     }
     const pts = data.households.map((h) => [h.lat, h.lon]).concat(data.stops.map((s) => [s.lat, s.lon]));

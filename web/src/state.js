@@ -31,6 +31,10 @@ export const S = {
   plan: null,
   geo: null,
   fits: new Map(),
+  /** The day's precedences as the shown version plans them (GET /v1/plans/{id}/precedences). */
+  precedences: [],
+  /** A field worker's published days (GET /v1/workers/{id}/published-days). */
+  myDays: [],
   streets: null,
   map: null,
   selected: null,
@@ -43,8 +47,15 @@ export const role = () => S.me?.role;
 export const canEdit = () => role() === "dispatcher";
 export const minutes = (s) => t("minutes", { m: Math.round((s || 0) / 60) });
 export const workerName = (id) => S.workers.get(id)?.name || id;
-/** The planner's sentence with worker ids replaced by the workers' names. */
-export const sentence = (text) => (text || "").replace(/\bwk_[0-9a-z]+/g, (id) => workerName(id));
+/** A visit request by its household (reference, else dong) where the page knows it, else its id. */
+const visitName = (id) => {
+  const hh = S.households.get(S.requests.get(id)?.household_id);
+  return hh ? hh.ref || hh.dong || id : id;
+};
+
+/** The planner's sentence with worker ids replaced by the workers' names, visit ids by their households. */
+export const sentence = (text) => (text || "").replace(/\bwk_[0-9a-z]+/g, (id) => workerName(id))
+  .replace(/\bvr_[0-9a-z]+/g, (id) => visitName(id));
 
 export function todaySeoul() {
   return new Date(Date.now() + 9 * 3600e3).toISOString().slice(0, 10);
@@ -87,9 +98,36 @@ export function signedMinutes(s) {
   return m < 0 ? `−${-m}` : `+${m}`;
 }
 
-/** Where each planned visit is: its route, stop and number. */
+/** Where each planned visit is: its route, stop and number (a joint visit: its first half; see `halves`). */
 export function stopIndex() {
   const idx = new Map();
-  for (const r of S.plan?.routes || []) r.stops.forEach((s, i) => idx.set(s.visit_id, { route: r, stop: s, n: i + 1 }));
+  for (const r of S.plan?.routes || []) {
+    r.stops.forEach((s, i) => {
+      if (!idx.has(s.visit_id)) idx.set(s.visit_id, { route: r, stop: s, n: i + 1 });
+    });
+  }
   return idx;
+}
+
+/** Every planned half of a visit: [{route, stop, n}], one per worker (two for a joint visit). */
+export function halves(visitId) {
+  const out = [];
+  for (const r of S.plan?.routes || []) {
+    r.stops.forEach((s, i) => {
+      if (s.visit_id === visitId) out.push({ route: r, stop: s, n: i + 1 });
+    });
+  }
+  return out;
+}
+
+/** A stop of a joint visit: the plan's `crew` (dispatchers, managers) or a field worker's `with_roles`. */
+export const isJoint = (stop) => Boolean(stop?.crew || stop?.with_roles?.length);
+
+/** Outline colours that tie the halves of one joint visit together (each joint visit of the day its own). */
+const LINKS = ["#212529", "#7048e8", "#c2255c", "#0b7285", "#5c940d", "#e67700"];
+
+export function linkColour(visitId) {
+  const ids = [...new Set((S.plan?.routes || []).flatMap((r) => r.stops.filter(isJoint).map((s) => s.visit_id)))].sort();
+  const k = ids.indexOf(visitId);
+  return LINKS[(k < 0 ? 0 : k) % LINKS.length];
 }

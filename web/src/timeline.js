@@ -2,6 +2,7 @@
 // Visits are buttons (keyboard and click open the details); a dispatcher may drag one onto another row.
 
 import { t } from "./i18n.js";
+import { linkHalves } from "./map.js";
 
 const ms = (iso) => Date.parse(iso);
 export const hhmm = (iso) => (iso ? iso.slice(11, 16) : "");
@@ -94,14 +95,30 @@ export function renderTimeline(el, rows, opts) {
         seg.textContent = String(s.order);
         seg.style.backgroundColor = r.colour;
         seg.dataset.visitId = s.visit_id;
-        seg.setAttribute("aria-label", `${r.name} · ${t("stop_n", { n: s.order })} · ${span}`);
+        const joint = Boolean(s.stop?.crew || s.stop?.with_roles?.length);
+        seg.setAttribute("aria-label", `${r.name} · ${t("stop_n", { n: s.order })} · ${span}${joint ? ` · ${t("joint")}` : ""}`);
+        seg.dataset.workerId = r.worker_id;
+        if (joint) {
+          // the halves of a joint visit: the same outline colour in both rows, a "2" badge, lit up together
+          seg.classList.add("joint");
+          seg.dataset.joint = s.visit_id;
+          seg.style.setProperty("--link", opts.linkColour ? opts.linkColour(s.visit_id) : "#212529");
+          const badge = document.createElement("span");
+          badge.className = "joint-badge";
+          badge.setAttribute("aria-hidden", "true");
+          badge.textContent = "2";
+          seg.append(badge);
+          for (const [ev, on] of [["mouseenter", true], ["mouseleave", false], ["focus", true], ["blur", false]]) {
+            seg.addEventListener(ev, () => linkHalves(s.visit_id, on));
+          }
+        }
         if (s.stop?.status && s.stop.status !== "open") seg.classList.add(`st-${s.stop.status}`);
         if (opts.selected === s.visit_id) seg.classList.add("selected");
-        seg.addEventListener("click", () => opts.onStop(s.visit_id));
+        seg.addEventListener("click", () => opts.onStop(s.visit_id, r.worker_id));
         if (opts.draggable) {
           seg.draggable = true;
           seg.addEventListener("dragstart", (ev) => {
-            ev.dataTransfer.setData("text/plain", s.visit_id);
+            ev.dataTransfer.setData("text/plain", `${s.visit_id}\n${r.worker_id}`);
             ev.dataTransfer.effectAllowed = "move";
           });
         }
@@ -119,11 +136,11 @@ export function renderTimeline(el, rows, opts) {
       track.addEventListener("drop", (ev) => {
         ev.preventDefault();
         row.classList.remove("drop");
-        const visitId = ev.dataTransfer.getData("text/plain");
+        const [visitId, fromWorker] = ev.dataTransfer.getData("text/plain").split("\n");
         const box = track.getBoundingClientRect();
         const when = t0 + ((ev.clientX - box.left) / box.width) * (t1 - t0);
         const before = r.segs.filter((s) => s.kind === "visit" && s.visit_id !== visitId && s.start < when).length;
-        if (visitId) opts.onDrop(visitId, r.worker_id, before);
+        if (visitId) opts.onDrop(visitId, r.worker_id, before, fromWorker || null);
       });
     }
     row.append(name, track);
