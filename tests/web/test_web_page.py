@@ -9,7 +9,7 @@ import urllib.error
 from typing import Any
 
 import pytest
-from websupport import PHONE, Server, Visit, open_page, save_screenshot
+from websupport import PHONE, Server, Visit, non_local, open_page, save_screenshot
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -26,6 +26,7 @@ def dispatcher(browser: Any, server: Server) -> Any:
 
 def _no_problems(visit: Visit) -> None:
     assert visit.problems == [], visit.problems
+    assert non_local(visit.urls) == [], "without a tile URL no request leaves the machine"
 
 
 def _search_budget(page: Any) -> None:

@@ -154,10 +154,13 @@ class Visit:
 
 
 def open_page(browser: Any, server: Any, user: str, *, viewport: dict[str, int] = LAPTOP,
-              lang: str | None = None) -> Visit:
-    """A fresh context (Korean, Seoul), signed in as ``user`` through the form, on the demo's day."""
+              lang: str | None = None, routes: dict[str, Callable[[Any], None]] | None = None) -> Visit:
+    """A fresh context (Korean, Seoul), signed in as ``user`` through the form, on the demo's day; ``routes``
+    answers requests to those URL patterns in the test (a tile server, say) before the page loads."""
     context = browser.new_context(viewport=viewport, locale="ko-KR", timezone_id="Asia/Seoul",
                                   is_mobile=viewport["width"] < 600, has_touch=viewport["width"] < 600)
+    for pattern, handler in (routes or {}).items():
+        context.route(pattern, handler)
     page = context.new_page()
     visit = Visit(page, context)
 
