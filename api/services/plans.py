@@ -280,18 +280,6 @@ def check_plan(
     return evaluate_plan(get_plan(session, p, plan_id), edited, network=network, data_dir=data_dir)
 
 
-def plan_geojson(
-    session: Session, p: Principal, plan_id: str, *, network: str | None = None, data_dir: Any = None
-) -> dict[str, Any]:
-    """The planner's GeoJSON of a stored plan (legs along the streets when the server has a road
-    network), with the plan's id and version."""
-    plan = get_plan(session, p, plan_id)
-    problem = planner.problem_from_json(plan.problem)
-    out = planner.plan_geojson(problem, stored_plan(plan), plan_travel(problem, network, data_dir=data_dir))
-    out["properties"] = {"plan_id": plan.id, "version": plan.version, **out.get("properties", {})}
-    return out
-
-
 def save_edited_plan(
     session: Session, p: Principal, plan_id: str, edited: dict[str, Any]
 ) -> tuple[Plan, planner.Evaluation]:
