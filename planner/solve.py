@@ -117,16 +117,27 @@ class _Explainer:
         self.brief = brief or (lambda: False)
         self.index = InsertionIndex(inst, routes)
         self._singles: dict[tuple, Timing] = {}
+        # Workers alike in every input to a lone visit's timing but its service time share a class (issue 16: on a
+        # 10,000-visit day the per-worker keys of every unassigned visit took 90 s).
+        kinds: dict[tuple, int] = {}
+        self._cls = np.array([kinds.setdefault(
+            (int(inst.start_loc[w]), int(inst.end_loc[w]), id(inst.tables[w]), wk.travel_mode, wk.shift,
+             wk.break_window, wk.break_s, wk.max_work_s), len(kinds))
+            for w, wk in enumerate(inst.problem.workers)], dtype=np.int64)
+
+    def alike(self, v: int, workers: list[int]) -> list[int]:
+        """The first of each group of ``workers`` (sorted) whose timing of ``v`` alone is the same."""
+        ws = np.asarray(workers, dtype=np.int64)
+        pairs = np.column_stack([self._cls[ws], self.inst.service_s[v, ws]])
+        _, first = np.unique(pairs, axis=0, return_index=True)
+        return sorted(ws[first].tolist())
 
     def single(self, w: int, v: int, *, relax: bool = False) -> Timing:
         """The timing of ``v`` alone in ``w``'s day; workers alike in every input to it share one."""
-        inst = self.inst
-        worker = inst.worker(w)
-        key = (v, relax, int(inst.start_loc[w]), int(inst.end_loc[w]), id(inst.tables[w]), worker.travel_mode,
-               worker.shift, worker.break_window, worker.break_s, worker.max_work_s, int(inst.service_s[v, w]))
+        key = (v, relax, int(self._cls[w]), int(self.inst.service_s[v, w]))
         t = self._singles.get(key)
         if t is None:
-            t = self._singles[key] = schedule_route(inst, w, (v,), relax=relax)
+            t = self._singles[key] = schedule_route(self.inst, w, (v,), relax=relax)
         return t
 
 
@@ -148,7 +159,7 @@ def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int, *,
             "plan it on another day or widen the windows.",
         )
     qualified = sorted(inst.allowed[v])
-    singles = {w: ex.single(w, v) for w in qualified}
+    singles = {w: ex.single(w, v) for w in ex.alike(v, qualified)}
     if all(t.failure == "unreachable" for t in singles.values()):
         loc = int(inst.visit_loc[v])
         why = next(
@@ -158,7 +169,7 @@ def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int, *,
         return Reason.UNREACHABLE, f"The household cannot be reached: {why}."
     if not any(t.ok for t in singles.values()):
         wins = ", ".join(f"{format_hhmm(s)}-{format_hhmm(e)}" for s, e in inst.windows[v])
-        relaxed = [(ex.single(w, v, relax=True), w) for w in qualified]
+        relaxed = [(ex.single(w, v, relax=True), w) for w in ex.alike(v, qualified)]
         fits = [(t.overtime_s, w) for t, w in relaxed if t.ok]
         latest_end = max(inst.worker(w).shift.end_s for w in qualified)
         earliest = min(inst.worker(w).shift.start_s for w in qualified)

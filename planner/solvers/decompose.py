@@ -259,11 +259,9 @@ def sub_instance(inst: Instance, part: Part) -> Instance:
     )
 
 
-def _engine_for(sub: Instance, name: str) -> Any:
-    """The engine of one part: ``name``, or for ``"auto"`` the day's hybrid alone (PyVRP's when its relaxation
-    is exact, VROOM's otherwise), each ending with OR-Tools on the part's full model."""
-    if name == "auto":
-        name = "pyvrp" if relaxation_is_exact(sub) else "vroom"
+def _engine_for(name: str) -> Any:
+    """The engine of every part: ``"pyvrp"`` or ``"vroom"`` (each hybrid ending with OR-Tools on the part's full
+    model) or ``"ortools"``."""
     if name == "pyvrp":
         from .pyvrp_hybrid import PyVrpHybridSolver
 
@@ -281,7 +279,7 @@ def _solve_part(inst: Instance, part: Part, params: SolveParams, deadline: Deadl
                 should_stop: Callable[[], bool] | None) -> list[tuple[int, tuple[int, ...]]]:
     """The part's routes as (worker, visits) of the whole day."""
     sub = sub_instance(inst, part)
-    raw = _engine_for(sub, engine).solve(sub, params, should_stop=should_stop, deadline=deadline)
+    raw = _engine_for(engine).solve(sub, params, should_stop=should_stop, deadline=deadline)
     return [(int(part.workers[w]), tuple(int(part.visits[v]) for v in order))
             for w, order in enumerate(raw.routes) if order]
 
@@ -351,6 +349,8 @@ class DecomposeSolver:
         deadline: Deadline | None = None,
     ) -> RawSolution:
         budget = deadline or Deadline.of(params)
+        # One engine for every part, the whole day's hybrid for "auto" (PyVRP's when its relaxation is exact).
+        engine = self.engine if self.engine != "auto" else ("pyvrp" if relaxation_is_exact(inst) else "vroom")
         parts = split_day(inst, part_visits=self.part_visits, seed=params.seed)
         routes: list[tuple[int, ...]] = [() for _ in range(inst.n_workers)]
         n = self.processes if self.processes is not None else _cores()
@@ -381,25 +381,26 @@ class DecomposeSolver:
             for k in range(len(lane)):
                 if should_stop is not None and should_stop():
                     break
-                report(_solve_part(inst, parts[lane[k]], params, share(lane[k:]), self.engine, should_stop))
+                report(_solve_part(inst, parts[lane[k]], params, share(lane[k:]), engine, should_stop))
         else:
-            failed = self._forked(inst, parts, lanes, params, budget, share, report, should_stop)
+            failed = self._forked(inst, parts, lanes, params, budget, engine, share, report, should_stop)
         stopped = should_stop is not None and should_stop()
         return RawSolution(routes=tuple(routes), objective=0, stopped_early=stopped,
                            status="ok" if not failed else f"{failed} part(s) failed",
                            solver=f"{self.name} ({len(parts)} parts)")
 
     def _forked(self, inst: Instance, parts: list[Part], lanes: list[list[int]], params: SolveParams,
-                budget: Deadline, share: Callable[[list[int]], Deadline],
+                budget: Deadline, engine: str, share: Callable[[list[int]], Deadline],
                 report: Callable[[list[tuple[int, tuple[int, ...]]]], None],
                 should_stop: Callable[[], bool] | None) -> int:
         """Each lane's parts one after the other in forked children, the lanes side by side; the number of parts
         that sent no routes."""
         ctx = mp.get_context("fork")
         stop = ctx.Event()
-        # The part engines' modules are imported here, once, not in every child.
-        for name in ("pyvrp", "vroom", "ortools") if self.engine == "auto" else (self.engine,):
-            _engine_for(inst, name)
+        # The part engine's modules (and OR-Tools', which the hybrids end with) are imported here, once, not in
+        # every child.
+        _engine_for(engine)
+        _engine_for("ortools")
         running: dict[int, tuple[Any, Any, Deadline]] = {}  # lane -> (process, pipe, deadline)
         nxt = [0] * len(lanes)
         failed = 0
@@ -409,7 +410,7 @@ class DecomposeSolver:
             part = parts[lane[nxt[j]]]
             dl = share(lane[nxt[j]:])
             recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(inst, part, params, dl, self.engine, stop, send),
+            proc = ctx.Process(target=_child, args=(inst, part, params, dl, engine, stop, send),
                                name="salpimi-part")
             proc.start()
             send.close()
