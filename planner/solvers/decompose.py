@@ -49,8 +49,10 @@ DECOMPOSE_FROM = 1_500
 PART_VISITS = 300
 #: Lloyd iterations of the k-means that groups visits by place.
 _KMEANS_ROUNDS = 20
-#: Seconds a child gets past its part's deadline to send its routes before it is stopped.
+#: Seconds a child gets past its part's deadline to send its routes before it is stopped, and more per visit (a
+#: first solution on a tiny share of the budget: VROOM's construction, the checks, sending the routes back).
 _GRACE_S = 1.0
+_GRACE_S_PER_VISIT = 0.004
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,13 +141,16 @@ def split_day(inst: Instance, *, part_visits: int = PART_VISITS, seed: int = 0) 
     # Demand in service minutes per part and qualification group (the set of workers who may make the visit).
     groups: dict[frozenset[int], int] = {}
     group_of = np.array([groups.setdefault(inst.allowed[v], len(groups)) for v in cand], dtype=np.int64)
-    service = np.array([int(min(inst.service_s[v, w] for w in inst.allowed[v])) for v in cand], dtype=float)
     n_g = len(groups)
-    remaining = np.zeros((k, n_g))
-    np.add.at(remaining, (labels, group_of), service)
     member = np.zeros((n_w, n_g), dtype=bool)
     for g_set, g in groups.items():
         member[list(g_set), g] = True
+    # A visit's service time: the shortest among the workers who may make it.
+    service = np.where(member[:, group_of].T, inst.service_s[cand][:, :n_w], np.iinfo(np.int64).max).min(axis=1)
+    service = service.astype(float)
+    typical = float(np.median(service))
+    remaining = np.zeros((k, n_g))
+    np.add.at(remaining, (labels, group_of), service)
     # Scarce groups first: the fewer workers may make a group's visits, the sooner a worker serves it.
     scarcity = np.argsort(member.sum(axis=0), kind="stable")
     breadth = member.sum(axis=1)
@@ -158,17 +163,9 @@ def split_day(inst: Instance, *, part_visits: int = PART_VISITS, seed: int = 0) 
         cap = _capacity_s(inst, w) - trip
         most = inst.worker(w).max_visits
         if most is not None:
-            cap = np.minimum(cap, most * float(np.median(service)))
-        gains = np.zeros(k)
-        for j in range(k):
-            left = cap[j]
-            for g in scarcity:
-                if left <= 0:
-                    break
-                if member[w, g] and remaining[j, g] > 0:
-                    take = min(left, remaining[j, g])
-                    gains[j] += take
-                    left -= take
+            cap = np.minimum(cap, most * typical)
+        # Its capacity goes to the groups it serves, scarcest first: in part j it covers min(cap, uncovered).
+        gains = np.minimum(np.maximum(cap, 0.0), remaining[:, member[w]].sum(axis=1))
         if gains.max() > 0:
             j = int(np.argmax(gains - 1e-6 * np.nan_to_num(trip, posinf=1e12)))
         else:
@@ -183,12 +180,10 @@ def split_day(inst: Instance, *, part_visits: int = PART_VISITS, seed: int = 0) 
                 remaining[j, g] -= take
                 left -= take
     # A visit nobody of its part may make goes to the nearest part with a worker who may.
-    part_members = [set(np.flatnonzero(worker_part == j).tolist()) for j in range(k)]
-    for i, v in enumerate(cand):
-        if inst.allowed[v] & part_members[labels[i]]:
-            continue
-        options = [j for j in range(k) if inst.allowed[v] & part_members[j]]
-        labels[i] = min(options, key=lambda j: float(((xy[i] - centre[j]) ** 2).sum()))
+    served = np.array([member[worker_part == j].any(axis=0) for j in range(k)])  # [part, group]
+    for i in np.flatnonzero(~served[labels, group_of]).tolist():
+        options = np.flatnonzero(served[:, group_of[i]])
+        labels[i] = int(options[((centre[options] - xy[i]) ** 2).sum(axis=1).argmin()])
     # Parts left without visits hand their workers to the nearest part that has some.
     has = np.bincount(labels, minlength=k) > 0
     for empty in np.flatnonzero(~has).tolist():
@@ -403,6 +398,7 @@ class DecomposeSolver:
         _engine_for("ortools")
         running: dict[int, tuple[Any, Any, Deadline]] = {}  # lane -> (process, pipe, deadline)
         nxt = [0] * len(lanes)
+        lane_of = [0] * len(lanes)  # the part each lane runs
         failed = 0
 
         def launch(j: int) -> None:
@@ -415,6 +411,7 @@ class DecomposeSolver:
             proc.start()
             send.close()
             running[j] = (proc, recv, dl)
+            lane_of[j] = lane[nxt[j]]
             nxt[j] += 1
 
         for j in range(len(lanes)):
@@ -424,7 +421,8 @@ class DecomposeSolver:
                 stop.set()
             for j, (proc, recv, dl) in list(running.items()):
                 got: Any = None
-                late = time.monotonic() > dl.ends_at + _GRACE_S + (dl.cap_s if dl.deterministic else 0.0)
+                late = time.monotonic() > (dl.ends_at + _GRACE_S + _GRACE_S_PER_VISIT * len(parts[lane_of[j]].visits)
+                                           + (dl.cap_s if dl.deterministic else 0.0))
                 if recv.poll(0.02 if len(running) > 1 else 0.05):
                     try:
                         got = recv.recv()
