@@ -5,8 +5,13 @@ statuses) remembers the database's *version* read just before its queries.  Whil
 nothing was committed anywhere (by this process, another server process or the command line), so the result still
 holds and the read needs no query at all.  Any commit changes the version, and the next read validates again.
 
-* SQLite: ``PRAGMA data_version`` on one connection of the watch's own, which changes whenever any other
-  connection, in any process, commits (it reads the WAL index in shared memory: microseconds, no disk).
+* SQLite: ``PRAGMA data_version`` on a connection of the watch's own, which changes whenever any other
+  connection, in any process, commits (it reads the WAL index in shared memory: microseconds, no disk).  The
+  event loop has a connection of its own and worker threads share another, so the loop never waits for a lock a
+  worker thread holds (a thread that releases the GIL inside the pragma holds that lock for a GIL switch
+  interval, and a queue of threads behind it stalled every request the loop serves).  ``data_version`` values of
+  two connections cannot be compared, so the version is a process-wide counter, bumped when either connection
+  sees its ``data_version`` change: a commit costs at most two bumps.
 * PostgreSQL: ``pg_current_snapshot()`` on a connection of the watch's own (autocommit): it changes when a
   transaction that writes starts (``xmax``) or ends (``xip``, ``xmin``); read-only transactions leave it alone.
 
@@ -52,6 +57,12 @@ class ChangeWatch:
         self._a_running = False
         self._a_value: Any = None
         self._a_done = asyncio.Event()
+        # SQLite: the event loop's own connection (no lock: one thread), the epoch both connections bump.
+        self._loop_conn: Any = None
+        self._loop_thread: int | None = None
+        self._epoch = 0
+        self._epoch_lock = threading.Lock()
+        self._seen: dict[str, Any] = {}  # connection ("threads" or "loop") -> its last data_version
 
     @property
     def cheap(self) -> bool:
@@ -90,9 +101,9 @@ class ChangeWatch:
     async def current_async(self) -> Any:
         """``current()`` for the event loop: on PostgreSQL over an asynchronous connection of its own
         (no worker thread; concurrent callers share the next check as in ``current``); on SQLite the same
-        microsecond read as ``current``."""
+        microsecond read as ``current`` on a connection of the loop's own."""
         if self.cheap:
-            return self._read()
+            return self._read_in_loop()
         wanted = self._a_started + 1
         while self._a_finished < wanted:
             if not self._a_running:
@@ -144,11 +155,44 @@ class ChangeWatch:
                     if self._conn is None:
                         return None
                 if self._dialect == "sqlite":
-                    return self._conn.execute("PRAGMA data_version").fetchone()[0]
+                    return self._note("threads", self._conn.execute("PRAGMA data_version").fetchone()[0])
                 return self._conn.execute("SELECT pg_current_snapshot()::text").fetchone()[0]
             except Exception:
                 self._drop()
                 return None
+
+    def _read_in_loop(self) -> Any:
+        """SQLite, from the event loop: its own connection, no lock (only the loop's thread uses it; another
+        thread calling here gets the shared one)."""
+        me = threading.get_ident()
+        if self._loop_thread is None:
+            self._loop_thread = me
+        if self._loop_thread != me or self._closed:
+            return self._read()
+        try:
+            if self._loop_conn is None:
+                self._loop_conn = self._connect()
+                if self._loop_conn is None:
+                    return None
+            return self._note("loop", self._loop_conn.execute("PRAGMA data_version").fetchone()[0])
+        except Exception:
+            conn, self._loop_conn = self._loop_conn, None
+            self._seen.pop("loop", None)
+            with contextlib.suppress(Exception):
+                if conn is not None:
+                    conn.close()
+            return None
+
+    def _note(self, who: str, data_version: Any) -> int:
+        """The epoch after connection ``who`` read ``data_version`` (its reads are serialised): bumped when it
+        changed since that connection's last read, or on its first.  A commit made before a read began is seen
+        by that read's connection, or was by an earlier read of it that bumped the epoch: either way the epoch
+        returned is newer than any read before the commit could have returned."""
+        if self._seen.get(who) != data_version:
+            with self._epoch_lock:
+                self._epoch += 1
+            self._seen[who] = data_version
+        return self._epoch
 
     def close(self) -> None:
         with self._lock:
@@ -177,6 +221,11 @@ class ChangeWatch:
             with contextlib.suppress(Exception):
                 self._conn.close()
         self._conn = None
+        self._seen.pop("threads", None)
+        if self._closed and self._loop_conn is not None:
+            with contextlib.suppress(Exception):
+                self._loop_conn.close()
+            self._loop_conn = None
 
 
 class VersionedCache(Generic[V]):

@@ -432,8 +432,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise _BadInput(f"--demo: fixture {fixture} not found (run from the project root)")
         _demo(engine, settings, fixture, args.host, args.port)
     engine.dispose()
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
-    return 0
+    config = uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    listeners = _logs_off_the_loop()  # uvicorn configured its logging in Config()
+    server = uvicorn.Server(config)
+    try:
+        server.run()
+    finally:
+        for listener in listeners:
+            listener.stop()  # writes what is still queued
+    return 0 if server.started else 3  # 3: uvicorn's "could not start" (the port taken, say)
+
+
+def _logs_off_the_loop() -> list[Any]:
+    """uvicorn's log lines (one per request) go through a queue to a thread that writes them: a write in
+    the event loop releases the GIL, and under load getting it back from busy worker threads took
+    milliseconds per request (a third of the loop's time in the load bench's mixed phase)."""
+    import logging
+    import logging.handlers
+    import queue
+
+    class _AsIs(logging.handlers.QueueHandler):
+        def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+            return record  # formatted by the writing thread's handlers, which need the record's args
+
+    listeners = []
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        handlers = list(logger.handlers)
+        if not handlers:
+            continue  # it propagates to one that has them
+        lines: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for handler in handlers:
+            logger.removeHandler(handler)
+        logger.addHandler(_AsIs(lines))
+        listeners.append(logging.handlers.QueueListener(lines, *handlers, respect_handler_level=True))
+    for listener in listeners:
+        listener.start()
+    return listeners
 
 
 # ---- wiring ----------------------------------------------------------------------------------

@@ -414,12 +414,16 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(target: Target, port: int, env_extra: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def server(target: Target, port: int, env_extra: dict[str, str], log_path: Path,
+           profile: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "SALPIMI_DATA_DIR": str(target.data_dir), **env_extra}
     env.pop("DATABASE_URL", None)
     if target.database_url:
         env["DATABASE_URL"] = target.database_url
     cmd = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if profile is not None:  # the same server under the sampling profiler (bench/_sampled_serve.py)
+        env["SALPIMI_PROFILE_OUT"] = str(profile)
+        cmd[1:3] = [str(REPO / "bench" / "_sampled_serve.py")]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -532,10 +536,17 @@ async def run_all(args: argparse.Namespace, target: Target, port: int, server_pi
                         watcher.start()
                     label = f"{name} x{clients}" + (" + solve" if with_solve else "")
                     print(f"[{_now()}] {label}: {args.duration:g} s ...", flush=True)
-                    result = await run_phase(
-                        port, the_mixes[name], clients, args.duration, not args.ignore_retry_after,
-                        server_pid, probe,
-                    )
+                    flag = Path(f"{args.profile}.on") if args.profile else None
+                    if flag is not None:
+                        flag.touch()  # the profiler samples the measured phases only
+                    try:
+                        result = await run_phase(
+                            port, the_mixes[name], clients, args.duration, not args.ignore_retry_after,
+                            server_pid, probe,
+                        )
+                    finally:
+                        if flag is not None:
+                            flag.unlink(missing_ok=True)
                     result.update(phase=name, with_solve=with_solve, label=label)
                     if watcher is not None and job is not None:
                         done = await wait_job(
@@ -650,6 +661,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ignore-retry-after", action="store_true", help="retry at once after a 503")
     ap.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                     help="extra environment for the server (e.g. SALPIMI_THREADS=16)")
+    ap.add_argument("--profile", type=Path, metavar="OUT",
+                    help="run the server under bench/_sampled_serve.py and write where its threads spent the "
+                    "measured phases to OUT (slower server: figures not comparable; nothing saved to --raw)")
     ap.add_argument("--raw", type=Path, default=RESULTS / "load.json")
     ap.add_argument("--out", type=Path, default=RESULTS / "load.md")
     ap.add_argument("--render", action="store_true", help="only rewrite --out from the runs in --raw")
@@ -673,7 +687,7 @@ def main(argv: list[str] | None = None) -> int:
         port = _free_port()
         log_path = target.data_dir / "server.log"
         try:
-            with server(target, port, server_env, log_path) as proc:
+            with server(target, port, server_env, log_path, args.profile) as proc:
                 result = asyncio.run(run_all(args, target, port, proc.pid))
         except Exception:
             print(log_path.read_text(errors="replace")[-3000:] if log_path.exists() else "", file=sys.stderr)
@@ -684,6 +698,10 @@ def main(argv: list[str] | None = None) -> int:
         cpus=os.cpu_count(), server_env=server_env, duration_s=args.duration, gzip=args.gzip,
         server_log_errors=sum(1 for line in server_log.splitlines() if "ERROR" in line or "Traceback" in line),
     )
+    if args.profile:
+        print(render({backend: result}))
+        print(f"profile: {args.profile} (written when the server exits)")
+        return 0
     save_run(args.raw, args.out, backend, result, render)
     return 0
 

@@ -184,3 +184,66 @@ def test_concurrent_version_checks_all_see_a_commit_made_before_they_asked(backe
             watch.close()
             with engine.begin() as conn:
                 conn.execute(sa.text("DROP TABLE h9_watch_probe"))
+
+
+def test_the_event_loops_version_check_never_waits_for_the_threads_and_both_agree(backend: dict[str, Any]) -> None:
+    """The loop reads the version on a connection of its own (a worker thread holding the shared one for a GIL
+    switch interval stalled every hot read the loop served); versions read in the loop and in threads are one
+    sequence: equal while nothing is committed, new after any commit, whichever side reads first."""
+    import asyncio
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.changewatch import ChangeWatch
+
+    with elsewhere(backend) as engine:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE IF NOT EXISTS h9_loop_probe (n integer)"))
+        watch = ChangeWatch(engine)
+        loop = asyncio.new_event_loop()
+        threads = ThreadPoolExecutor(1)
+
+        def in_loop() -> Any:
+            return loop.run_until_complete(watch.current_async())
+
+        def in_thread() -> Any:
+            return threads.submit(watch.current).result(10)
+
+        def commit() -> None:
+            with engine.begin() as conn:
+                conn.execute(sa.text("INSERT INTO h9_loop_probe VALUES (1)"))
+
+        try:
+            in_loop(), in_thread()
+            if backend["name"] == "sqlite":  # PostgreSQL's snapshot is the cluster's: other tests' writes move it
+                assert in_loop() == in_thread() == in_loop()
+            for first, second in ((in_loop, in_thread), (in_thread, in_loop)):
+                before = (in_loop(), in_thread())
+                commit()
+                a, b = first(), second()
+                assert None not in (a, b) and a not in before and b not in before
+            # A thread holding the shared connection's lock does not hold up the loop.
+            held, release = threading.Event(), threading.Event()
+
+            def hold() -> None:
+                with watch._lock:
+                    held.set()
+                    release.wait(10)
+
+            holder = threading.Thread(target=hold)
+            holder.start()
+            held.wait(10)
+            try:
+                started = time.monotonic()
+                assert loop.run_until_complete(watch.current_async()) is not None
+                assert time.monotonic() - started < 2.0  # (it waited the holder's 10 s before)
+            finally:
+                release.set()
+                holder.join()
+        finally:
+            threads.shutdown()
+            loop.run_until_complete(watch.aclose())
+            loop.close()
+            with engine.begin() as conn:
+                conn.execute(sa.text("DROP TABLE h9_loop_probe"))
