@@ -128,8 +128,7 @@ class _Explainer:
     def alike(self, v: int, workers: list[int]) -> list[int]:
         """The first of each group of ``workers`` (sorted) whose timing of ``v`` alone is the same."""
         ws = np.asarray(workers, dtype=np.int64)
-        pairs = np.column_stack([self._cls[ws], self.inst.service_s[v, ws]])
-        _, first = np.unique(pairs, axis=0, return_index=True)
+        _, first = np.unique(self._cls[ws] * (1 << 32) + self.inst.service_s[v, ws], return_index=True)
         return sorted(ws[first].tolist())
 
     def single(self, w: int, v: int, *, relax: bool = False) -> Timing:
@@ -159,7 +158,11 @@ def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int, *,
             "plan it on another day or widen the windows.",
         )
     qualified = sorted(inst.allowed[v])
-    singles = {w: ex.single(w, v) for w in ex.alike(v, qualified)}
+    singles: dict[int, Timing] = {}
+    for w in ex.alike(v, qualified):  # one that fits alone answers both questions below
+        singles[w] = ex.single(w, v)
+        if singles[w].ok:
+            break
     if all(t.failure == "unreachable" for t in singles.values()):
         loc = int(inst.visit_loc[v])
         why = next(
