@@ -9,11 +9,12 @@ halves are visible (the planner never reaches for this package).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -434,12 +435,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine.dispose()
     config = uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
     listeners = _logs_off_the_loop()  # uvicorn configured its logging in Config()
-    server = uvicorn.Server(config)
-    try:
-        server.run()
-    finally:
-        for listener in listeners:
-            listener.stop()  # writes what is still queued
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn re-raises a captured SIGTERM/SIGINT when this context exits, which ends the process at
+            # once: the queued log lines (the last requests, "Finished server process") are written first.
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    for listener in listeners:
+                        listener.stop()
+
+    server = Server(config)
+    server.run()
     return 0 if server.started else 3  # 3: uvicorn's "could not start" (the port taken, say)
 
 
