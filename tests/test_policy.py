@@ -68,12 +68,42 @@ def test_the_challenger_follows_the_day_shape() -> None:
 
 # ---- VROOM's portfolio --------------------------------------------------------------------------
 
-def test_the_portfolio_runs_a_level_only_when_its_estimated_time_fits() -> None:
-    assert deepest(5, 1.0, 100.0) == 5
-    assert deepest(5, 1.0, 3.2) == 1  # level 1 about 2.5x level 0, level 2 about 6x, with a 25 % margin
-    assert deepest(5, 1.0, 1.0) == -1
-    assert deepest(2, 0.1, 100.0) == 2
-    assert fits(0, 2.0, 2.5) and not fits(0, 2.0, 2.4)
+def test_a_run_fits_when_its_levels_estimated_time_does() -> None:
+    assert fits(0, 2.0, 2.5) and not fits(0, 2.0, 2.4)  # a 25 % margin on the first run's time
+    assert fits(1, 1.0, 3.2) and not fits(2, 1.0, 3.2)  # level 1 about 2.5x level 0, level 2 about 6x
+    assert deepest(5, 1.0, 100.0) == 5 and deepest(5, 1.0, 3.2) == 1 and deepest(5, 1.0, 1.0) == -1
+
+
+def _runs(monkeypatch, params: SolveParams, seconds: float) -> list[tuple[int, str]]:
+    """The (level, mapping) of each VROOM run of the portfolio, each run taking 0.05 s."""
+    import planner.solvers.vroom_hybrid as vh
+
+    hs = [household(i, dlat=0.001 * i) for i in range(6)]
+    vs = [Visit(id=f"v{i}", household_id=f"h{i}", priority=float(3 ** i)) for i in range(6)]
+    inst = compile_instance(problem(hs, [worker(0)], vs), TRAVEL)
+    names = ("rank98", "rank30", "rank10", "log", "linear")
+    seen: list[tuple[int, str]] = []
+
+    def fake(inst_, *, seconds, exploration_level, threads, priorities):
+        time.sleep(0.05)
+        seen.append((exploration_level, next(n for n in names if priorities_of(inst, n) == priorities)))
+        return [[] for _ in range(inst_.n_workers)]
+
+    monkeypatch.setattr(vh, "vroom_routes", fake)
+    VroomHybridSolver(mappings=("rank98", "log", "linear"))._portfolio(
+        inst, params, None, Deadline.start(seconds, work=params.solution_limit if params.deterministic else None),
+        None)
+    return seen
+
+
+def test_on_the_clock_the_portfolio_runs_every_mapping_at_level_0_then_deeper_levels_that_fit(monkeypatch) -> None:
+    # 0.05 s a run: level 5 is expected to take 40 x 1.25 x 0.05 = 2.5 s, which fits in 80 % of 10 s, three times.
+    assert _runs(monkeypatch, CLOCK, 10.0) == [(0, "rank98"), (0, "log"), (0, "linear"),
+                                               (5, "rank98"), (5, "log"), (5, "linear")]
+    # Too little left after the first run for another: the first run alone.
+    assert _runs(monkeypatch, CLOCK, 0.07) == [(0, "rank98")]
+    # Deterministic: the reproducible level with every rank granularity, whatever the time.
+    assert _runs(monkeypatch, DETERMINISTIC, 0.1) == [(0, "rank98"), (0, "rank30"), (0, "rank10")]
 
 
 def test_priority_mappings_rank_riskier_visits_no_lower_and_keep_the_top_for_urgent_ones() -> None:
@@ -96,6 +126,7 @@ def test_priority_mappings_rank_riskier_visits_no_lower_and_keep_the_top_for_urg
 def test_on_the_clock_the_vroom_hybrid_plans_within_the_budget() -> None:
     p = _day(12, max_visits=4)
     limit = 1.5
+    solve(p, TRAVEL, SolveParams(time_limit_s=0.3), solver=VroomHybridSolver())  # imports OR-Tools and VROOM
     t0 = time.perf_counter()
     r = solve(p, TRAVEL, SolveParams(time_limit_s=limit), solver=VroomHybridSolver())
     assert time.perf_counter() - t0 <= limit * 1.02 + 0.5

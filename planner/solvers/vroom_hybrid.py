@@ -32,8 +32,9 @@ _TOP_PRIORITY = 100
 #: VROOM's run time at each exploration level relative to level 0, one thread (busy Gwanak days of 250 candidate
 #: visits at load 13-16: level 0 1.5-2.4 s, 1 about 2.5x, 2 about 6x, 3 about 12x, 5 about 40x).  On the clock the
 #: portfolio runs a level only when this estimate, from its own level-0 run, fits what is left of VROOM's share: a
-#: deep level cut by its timeout returned worse routes than a complete level 0 (level 5 cut at 5 s: 70-190 less
-#: risk covered on the same day).
+#: deep level cut by its timeout returned worse routes than a complete level 0 on some days (level 5 cut at 5 s:
+#: 70-190 less risk covered), left intensive visits out on 1,000-household days, and overran its timeout (VROOM
+#: checks it between phases: 1-4 s late at 10 s, the whole call then 0.5-2.5 s past its budget).
 _LEVEL_COST = (1.0, 2.5, 6.0, 12.0, 25.0, 40.0)
 #: Safety factor on those estimates (the machine's load moves between runs).
 _LEVEL_SLACK = 1.25
@@ -177,6 +178,8 @@ def vroom_routes(inst: Instance, *, seconds: float | None, exploration_level: in
     timeout = None if seconds is None else dt.timedelta(seconds=max(0.05, seconds))
     sol = model.input.solve(exploration_level=exploration_level, nb_threads=threads, timeout=timeout)
     df = sol.routes
+    if "id" not in df.columns:  # no route at all (every job unassigned): pyvroom's frame then has no job ids
+        return routes
     for vid, typ, jid in zip(df["vehicle_id"], df["type"], df["id"], strict=True):
         if typ == "job":
             routes[int(vid) - 1].append(int(jid) - 1)
