@@ -203,9 +203,11 @@ def test_moving_one_half_gets_the_verdict_before_saving(dispatcher: Visit, serve
     assert "두 사람이 같은 시각에 시작하지 않음" in page.locator("#verdict").inner_text()
     assert page.locator("#verdict [data-verdict-note='crew-broken']").is_visible()
     assert page.locator("#move-save").is_disabled()
-    page.locator("#verdict").evaluate("(e) => e.scrollIntoView({block: 'end'})")  # the panel shows the verdict
+    page.set_viewport_size({"width": 1366, "height": 960})  # map, panel, timeline and the unassigned list at once
     page.locator("#app").evaluate("(e) => window.scrollTo(0, 0)")
-    save_screenshot(page, "web-joint", full_page=True)
+    page.locator("#details").evaluate("(e) => { e.scrollTop = e.scrollHeight; }")  # the panel shows the verdict
+    save_screenshot(page, "web-joint")
+    page.set_viewport_size({"width": 1366, "height": 768})
     _no_problems(dispatcher)
 
 
