@@ -1,7 +1,7 @@
 """Joint visits: the two OR-Tools methods side by side on the Mankowska et al. (2014) instances.
 
 ``model``: a routing node per seat, equal start cumuls and active flags, seats on different workers, the search
-started from the pairs inserted together.  ``insert``: the search plans the one-worker visits only, then the
+started from the crew-aware construction and ruin and recreate of ``planner/joint_lns.py`` (70 % of the budget).  ``insert``: the search plans the one-worker visits only, then the
 pipeline inserts each joint visit's seats into two routes at once (cheapest feasible pair of insertions).
 Both go through the same pipeline (re-timing, pair insertion of what is still dropped) and the same checker
 (``bench/hhcrsp.py``'s ``assess``: every service planned, the literature's objective on the float data).

@@ -11,7 +11,6 @@ import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from ..instance import Instance
-from ..joint import cost_of, insert_dropped, schedule_routes
 from ..joint_lns import plan_joint
 from ..params import SolveParams
 from ..travel.base import UNREACHABLE
@@ -60,8 +59,6 @@ def build_seconds(inst: Instance) -> float:
              for t in [(inst.worker(w).travel_mode.value, float(inst.worker(w).speed_factor))]}
     nodes = inst.n_nodes + 2 * inst.n_workers
     return _BUILD_S_PER_ENTRY * (len(travel) + len(timed)) * nodes * nodes + _BUILD_S_PER_NODE * nodes
-#: Feasible insertions weighed by travel and lateness per visit when a day with due times starts from pairs.
-_DUE_CHOICES = 8
 #: Share of the budget left after building the model that the crew-aware search (planner.joint_lns) gets on a
 #: day with joint visits; the routing search starts from its best plan with the rest.
 _LNS_SHARE = 0.7
@@ -362,19 +359,3 @@ def _pairs_first(inst: Instance, params: SolveParams, share: Deadline) -> list[l
     spent = share.elapsed
     return plan_joint(inst, seed=params.seed, stop=share.expired,
                       progress=lambda: spent() / share.cap_s if share.cap_s > 0 else 1.0, work=share.work)
-
-
-def _pairs_first_greedy(inst: Instance, stop: Callable[[], bool] | None) -> list[list[int]]:
-    """The former start: every visit inserted greedily with :func:`planner.joint.insert_dropped` (kept for
-    ``bench/joint_methods.py``)."""
-    starts = []
-    # With soft due times, two starts: the least detour, and where travel plus lateness grows least among a few
-    # feasible places; the search begins from the one that plans more, then costs less (each alone lost
-    # Mankowska instances the other won by 10-50 %).
-    for best_of in ((1, _DUE_CHOICES) if inst.has_due else (1,)):
-        routes: list[tuple[int, ...]] = [() for _ in range(inst.n_workers)]
-        timings = schedule_routes(inst, routes)
-        insert_dropped(inst, routes, timings, best_of=best_of, stop=stop)
-        planned = sum(len(r) for r in routes)
-        starts.append((-planned, cost_of(inst, routes, timings), [list(r) for r in routes]))
-    return min(starts, key=lambda x: (x[0], x[1]))[2]
