@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from .config import Settings
 
-__all__ = ["current_revision", "head_revision", "make_engine", "session_scope", "upgrade"]
+__all__ = ["current_revision", "downgrade", "head_revision", "make_engine", "migrating", "session_scope", "upgrade"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -84,10 +84,45 @@ def _alembic_config(connection: sa.Connection) -> Config:
     return cfg
 
 
+@contextmanager
+def migrating(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection in a transaction for Alembic, committed when the block ends.
+
+    On SQLite, foreign keys are off while it runs: batch mode rebuilds a table (copy, drop, rename), and with
+    keys on the DROP first deletes the rows of it that other tables reference, which fails as soon as they
+    hold data (0003 rebuilt ``user`` under API keys).  SQLite's documented recipe: keys off for the rebuild
+    (the pragma is ignored inside a transaction, so it is set before and reset after), and
+    ``PRAGMA foreign_key_check`` before the commit, which refuses a migration that left a dangling reference.
+    """
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                yield conn
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        tables = sorted({str(row[0]) for row in broken})
+                        raise RuntimeError(f"the migration left {len(broken)} rows referring to nothing in {tables}")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
+
+
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """Run Alembic migrations up to ``revision`` on ``engine``."""
-    with engine.begin() as conn:
+    with migrating(engine) as conn:
         command.upgrade(_alembic_config(conn), revision)
+
+
+def downgrade(engine: sa.Engine, revision: str) -> None:
+    """Run Alembic migrations down to ``revision`` on ``engine`` (the tables newer revisions added go with them)."""
+    with migrating(engine) as conn:
+        command.downgrade(_alembic_config(conn), revision)
 
 
 def current_revision(engine: sa.Engine) -> str | None:
