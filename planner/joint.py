@@ -269,9 +269,11 @@ def _seat_label(inst: Instance, v: int, k: int) -> str:
     return "a second worker" if k else "a worker"
 
 
-def explain_joint(inst: Instance, routes: Sequence[Sequence[int]], v: int) -> tuple[Reason, str] | None:
+def explain_joint(inst: Instance, routes: Sequence[Sequence[int]], v: int, *, index: InsertionIndex | None = None,
+                  brief: bool = False) -> tuple[Reason, str] | None:
     """Why joint visit ``v`` (or a visit following another) is not planned, or ``None`` to explain it as a
-    one-worker visit."""
+    one-worker visit.  ``index`` (of ``routes``) is shared by the explanations of one plan; ``brief`` (the budget
+    is spent) skips the tries of each seat in today's routes: the reason is then the pair's without them."""
     problem = inst.problem
     planned = {n for r in routes for n in r}
     for a, b, _, _ in inst.precedences:
@@ -307,8 +309,13 @@ def explain_joint(inst: Instance, routes: Sequence[Sequence[int]], v: int) -> tu
         return (Reason.OUTSIDE_EVERY_SHIFT,
                 f"The pair cannot meet its window ({wins}) together: no two qualified workers can both be there "
                 "and start at one time within their shifts, travel and lunch included.")
+    if brief:
+        return (Reason.OVER_CAPACITY,
+                f"The qualified workers are fully booked with higher-priority visits: no two of them are free at one "
+                f"time in its window ({wins}).")
     # Each seat alone in today's routes: who is free for it?
-    index = InsertionIndex(inst, [tuple(r) for r in routes])
+    if index is None:
+        index = InsertionIndex(inst, [tuple(r) for r in routes])
     free: list[list[str]] = []
     for n in nodes:
         ws = sorted({w for _, w, _ in index.candidates(n, per_worker=1)})

@@ -144,7 +144,8 @@ def explain_unassigned(inst: Instance, routes: list[tuple[int, ...]], v: int, *,
                        _shared: _Explainer | None = None) -> tuple[Reason, str]:
     """Why visit ``v`` is not in ``routes``: a reason code and a sentence to act on."""
     if inst.joint:
-        joint = explain_joint(inst, routes, v)
+        joint = explain_joint(inst, routes, v, index=None if _shared is None else _shared.index,
+                              brief=_shared is not None and _shared.brief())
         if joint is not None:
             return joint
     ex = _shared or _Explainer(inst, routes)
