@@ -21,6 +21,7 @@ SHARED = REPO.parent / "shared"
 SETS = {
     "solomon": (SHARED / "benchmarks" / "solomon" / "vrplib", SHARED / "benchmarks" / "solomon" / "bks.csv"),
     "homberger": (SHARED / "benchmarks" / "homberger" / "200", SHARED / "benchmarks" / "homberger" / "bks.csv"),
+    "homberger400": (SHARED / "benchmarks" / "homberger" / "400", SHARED / "benchmarks" / "homberger" / "bks.csv"),
 }
 DAY = dt.date(2026, 11, 24)
 

@@ -1,4 +1,4 @@
-"""Solution quality side by side on Solomon (or Gehring-Homberger 200) VRPTW instances.
+"""Solution quality side by side on Solomon (or Gehring-Homberger 200 and 400) VRPTW instances.
 
 Runs Salpimi's engine (PyVRP + OR-Tools hybrid), plain OR-Tools (the engine's previous default),
 PyVRP and VROOM, one process at a time, at the same wall-clock budget; re-checks every solution
@@ -9,6 +9,8 @@ decimal, travel time = distance). Gaps are to the distance-only DIMACS best-know
     python bench/solomon.py --time-limit 5                   # all 56 Solomon instances
     python bench/solomon.py --time-limit 30 --instances C101,R101,RC101
     python bench/solomon.py --set homberger --time-limit 30 --instances first
+    python bench/solomon.py --set homberger400 --time-limit 60 --instances first --solvers salpimi,pyvrp \
+        --raw bench/results/homberger400_60s.jsonl --resume
 """
 
 from __future__ import annotations
@@ -34,13 +36,14 @@ ALL = ("salpimi", "pyvrp", "vroom", "ortools")
 def _select(paths: list[Path], spec: str) -> list[Path]:
     if spec == "all":
         return paths
-    if spec == "first":  # the first instance of each family
-        seen: set[str] = set()
+    if spec.startswith("first"):  # the first instance (first:N the first N) of each family
+        per = int(spec.split(":")[1]) if ":" in spec else 1
+        count: dict[str, int] = {}
         out = []
         for p in paths:
             fam = I.family(p.stem)
-            if fam not in seen:
-                seen.add(fam)
+            count[fam] = count.get(fam, 0) + 1
+            if count[fam] <= per:
                 out.append(p)
         return out
     wanted = [s.strip() for s in spec.split(",") if s.strip()]

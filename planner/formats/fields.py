@@ -85,12 +85,13 @@ RANGES: Final[Mapping[str, NumberRange]] = MappingProxyType({
     "late_cost": NumberRange(0, 1_000_000, "per second late, in seconds of travel", integer=False),
 })
 
-# Sizes: a 10 s budget plans about 2,000 visits (10.1 s wall, 0.6 GB with one worker; 3,000 took 15 s
-# and 1.0 GB, 5,000 took 22 s and 2.4 GB), so larger problems are refused rather than exhausting the machine.
+# Sizes: a day of 1,500 visits or more is planned in parts (planner/solvers/decompose.py); a whole city's day of
+# 10,000 visits and 1,200 workers took 2.5-2.7 GB (its travel matrices 2.4 GB), so larger problems are refused
+# rather than exhausting the machine.  Within 60 s on 2 cores (README "Big days").
 LIMITS: Final[Mapping[str, int]] = MappingProxyType({
-    "visits": 2_000,
-    "workers": 250,
-    "households": 20_000,
+    "visits": 10_000,
+    "workers": 1_500,
+    "households": 50_000,
     "windows": 16,  # time windows of a visit; availability windows of a weekday
     "tags": 32,  # skills, languages, required skills, allowed roles of one item
     "forbidden_worker_ids": 250,

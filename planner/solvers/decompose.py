@@ -36,10 +36,12 @@ import numpy as np
 from ..domain import Problem
 from ..instance import Instance
 from ..params import SolveParams
+from ..schedule import schedule_route
 from ..travel.base import UNREACHABLE, TravelMatrix
 from .base import Progress, RawSolution
 from .budget import Deadline
 from .objective import relaxation_is_exact
+from .repair import repair
 
 __all__ = ["DECOMPOSE_FROM", "DecomposeSolver", "Part", "split_day", "sub_instance", "wanted"]
 
@@ -289,6 +291,28 @@ def _child(inst: Instance, part: Part, params: SolveParams, deadline: Deadline, 
         conn.close()
 
 
+def _across_borders(inst: Instance, routes: list[tuple[int, ...]], budget: Deadline) -> bool:
+    """What the parts left out, inserted where it still fits in any part (the pipeline's greedy repair): mandatory
+    and urgent visits whatever the clock (a handful, and a part cut short may have left them out), the others while
+    the budget lasts (all of them in the deterministic mode).  True when every dropped visit was tried."""
+    timings = [schedule_route(inst, w, r) for w, r in enumerate(routes)]
+    if not all(t.ok for t in timings):
+        return False
+    served = {v for r in routes for v in r}
+    must = sum(1 for v in range(inst.n_visits) if v not in served and inst.allowed[v] and inst.windows[v]
+               and (inst.visit(v).mandatory or inst.visit(v).urgent))
+    tried = [0]
+    cut = [False]
+
+    def stop() -> bool:  # polled before each dropped visit, riskiest (mandatory and urgent) first
+        tried[0] += 1
+        cut[0] = tried[0] > must and not budget.deterministic and budget.expired()
+        return cut[0]
+
+    repair(inst, routes, timings, stop=stop)
+    return not cut[0]
+
+
 def _lanes(parts: list[Part], n: int) -> list[list[int]]:
     """Parts to ``n`` lanes, the biggest first, each to the lane with the fewest visits so far."""
     lanes: list[list[int]] = [[] for _ in range(n)]
@@ -380,7 +404,8 @@ class DecomposeSolver:
         else:
             failed = self._forked(inst, parts, lanes, params, budget, engine, share, report, should_stop)
         stopped = should_stop is not None and should_stop()
-        return RawSolution(routes=tuple(routes), objective=0, stopped_early=stopped,
+        settled = False if stopped else _across_borders(inst, routes, budget)
+        return RawSolution(routes=tuple(routes), objective=0, stopped_early=stopped, settled=settled,
                            status="ok" if not failed else f"{failed} part(s) failed",
                            solver=f"{self.name} ({len(parts)} parts)")
 
