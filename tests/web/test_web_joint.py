@@ -239,3 +239,19 @@ def test_the_nurse_sees_her_half_and_only_her_partners_role(browser: Any, server
         _no_problems(nurse)
     finally:
         nurse.close()
+
+
+def test_dragging_one_half_onto_another_row_checks_that_seat_move(dispatcher: Visit, joint: Joint) -> None:
+    page = dispatcher.page
+    v1 = joint.visit["j-v1"]
+    other = next(w["id"] for k, w in joint.workers.items() if k.startswith("j-nurse") and w["id"] != joint.nurse)
+    target = page.locator(f".tl-row[data-worker-id='{other}'] .tl-track")
+    page.locator(f".seg.visit[data-visit-id='{v1}'][data-worker-id='{joint.nurse}']").drag_to(
+        target, target_position={"x": 1, "y": 8})
+    verdict = page.locator("#verdict [data-verdict]")
+    verdict.wait_for()
+    # the dragged half is the one that moves (the page sends its worker as from_worker_id): a clean verdict
+    assert page.get_by_label("옮길 담당자").input_value() == other
+    assert verdict.get_attribute("data-verdict") == "ok" and page.locator("#move-save").is_enabled()
+    assert page.locator("#details h2").inner_text().endswith(joint.names[joint.nurse])
+    _no_problems(dispatcher)
