@@ -40,6 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _hhcrsp as H
 
 OUT_MD = H.REPO / "bench" / "results" / "hhcrsp.md"
+#: ``python -m planner`` that also reports how long the command itself ran, once the interpreter has started and
+#: the planner is imported (reading the problem, the solve, writing the plan): what the time budget governs.
+_CHILD = ("import sys, time\nfrom planner.cli import main\nt0 = time.monotonic()\nrc = main(sys.argv[1:])\n"
+          "print(f'command_s={time.monotonic() - t0:.3f}', file=sys.stderr)\nsys.exit(rc)")
 
 
 def select(paths: list[Path], spec: str) -> list[Path]:
@@ -97,7 +101,7 @@ def run_one(inst: H.HhcrspInstance, seconds: float, *, seed: int = 0, solver: st
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         problem_path, plan_path = Path(tmp) / "problem.json", Path(tmp) / "plan.json"
         problem_path.write_text(json.dumps(H.to_problem_json(inst)))
-        cmd = [sys.executable, "-m", "planner", "plan", str(problem_path), "--time-limit", f"{seconds:g}",
+        cmd = [sys.executable, "-c", _CHILD, "plan", str(problem_path), "--time-limit", f"{seconds:g}",
                "--seed", str(seed), "--solver", solver, "--quiet", "--out", str(plan_path)]
         if solution_limit is not None:
             cmd += ["--deterministic", "--solution-limit", str(solution_limit)]
@@ -106,9 +110,11 @@ def run_one(inst: H.HhcrspInstance, seconds: float, *, seed: int = 0, solver: st
         proc = subprocess.run(cmd, cwd=H.REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                               timeout=3 * seconds + 120, check=False)
         wall = time.perf_counter() - t0
+        timed = [x for x in proc.stderr.splitlines() if x.startswith("command_s=")]
         row: dict[str, Any] = {
             "instance": inst.name, "size": inst.size, "time_limit_s": seconds, "seed": seed, "solver": solver,
             "solution_limit": solution_limit, "relaxed": not inst.synchronised, "wall_s": round(wall, 2),
+            "command_s": float(timed[-1].removeprefix("command_s=")) if timed else math.nan,
             "loadavg_before": [round(x, 2) for x in load], "loadavg_after": [round(x, 2) for x in os.getloadavg()],
             "when": time.strftime("%Y-%m-%d %H:%M"), "commit": _commit(),
         }
@@ -165,10 +171,13 @@ def render(rows: list[dict[str, Any]], *, note: str) -> str:
              "Cost = (travel + total tardiness + max tardiness) / 3 of the plan's routes, recomputed on the "
              "instance's float distances with the earliest start times; gap = cost over the best value two "
              "published solvers reached (`best_values.csv`). Feasible = every service planned and the plan "
-             "passes the independent checker. Wall = the whole `python -m planner plan` process.", "",
+             "passes the independent checker. Wall = the worst over the size's runs of the whole planner "
+             "process (interpreter start and imports included), in brackets the worst of the command itself "
+             "(from the imported planner: reading, solving, writing; what the time budget governs) where "
+             "recorded.", "",
              "## Per size", "",
              "| size | n | " + " | ".join(f"{t:g} s: feasible | {t:g} s: mean gap | {t:g} s: max gap | "
-                                          f"{t:g} s: wall" for t in limits) + " |",
+                                          f"{t:g} s: worst wall" for t in limits) + " |",
              "|---|---|" + "---|---|---|---|" * len(limits)]
 
     def cells(members: list[str]) -> list[str]:
@@ -181,7 +190,7 @@ def render(rows: list[dict[str, Any]], *, note: str) -> str:
             out += [f"{len(ok)}/{len(rs)}",
                     (_fmt(statistics.fmean(gaps)) + ("" if all_ok else " (feasible only)")) if gaps else "—",
                     _fmt(max(gaps)) if gaps else "—",
-                    f"{statistics.fmean(r['wall_s'] for r in rs):.1f} s" if rs else "—"]
+                    _walls(rs)]
         return out
 
     size_of = {r["instance"]: r["size"] for r in rows}
@@ -207,6 +216,13 @@ def render(rows: list[dict[str, Any]], *, note: str) -> str:
                            f"{r['max_tardiness']:.2f} / {r['wall_s']:.1f} s / {r['loadavg_before'][0]:.1f}")
         lines.append(f"| {n} | {first['best']:g} | " + " | ".join(out) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _walls(rs: list[dict[str, Any]]) -> str:
+    if not rs:
+        return "—"
+    cmd = [r["command_s"] for r in rs if math.isfinite(r.get("command_s", math.nan))]
+    return f"{max(r['wall_s'] for r in rs):.1f} s" + (f" ({max(cmd):.1f} s)" if cmd else "")
 
 
 def check_published(paths: list[Path], solution: Path) -> int:
