@@ -14,7 +14,7 @@ import planner
 from ..deps import PrincipalDep, SessionDep, SettingsDep
 from ..errors import problem_responses
 from ..mappers import plan_summary
-from ..models import CheckResult, InputModel, IsoDate, IsoDateTime, PlanSummary, ViolationPublic
+from ..models import CheckResult, CrewPublic, InputModel, IsoDate, IsoDateTime, PlanSummary, ViolationPublic
 from ..services import webviews
 
 router = APIRouter(tags=["web page"], responses=problem_responses(401, 403, 422))
@@ -40,6 +40,8 @@ class Segment(BaseModel):
     household_id: str | None = None
     order: int | None = Field(default=None, description="the visit's place in the route (1, 2, ...)")
     status: str | None = Field(default=None, description="visits: the visit request's status")
+    crew: CrewPublic | None = Field(default=None, description="a joint visit's half: this worker's seat and the "
+                                    "partners, whose rows hold the other halves (same visit_id, same start)")
 
 
 class TimelineRow(BaseModel):

@@ -76,6 +76,7 @@ def plan_timeline(session: Session, p: Principal, plan_id: str) -> dict[str, Any
     rows = []
     for w in problem.workers:
         route = plan.route_of(w.id)
+        crews = {s.visit_id: s.crew for s in route.stops if s.crew is not None} if route is not None else {}
         segments = []
         for g in planner.route_segments(route) if route is not None else []:
             seg: dict[str, Any] = {"kind": g.kind, "start": clock.to_datetime(g.start_s),
@@ -84,6 +85,10 @@ def plan_timeline(session: Session, p: Principal, plan_id: str) -> dict[str, Any
                 seg.update(visit_id=g.visit_id, household_id=g.household_id, order=g.order)
                 if g.kind == "visit":
                     seg["status"] = statuses.get(g.visit_id, "open")
+                    crew = crews.get(g.visit_id)
+                    if crew is not None:  # a joint visit's half: the same visit_id in each partner's row
+                        seg["crew"] = {"seat": crew.seat, "partners": [
+                            {"worker_id": x.worker_id, "role": x.role} for x in crew.partners]}
             segments.append(seg)
         rows.append({
             "worker_id": w.id, "name": names.get(w.id, w.id), "role": str(w.role.value),

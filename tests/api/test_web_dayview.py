@@ -328,6 +328,12 @@ def test_joint_visits_move_seat_by_seat_and_a_field_worker_sees_only_the_partner
     nurse_id = next(w for w in held if w in (workers["j-nurse1"]["id"], workers["j-nurse2"]["id"]))
     partner_id = next(w for w in held if w != nurse_id)
     visit_id = held[nurse_id]["visit_id"]
+    # the timeline's rows hold the halves, each naming its partner
+    rows = {r["worker_id"]: r for r in client.get(f"/v1/plans/{plan['id']}/timeline", headers=disp).json()["workers"]}
+    for worker, other_half in ((nurse_id, partner_id), (partner_id, nurse_id)):
+        seg = next(g for g in rows[worker]["segments"] if g.get("visit_id") == visit_id and g["kind"] == "visit")
+        assert [x["worker_id"] for x in seg["crew"]["partners"]] == [other_half]
+        assert seg["start"] == held[worker]["start"]
     # the precedence as planned
     prec = client.get(f"/v1/plans/{plan['id']}/precedences", headers=disp).json()
     assert prec["count"] == 1 and prec["data"][0]["ok"] and 1800 <= prec["data"][0]["gap_s"] <= 7200
