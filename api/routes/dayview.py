@@ -106,6 +106,24 @@ class PlanPrecedences(BaseModel):
     count: int
 
 
+class ScheduleRule(BaseModel):
+    visit_id: str = Field(description="the worker's own visit")
+    relation: str = Field(description="before: her visit comes first; after: it follows the other one")
+    other_roles: list[str] = Field(description="the roles of the workers on the other visit (no names)")
+    other_planned: bool
+    min_gap_s: int
+    max_gap_s: int | None
+    gap_s: int | None = Field(description="start of the later minus start of the earlier visit as planned")
+
+
+class ScheduleRules(BaseModel):
+    worker_id: str
+    date: dt.date
+    plan_id: str | None
+    data: list[ScheduleRule]
+    count: int
+
+
 class Displaced(BaseModel):
     visit_id: str
     household_id: str
@@ -305,3 +323,11 @@ def published_days(
     date_to: Annotated[IsoDate | None, Query(description="last day (default: 62 days after today)")] = None,
 ) -> PublishedDays:
     return PublishedDays.model_validate(webviews.published_days(session, p, worker_id, date_from, date_to))
+
+
+@router.get("/workers/{worker_id}/schedule/rules", response_model=ScheduleRules,
+            summary="The order rules (precedences) touching a worker's own stops in the day's published plan, the "
+            "other visit's workers by role only; the worker herself or her team's readers; audited",
+            responses=problem_responses(404))
+def schedule_rules(worker_id: str, date: IsoDate, session: SessionDep, p: PrincipalDep) -> ScheduleRules:
+    return ScheduleRules.model_validate(webviews.schedule_rules(session, p, worker_id, date))

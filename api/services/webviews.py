@@ -252,6 +252,42 @@ def plan_precedences(session: Session, p: Principal, plan_id: str) -> dict[str, 
     return {"plan_id": row.id, "data": data, "count": len(data)}
 
 
+def schedule_rules(session: Session, p: Principal, worker_id: str, date: dt.date) -> dict[str, Any]:
+    """The precedences touching a worker's own stops in the day's published plan, as she may see them: her
+    visit, whether it comes before or after the other one, the gap rule and the gap as planned, and the
+    other visit's workers by role only (never a name, id or household).  Audited as a schedule read."""
+    worker = crud.get(session, Worker, worker_id)
+    if worker is None:
+        raise not_found("worker", worker_id)
+    require_schedule_read(p, worker)
+    row = crud.published_plan(session, worker.team_id, date)
+    data: list[dict[str, Any]] = []
+    route = stored_plan(row).route_of(worker.id) if row is not None else None
+    if row is not None and route is not None:
+        plan = stored_plan(row)
+        roles = {w.id: str(w.role.value) for w in _problem(row).workers}
+        starts: dict[str, int] = {}
+        held: dict[str, set[str]] = {}
+        for r in plan.routes:
+            for s in r.stops:
+                starts[s.visit_id] = min(starts.get(s.visit_id, s.start_s), s.start_s)
+                held.setdefault(s.visit_id, set()).add(roles.get(r.worker_id, ""))
+        mine = {s.visit_id for s in route.stops}
+        for pr in _problem(row).precedences:
+            for own, other, relation in ((pr.first, pr.then, "before"), (pr.then, pr.first, "after")):
+                if own not in mine:
+                    continue
+                gap = starts[pr.then] - starts[pr.first] if pr.first in starts and pr.then in starts else None
+                high = pr.max_gap_s if pr.max_gap_s is not None and pr.max_gap_s >= 0 else None
+                data.append({"visit_id": own, "relation": relation, "other_roles": sorted(held.get(other, set())),
+                             "other_planned": other in starts, "min_gap_s": pr.min_gap_s, "max_gap_s": high,
+                             "gap_s": gap})
+    audit(session, p, "read", "schedule", worker.id, team_id=worker.team_id,
+          detail=f"date={date.isoformat()} order rules={len(data)}")
+    return {"worker_id": worker.id, "date": date, "plan_id": row.id if row is not None else None, "data": data,
+            "count": len(data)}
+
+
 # ---- what changed ------------------------------------------------------------------------------------
 
 

@@ -380,3 +380,19 @@ def test_joint_visits_move_seat_by_seat_and_a_field_worker_sees_only_the_partner
         text = client.get(path, headers=fw, params={"date": DAY}).text
         assert partner["id"] not in text and partner["name"] not in text, path
     assert_problem(client.get(f"/v1/plans/{plan['id']}/precedences", headers=fw), 403)
+    # the order rule as the nurse on its first visit sees it: the follower's role, the gap, no name
+    nurses = (workers["j-nurse1"]["id"], workers["j-nurse2"]["id"])
+    first_nurse, first_visit = next((r["worker_id"], s["visit_id"]) for r in plan["routes"] for s in r["stops"]
+                                    if households[s["household_id"]] == "j-h3" and r["worker_id"] in nurses)
+    fw3 = fw if first_nurse == nurse_id else add_user(
+        client, manager.headers, "field_worker", team_id=team, worker_id=first_nurse, prefix="fk").headers
+    rules = client.get(f"/v1/workers/{first_nurse}/schedule/rules", headers=fw3, params={"date": DAY})
+    assert rules.status_code == 200, rules.text
+    [rule] = rules.json()["data"]
+    assert (rule["visit_id"], rule["relation"], rule["other_roles"]) == (first_visit, "before", ["counsellor"])
+    assert (rule["min_gap_s"], rule["max_gap_s"]) == (1800, 7200) and 1800 <= rule["gap_s"] <= 7200
+    assert workers["j-couns"]["name"] not in rules.text and workers["j-couns"]["id"] not in rules.text
+    other_nurse = nurses[1] if first_nurse == nurses[0] else nurses[0]
+    assert_problem(client.get(f"/v1/workers/{other_nurse}/schedule/rules", headers=fw3, params={"date": DAY}), 403)
+    assert client.get(f"/v1/workers/{first_nurse}/schedule/rules", headers=disp,
+                      params={"date": "2026-11-25"}).json()["data"] == []

@@ -71,6 +71,13 @@ class Joint:
         self.nurse = next(w for w in self.v1_halves if self.names[w].startswith("간호사"))
         self.partner = next(w for w in self.v1_halves if w != self.nurse)
         add_user(server, "jnurse", "field_worker", team_id=self.team_id, worker_id=self.nurse)
+        #: the nurse on the precedence's first visit (j-v3), and her user
+        self.v3_nurse = next(r["worker_id"] for r in self.plan["routes"] for s in r["stops"]
+                             if s["visit_id"] == self.visit["j-v3"])
+        self.v3_user = "jnurse"
+        if self.v3_nurse != self.nurse:
+            self.v3_user = "jnurse3"
+            add_user(server, "jnurse3", "field_worker", team_id=self.team_id, worker_id=self.v3_nurse)
 
 
 @pytest.fixture(scope="module")
@@ -255,3 +262,18 @@ def test_dragging_one_half_onto_another_row_checks_that_seat_move(dispatcher: Vi
     assert verdict.get_attribute("data-verdict") == "ok" and page.locator("#move-save").is_enabled()
     assert page.locator("#details h2").inner_text().endswith(joint.names[joint.nurse])
     _no_problems(dispatcher)
+
+
+def test_a_nurse_sees_her_order_rule_with_the_other_workers_role_only(browser: Any, server: Server, joint: Joint) -> None:
+    nurse = open_page(browser, server, joint.v3_user, viewport=PHONE)
+    try:
+        page = nurse.page
+        page.locator(f".seg.visit[data-visit-id='{joint.visit['j-v3']}']").click()
+        rule = page.locator("#details .precedences li")
+        assert rule.count() == 1
+        text = rule.inner_text()
+        assert "상담사의 방문보다 먼저" in text and "30–120분" in text and "계획:" in text, text
+        assert joint.names[joint.workers["j-couns"]["id"]] not in page.content()
+        _no_problems(nurse)
+    finally:
+        nurse.close()

@@ -249,6 +249,7 @@ async function loadOwnWorker() {
 
 async function loadSchedule() {
   document.body.dataset.ready = "";
+  S.precedences = [];
   const wid = S.me.worker_id;
   let sched = null;
   try {
@@ -264,7 +265,18 @@ async function loadSchedule() {
     await settled();
     return;
   }
-  const geo = await api.maybe(`/v1/workers/${wid}/schedule/geojson?date=${S.date}`).catch(() => null);
+  const [geo, rules] = await Promise.all([
+    api.maybe(`/v1/workers/${wid}/schedule/geojson?date=${S.date}`).catch(() => null),
+    api.maybe(`/v1/workers/${wid}/schedule/rules?date=${S.date}`).catch(() => null),
+  ]);
+  // her order rules: the other visit named by its workers' roles only (the API sends no names)
+  S.precedences = (rules?.data || []).map((r) => ({
+    first: r.relation === "before" ? r.visit_id : null, then: r.relation === "after" ? r.visit_id : null,
+    min_gap_s: r.min_gap_s, max_gap_s: r.max_gap_s, gap_s: r.gap_s,
+    ok: r.gap_s == null || (r.gap_s >= r.min_gap_s && (r.max_gap_s == null || r.gap_s <= r.max_gap_s)),
+    other: r.other_roles.length ? t("prec_role_visit", { r: r.other_roles.map((x) => word("role", x)).join(", ") })
+      : t("prec_unplanned_visit"),
+  }));
   const stopsGeo = new Map((geo?.features || []).filter((f) => f.properties.kind === "stop")
     .map((f) => [f.properties.visit_id, f.properties]));
   for (const s of sched.stops) {

@@ -126,7 +126,7 @@ function precedenceRows(visitId) {
     const after = p.then === visitId;
     const lo = Math.round(p.min_gap_s / 60);
     const hi = p.max_gap_s == null ? t("prec_open") : Math.round(p.max_gap_s / 60);
-    let text = t(after ? "prec_after" : "prec_before", { v: visitLabel(after ? p.first : p.then), lo, hi });
+    let text = t(after ? "prec_after" : "prec_before", { v: p.other || visitLabel(after ? p.first : p.then), lo, hi });
     if (p.gap_s != null) text += ` · ${t("prec_planned", { m: Math.round(p.gap_s / 60) })}`;
     if (!p.ok) text += ` · ${t("prec_broken")}`;
     return el("li", { "data-first": p.first, "data-then": p.then, class: p.ok ? "" : "bad", textContent: text });

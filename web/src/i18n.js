@@ -160,6 +160,8 @@ const STRINGS = {
   prec_after: ["{v} 다음, {lo}–{hi}분 뒤", "after {v}, {lo}-{hi} min"],
   prec_before: ["{v}보다 먼저, {lo}–{hi}분 앞", "before {v}, {lo}-{hi} min"],
   prec_planned: ["계획: {m}분", "planned: {m} min"],
+  prec_role_visit: ["{r}의 방문", "the {r}'s visit"],
+  prec_unplanned_visit: ["계획되지 않은 방문", "a visit not planned"],
   prec_open: ["제한 없음", "no limit"],
   prec_broken: ["지켜지지 않음", "not kept"],
   move_crew_broken: ["이 이동은 공동 방문이나 순서 조건을 깨뜨려 저장할 수 없습니다.",
