@@ -61,7 +61,7 @@ def list_scenarios(
 @router.get("/scenarios/{scenario_id}", response_model=ScenarioPublic, summary="A scenario (its changes)",
             responses=problem_responses(404))
 def get_scenario(scenario_id: str, session: SessionDep, p: PrincipalDep) -> ScenarioPublic:
-    return scenarios.scenario_public(scenarios.get_scenario(session, p, scenario_id))
+    return scenarios.scenario_public(scenarios.get_scenario(session, p, scenario_id, read=True))
 
 
 def _accepted(public: ScenarioRunPublic) -> JSONResponse:
@@ -91,11 +91,18 @@ def list_runs(
     return Page(data=[scenarios.run_public(r) for r in rows], count=total)
 
 
+_COMPARE_ERRORS = problem_responses(404, 422)
+_COMPARE_ERRORS[404]["description"] = "A scenario run of ids does not exist"
+_COMPARE_ERRORS[422]["description"] = ("ids missing, empty, not run ids (letters, digits, _ and -, at most 40 "
+                                       "each) or more than 12")
+
+
 @router.get("/scenario-runs/compare", summary="Finished runs side by side: every KPI's mean, min and max",
-            responses=problem_responses(404))
+            responses=_COMPARE_ERRORS)
 def compare_runs(
     session: SessionDep, p: PrincipalDep,
-    ids: Annotated[list[str], Query(min_length=1, max_length=12, description="scenario run ids")],
+    ids: Annotated[list[str], Query(min_length=1, max_length=12,  # scenarios.MAX_COMPARE
+                                    description="1 to 12 scenario run ids (repeat ids=); an unknown id is 404")],
 ) -> dict[str, Any]:
     return scenarios.compare_runs(session, p, ids)
 
@@ -104,7 +111,7 @@ def compare_runs(
             summary="A run's status, progress (runs done, running, left, time left) and results",
             responses=problem_responses(404))
 def get_run(run_id: str, session: SessionDep, p: PrincipalDep) -> ScenarioRunPublic:
-    return scenarios.run_public(scenarios.get_run(session, p, run_id))
+    return scenarios.run_public(scenarios.get_run(session, p, run_id, read=True))
 
 
 @router.delete("/scenario-runs/{run_id}", status_code=status.HTTP_202_ACCEPTED, response_model=ScenarioRunPublic,

@@ -8,7 +8,6 @@ import json
 import logging
 import re
 import threading
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from sqlmodel import Session, col, func, select
 
 import planner
 from planner.scenarios.kpis import aggregate
-from planner.scenarios.spec import SpecError, parse_spec
+from planner.scenarios.spec import MAX_SPEC_CHARS, SpecError, parse_spec, read_spec_text
 
 from .. import crud
 from ..config import Settings
@@ -65,6 +64,9 @@ _log = logging.getLogger("salpimi.services")
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "problems"
 #: Runs (seeds x policies x head counts) one sweep may hold.
 MAX_TASKS = 120
+#: Runs one comparison may put side by side.
+MAX_COMPARE = 12
+_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 CHART_NAMES = ("overdue_days", "weekly_coverage", "coverage_vs_staff")
 _FIXTURE_NAME = re.compile(r"[a-z0-9_]{1,64}")
 _TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
@@ -74,28 +76,23 @@ _TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 def _read_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    """The spec's keys from a TOML or JSON body; hostile text (too long, dotted keys tomllib takes quadratic
+    work on, deep nesting, NUL, unpaired surrogates) is refused before and after parsing (``read_spec_text``)."""
     kind = content_type.split(";")[0].strip().lower()
+    if kind != "application/toml" and not (kind == "application/json" or kind.endswith("+json")):
+        raise ApiError(415, f"send the scenario as application/json or application/toml, not {kind or 'nothing'}"
+                       [:200])
+    if len(raw) > MAX_SPEC_CHARS:
+        raise ApiError(413, f"a scenario spec is at most {MAX_SPEC_CHARS // 1024} KiB ({len(raw)} bytes sent)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ApiError(422, "body: not UTF-8 text") from None
-    if kind == "application/toml":
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ApiError(422, f"body: not valid TOML ({exc})",
-                           errors=[ErrorItem(field="body", message=str(exc))]) from None
-    if kind == "application/json" or kind.endswith("+json"):
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise ApiError(422, f"body: not valid JSON ({exc.args[0] if exc.args else exc})",
-                           errors=[ErrorItem(field="body", message="not valid JSON")]) from None
-        if not isinstance(data, dict):
-            raise ApiError(422, "body: expected a JSON object (the scenario's keys)",
-                           errors=[ErrorItem(field="body", message="expected an object")])
-        return data
-    raise ApiError(415, f"send the scenario as application/json or application/toml, not {kind or 'nothing'}")
+        raise ApiError(422, "body: not UTF-8 text", errors=[ErrorItem(field="body", message="not UTF-8")]) from None
+    try:
+        return read_spec_text(text, fmt="toml" if kind == "application/toml" else "json", source="body")
+    except SpecError as exc:
+        field = f"body.{exc.key}" if exc.key else "body"
+        raise ApiError(422, str(exc)[:900], errors=[ErrorItem(field=field, message=str(exc)[:300])]) from None
 
 
 def _team_problem(session: Session, p: Principal, team_id: str, start: dt.date) -> dict[str, Any]:
@@ -170,11 +167,14 @@ def scenario_public(s: Scenario) -> ScenarioPublic:
                           created_by=s.created_by, created_at=s.created_at)
 
 
-def get_scenario(session: Session, p: Principal, scenario_id: str) -> Scenario:
+def get_scenario(session: Session, p: Principal, scenario_id: str, *, read: bool = False) -> Scenario:
+    """A scenario (managers); ``read``: the caller shows it, so the read is audited."""
     require_manager(p)
     s = crud.get(session, Scenario, scenario_id)
     if s is None:
         raise not_found("scenario", scenario_id)
+    if read:
+        audit(session, p, "read", "scenario", s.id, team_id=s.team_id)
     return s
 
 
@@ -183,6 +183,7 @@ def list_scenarios(session: Session, p: Principal, *, limit: int, offset: int) -
     total = session.exec(select(func.count()).select_from(Scenario)).one()
     rows = session.exec(select(Scenario).order_by(col(Scenario.created_at).desc(), col(Scenario.id))
                         .limit(limit).offset(offset)).all()
+    audit(session, p, "list", "scenario", None, detail=f"rows={len(rows)}")
     return list(rows), int(total)
 
 
@@ -232,11 +233,14 @@ def create_run(session: Session, p: Principal, scenario_id: str, body: ScenarioR
     return run
 
 
-def get_run(session: Session, p: Principal, run_id: str) -> ScenarioRun:
+def get_run(session: Session, p: Principal, run_id: str, *, read: bool = False) -> ScenarioRun:
+    """A scenario run (managers); ``read``: the caller shows it (status, results, a chart), so it is audited."""
     require_manager(p)
     run = crud.get(session, ScenarioRun, run_id)
     if run is None:
         raise not_found("scenario run", run_id)
+    if read:
+        audit(session, p, "read", "scenario_run", run.id, detail=f"scenario={run.scenario_id}")
     return run
 
 
@@ -247,7 +251,9 @@ def list_runs(session: Session, p: Principal, scenario_id: str, *, limit: int, o
     total = session.exec(select(func.count()).select_from(ScenarioRun).where(where)).one()
     rows = session.exec(select(ScenarioRun).where(where).order_by(col(ScenarioRun.created_at).desc(),
                                                                   col(ScenarioRun.id)).limit(limit).offset(offset))
-    return list(rows.all()), int(total)
+    out = list(rows.all())
+    audit(session, p, "list", "scenario_run", None, detail=f"scenario={scenario_id} rows={len(out)}")
+    return out, int(total)
 
 
 def cancel_run(session: Session, p: Principal, run_id: str, *, runner: ScenarioRunner) -> ScenarioRun:
@@ -298,12 +304,17 @@ def compare_runs(session: Session, p: Principal, run_ids: Sequence[str]) -> dict
     """Finished runs side by side: one column per aggregate (scenario, policy, head count), one row per KPI
     (mean, min and max over the seeds)."""
     require_manager(p)
-    if not 1 <= len(run_ids) <= 12:
-        raise ApiError(422, "ids: give 1 to 12 scenario run ids", errors=[ErrorItem(field="query.ids",
-                                                                                     message="1 to 12 ids")])
+    ids = list(dict.fromkeys(run_ids))
+    if not 1 <= len(ids) <= MAX_COMPARE:
+        raise ApiError(422, f"ids: give 1 to {MAX_COMPARE} scenario run ids",
+                       errors=[ErrorItem(field="query.ids", message=f"1 to {MAX_COMPARE} ids")])
+    for i, rid in enumerate(ids):
+        if not _ID.fullmatch(rid):
+            raise ApiError(422, f"ids[{i}]: not a scenario run id (letters, digits, _ and -, at most 40)",
+                           errors=[ErrorItem(field=f"query.ids[{i}]", message="not an id")])
     columns = []
-    for rid in run_ids:
-        run = get_run(session, p, rid)
+    for rid in ids:
+        run = get_run(session, p, rid, read=True)
         for agg in (run.result or {}).get("aggregates", []):
             columns.append({"run_id": run.id, "scenario_id": run.scenario_id, "scenario": agg.get("scenario"),
                             "policy": agg.get("policy"), "overrides": agg.get("overrides", {}),
@@ -319,6 +330,7 @@ def chart_file(session: Session, p: Principal, run_id: str, name: str, ext: str,
     """The chart ``name`` of a finished run as a file (drawn once, then kept with the run's data)."""
     run = get_run(session, p, run_id)
     result = run.result or {}
+    audit(session, p, "read", "scenario_chart", run.id, detail=f"{name[:40]}.{ext[:8]}")
     if name not in CHART_NAMES or ext not in ("png", "svg"):
         raise not_found("chart", f"{name}.{ext}")
     if name not in _charts_of(result):

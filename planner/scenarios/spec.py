@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +18,8 @@ from ..io import ProblemFileError, read_json
 from ..params import SOLVERS
 from ..timeline import parse_hhmm
 
-__all__ = ["POLICIES", "Spec", "SpecError", "WorkerAdd", "deep_merge", "load_spec", "parse_spec"]
+__all__ = ["MAX_SPEC_CHARS", "POLICIES", "Spec", "SpecError", "WorkerAdd", "deep_merge", "load_spec", "parse_spec",
+           "read_spec_text"]
 
 #: Planning policies a scenario runs under: the week planner, the manual-practice baseline and each day alone.
 POLICIES = ("salpimi", "manual", "day_by_day")
@@ -27,19 +30,29 @@ _TOP = ("name", "description", "base", "start", "weeks", "seeds", "warmup_weeks"
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "workers": ("add", "remove"),
     "demand": ("growth", "new_households_per_week", "look_ahead_days"),
-    "rates": ("no_answer", "urgent_reports_per_week", "risk_change_per_week"),
+    "rates": ("no_answer", "urgent_reports_per_week", "risk_change_per_week", "visit_overrun", "overrun_extra"),
     "planner": ("solver", "solution_limit", "time_limit_s", "margin_days"),
 }
 _ADD_KEYS = ("id", "like", "skills", "travel_mode", "shift")
 _LEAVE_KEYS = ("worker", "from", "to")
 MAX_WEEKS = 52
 MAX_SEEDS = 1000
+#: A spec's own text (the base problem is read apart): a real one is a few hundred bytes.
+MAX_SPEC_CHARS = 64 * 1024
+#: Nesting of a spec's tables and lists (a real one nests at most 4 deep).
+MAX_DEPTH = 16
+#: Parts of one dotted key (``a.b.c``): tomllib's time and memory grow with the square of them (10 000 parts
+#: took 400 MB), so a line with more dots outside strings than this is refused before it is parsed.
+MAX_KEY_DOTS = 64
+#: Entries of the list keys (``workers.add``, ``workers.remove``, ``leave``, ``closing_days``).
+MAX_LIST = 400
 
 
 class SpecError(ValueError):
     """A spec that cannot be used: one line naming the file and the key (``key`` holds the key alone)."""
 
     def __init__(self, message: str, *, key: str = "", source: str = "spec") -> None:
+        key = "".join(ch if ch.isprintable() else "?" for ch in key[:120])  # a hostile key stays one short line
         self.key = key
         self.source = source
         super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
@@ -83,6 +96,8 @@ class Spec:
     no_answer: float = 0.1
     urgent_reports_per_week: float = 2.0
     risk_change_per_week: float = 0.01
+    visit_overrun: float = 0.0
+    overrun_extra: float = 0.5
     solver: str = "ortools"
     solution_limit: int = 1
     time_limit_s: float = 600.0
@@ -114,7 +129,8 @@ class Spec:
                        "look_ahead_days": self.look_ahead_days},
             "cadence_days": dict(self.cadence_days),
             "rates": {"no_answer": self.no_answer, "urgent_reports_per_week": self.urgent_reports_per_week,
-                      "risk_change_per_week": self.risk_change_per_week},
+                      "risk_change_per_week": self.risk_change_per_week, "visit_overrun": self.visit_overrun,
+                      "overrun_extra": self.overrun_extra},
             "planner": {"solver": self.solver, "solution_limit": self.solution_limit,
                         "time_limit_s": self.time_limit_s, "margin_days": self.margin_days},
             "closing_days": [d.isoformat() for d in self.closing_days],
@@ -153,6 +169,10 @@ class _Reader:
                     raise self.fail(f"{key}.{k}" if key else str(k),
                                     f"unknown key (known: {', '.join(allowed)})")
         return value
+
+    def at_most(self, values: list[Any], key: str, limit: int = MAX_LIST) -> None:
+        if len(values) > limit:
+            raise self.fail(key, f"{len(values)} entries, more than {limit}")
 
     def integer(self, value: Any, key: str, lo: int, hi: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -286,6 +306,7 @@ def parse_spec(data: Mapping[str, Any], *, base_problem: Mapping[str, Any] | Non
     remove_raw = workers.get("remove", [])
     if not isinstance(remove_raw, list):
         raise r.fail("workers.remove", f"expected a list of worker ids, got {_show(remove_raw)}")
+    r.at_most(remove_raw, "workers.remove")
     remove: list[str] = []
     for i, wid in enumerate(remove_raw):
         wid = r.text(wid, f"workers.remove[{i}]")
@@ -297,6 +318,7 @@ def parse_spec(data: Mapping[str, Any], *, base_problem: Mapping[str, Any] | Non
     add_raw = workers.get("add", [])
     if not isinstance(add_raw, list):
         raise r.fail("workers.add", f"expected a list of tables ([[workers.add]]), got {_show(add_raw)}")
+    r.at_most(add_raw, "workers.add")
     for i, a in enumerate(add_raw):
         key = f"workers.add[{i}]"
         a = r.table(a, key, _ADD_KEYS)
@@ -310,6 +332,7 @@ def parse_spec(data: Mapping[str, Any], *, base_problem: Mapping[str, Any] | Non
         if skills is not None:
             if not isinstance(skills, list):
                 raise r.fail(f"{key}.skills", f"expected a list of skills, got {_show(skills)}")
+            r.at_most(skills, f"{key}.skills", 32)
             skills = tuple(r.text(s, f"{key}.skills[{j}]", limit=64) for j, s in enumerate(skills))
         mode = a.get("travel_mode")
         if mode is not None and mode not in ("walk", "drive"):
@@ -328,6 +351,7 @@ def parse_spec(data: Mapping[str, Any], *, base_problem: Mapping[str, Any] | Non
     leave_raw = top.get("leave", [])
     if not isinstance(leave_raw, list):
         raise r.fail("leave", f"expected a list of tables ([[leave]]), got {_show(leave_raw)}")
+    r.at_most(leave_raw, "leave")
     for i, entry in enumerate(leave_raw):
         key = f"leave[{i}]"
         entry = r.table(entry, key, _LEAVE_KEYS)
@@ -364,6 +388,9 @@ def parse_spec(data: Mapping[str, Any], *, base_problem: Mapping[str, Any] | Non
     urgent = r.number(rates.get("urgent_reports_per_week", 2.0), "rates.urgent_reports_per_week", 0.0, 1000.0)
     risk = r.number(rates.get("risk_change_per_week", 0.01), "rates.risk_change_per_week", 0.0, 1.0,
                     "a share in 0..1")
+    overrun = r.number(rates.get("visit_overrun", 0.0), "rates.visit_overrun", 0.0, 1.0, "a share in 0..1")
+    extra = r.number(rates.get("overrun_extra", 0.5), "rates.overrun_extra", 0.0, 5.0,
+                     "in 0..5 (0.5: an overrunning visit takes 50 % longer on average)")
 
     planner = r.table(top.get("planner"), "planner", _SECTIONS["planner"])
     solver = planner.get("solver", "ortools")
@@ -376,6 +403,7 @@ def parse_spec(data: Mapping[str, Any], *, base_problem: Mapping[str, Any] | Non
     closing_raw = top.get("closing_days", [])
     if not isinstance(closing_raw, list):
         raise r.fail("closing_days", f"expected a list of dates, got {_show(closing_raw)}")
+    r.at_most(closing_raw, "closing_days")
     closing = tuple(r.date(d, f"closing_days[{i}]") for i, d in enumerate(closing_raw))
     for i, d in enumerate(closing):
         if not start <= d <= end:
@@ -386,8 +414,8 @@ def parse_spec(data: Mapping[str, Any], *, base_problem: Mapping[str, Any] | Non
         seeds=seeds, warmup_weeks=warmup, staff=staff, add_workers=tuple(adds), remove_workers=tuple(remove),
         leave=tuple(leave), shifts=shifts, max_visits=max_visits, growth=growth, new_households_per_week=inflow,
         look_ahead_days=ahead, cadence_days=cadence, no_answer=no_answer, urgent_reports_per_week=urgent,
-        risk_change_per_week=risk, solver=str(solver), solution_limit=limit, time_limit_s=cap, margin_days=margin,
-        closing_days=closing,
+        risk_change_per_week=risk, visit_overrun=overrun, overrun_extra=extra, solver=str(solver),
+        solution_limit=limit, time_limit_s=cap, margin_days=margin, closing_days=closing,
     )
 
 
@@ -395,6 +423,91 @@ def _is_copy_id(wid: str, known: Mapping[str, str]) -> bool:
     """Whether ``wid`` names a copy a ``staff`` count may add (``<worker>-extra<k>``)."""
     head, sep, tail = wid.rpartition("-extra")
     return bool(sep) and tail.isdigit() and head in known
+
+
+# Outside strings and comments, only a dot between key parts (or in a number) remains; strings follow TOML 1.0.
+_TOML_TOKENS = re.compile(
+    r'''"""(?:[^\\]|\\[\s\S])*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|\n|\.''')
+
+
+def _toml_dotted_line(text: str) -> int:
+    """The first line with more than :data:`MAX_KEY_DOTS` dots outside strings and comments (0: none)."""
+    line, dots = 1, 0
+    for m in _TOML_TOKENS.finditer(text):
+        tok = m.group()
+        if tok == ".":
+            dots += 1
+            if dots > MAX_KEY_DOTS:
+                return line
+        elif "\n" in tok:
+            line += tok.count("\n")
+            dots = 0
+    return 0
+
+
+def _check_plain(data: Any, source: str) -> None:
+    """Refuse what no scenario holds and a database cannot store: nesting deeper than :data:`MAX_DEPTH`,
+    strings with NUL characters or unpaired surrogates (JSON's ``\\ud800``).  Iterative: no recursion limit."""
+    stack: list[tuple[Any, int, str]] = [(data, 0, "")]
+    while stack:
+        value, depth, key = stack.pop()
+        if depth > MAX_DEPTH:
+            raise SpecError(f"nested more than {MAX_DEPTH} deep", key=key, source=source)
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                child = f"{key}.{k}" if key else str(k)
+                _check_string(k, child, source)
+                stack.append((v, depth + 1, child))
+        elif isinstance(value, list | tuple):
+            stack.extend((v, depth + 1, f"{key}[{i}]") for i, v in enumerate(value))
+        elif isinstance(value, str):
+            _check_string(value, key, source)
+
+
+def _check_string(value: Any, key: str, source: str) -> None:
+    if not isinstance(value, str):
+        return
+    if "\x00" in value:
+        raise SpecError("contains a NUL character", key=key, source=source)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SpecError("contains an unpaired surrogate (not Unicode text)", key=key, source=source) from None
+
+
+def read_spec_text(text: str, *, fmt: str = "toml", source: str = "spec") -> dict[str, Any]:
+    """A spec's keys from its TOML (or JSON) text, refusing hostile text before and after parsing.
+
+    At most :data:`MAX_SPEC_CHARS` characters; no line of TOML with more than :data:`MAX_KEY_DOTS` dots
+    outside strings (tomllib's work grows with the square of a dotted key's parts); nesting at most
+    :data:`MAX_DEPTH` deep (the parsers recurse); no NUL characters or unpaired surrogates.  The result still
+    goes through :func:`parse_spec`.
+
+    Raises
+    ------
+    SpecError
+        One line (``key`` empty, or the key at fault).
+    """
+    if len(text) > MAX_SPEC_CHARS:
+        raise SpecError(f"{len(text)} characters, more than a scenario spec's {MAX_SPEC_CHARS}", source=source)
+    if fmt != "json" and (bad := _toml_dotted_line(text)):
+        raise SpecError(f"line {bad}: a key with more than {MAX_KEY_DOTS} dotted parts", source=source)
+    try:
+        data = json.loads(text, parse_constant=_no_constant) if fmt == "json" else tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"not valid TOML: {exc}", source=source) from None
+    except RecursionError:
+        raise SpecError(f"nested more than {MAX_DEPTH} deep", source=source) from None
+    except ValueError as exc:  # json.JSONDecodeError, too many digits, NaN
+        raise SpecError(f"not valid JSON: {str(exc)[:200]}", source=source) from None
+    if not isinstance(data, dict):
+        raise SpecError("expected a table of the scenario's keys", source=source)
+    _check_plain(data, source)
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def load_spec(path: str | Path, *, overrides: Mapping[str, Any] | None = None) -> Spec:
@@ -414,10 +527,7 @@ def load_spec(path: str | Path, *, overrides: Mapping[str, Any] | None = None) -
         raise SpecError("not UTF-8 text", source=source) from None
     except OSError as exc:
         raise SpecError(f"cannot read ({exc.strerror})", source=source) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"not valid TOML: {exc}", source=source) from None
+    data = read_spec_text(text, source=source)
     if overrides:
         data = deep_merge(data, overrides)
     base = data.get("base")
