@@ -35,6 +35,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("workload_cv", "working hours/day CV between workers", "num"),
     ("visits", "visits made", "num"),
     ("no_answers", "no-answers (follow-ups)", "num"),
+    ("visits_not_reached", "visits not reached before the shift's end", "num"),
     ("households_end", "households at the end", "num"),
 )
 

@@ -40,6 +40,7 @@ class _Week:
     visits: int = 0
     no_answers: int = 0
     follow_ups: int = 0
+    not_reached: int = 0
     travel_s: int = 0
     work_s: int = 0
     available_s: int = 0
@@ -70,8 +71,15 @@ class Recorder:
             wk.no_answers += 1
             wk.follow_ups += 1
 
-    def day(self, day: dt.date, plan: Plan | None, workers: Sequence[Worker]) -> None:
-        """Close ``day``: each worker's load from ``plan`` and each household's overdue status at the day's end."""
+    def not_reached(self, day: dt.date) -> None:
+        """A planned visit the worker could not start before the shift's end (earlier visits ran over)."""
+        self._week(day).not_reached += 1
+
+    def day(self, day: dt.date, plan: Plan | None, workers: Sequence[Worker],
+            clocks: Mapping[str, Any] | None = None) -> None:
+        """Close ``day``: each worker's load from ``plan`` as carried out (``clocks``: each worker's
+        :class:`~planner.scenarios.simulate.Clock`; without them, as planned) and each household's overdue status
+        at the day's end."""
         wk = self._week(day)
         measured = day >= self.measure_from
         routes = {r.worker_id: r for r in plan.routes} if plan is not None else {}
@@ -84,8 +92,11 @@ class Recorder:
             if r is not None and r.stops:
                 brk = (r.break_end_s - r.break_start_s) if r.break_start_s is not None and r.break_end_s is not None \
                     else 0
-                work, travel, visits = r.return_s - r.depart_s - brk, r.travel_s, len(r.stops)
-                over = max(0, r.return_s - w.shift.end_s)
+                clock = (clocks or {}).get(w.id)
+                back = clock.returns_s(r) if clock is not None else r.return_s
+                visits = clock.made if clock is not None else len(r.stops)
+                work, travel = back - r.depart_s - brk, r.travel_s
+                over = max(0, back - w.shift.end_s)
                 if w.max_work_s is not None:
                     over = max(over, work - w.max_work_s)
                 if measured:
@@ -127,7 +138,7 @@ class Recorder:
                 "week": i + 1, "from": monday.isoformat(),
                 "within_cadence": {t: _share(*wk.within[t]) for t in TIERS},
                 "all_within": {t: not wk.overdue_any[t] for t in TIERS},
-                "visits": wk.visits, "no_answers": wk.no_answers,
+                "visits": wk.visits, "no_answers": wk.no_answers, "not_reached": wk.not_reached,
                 "urgent_reports": len(reports),
                 "urgent_within_24h": sum(1 for r in reports if _within_24h(r)),
                 "travel_share": _share(wk.travel_s, wk.work_s),
@@ -167,6 +178,7 @@ class Recorder:
             "visits": sum(w.visits for w in measured),
             "no_answers": sum(w.no_answers for w in measured),
             "follow_ups": sum(w.follow_ups for w in measured),
+            "visits_not_reached": sum(w.not_reached for w in measured),
             "households_end": len(self.world.by_index),
         }
         return {"kpis": kpis, "weekly": weekly, "overdue_days": overdue}

@@ -26,7 +26,7 @@ KPI_NAMES = (
     "within_cadence.intensive", "within_cadence.regular", "within_cadence.self_care",
     "weeks_all_within.intensive", "weeks_all_within.regular", "weeks_all_within.self_care",
     "high_risk_overdue_worst_days", "high_risk_overdue_p95_days", "urgent_within_24h", "urgent_hours_median",
-    "travel_share", "utilisation", "overtime_h", "workload_spread", "workload_cv",
+    "travel_share", "utilisation", "overtime_h", "workload_spread", "workload_cv", "visits_not_reached",
 )
 _TARGET = re.compile(r"\s*([a-z_][a-z0-9_.]*)\s*(>=|<=)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(%?)\s*")
 Run = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]

@@ -28,7 +28,7 @@ from .spec import Spec
 __all__ = ["Household", "HouseholdState", "Report", "Request", "Streams", "World"]
 
 # Stream purposes (never renumber: results depend on them).
-_ANSWER, _REPORTS, _ARRIVALS, _RISK = 1, 2, 3, 4
+_ANSWER, _REPORTS, _ARRIVALS, _RISK, _OVERRUN = 1, 2, 3, 4, 5
 #: Crisis reports come in between 08:00 and 20:00 (assumption: utility workers, landlords and police report by day).
 REPORT_FROM_S, REPORT_TO_S = 8 * 3600, 20 * 3600
 #: A report that comes in during a working day before this time is inserted into that day's routes (mid-day
@@ -312,6 +312,23 @@ class World:
     def answer(self, st: HouseholdState, day: dt.date) -> bool:
         """Whether the household answers the door on ``day`` (the same draw in every scenario and policy)."""
         return bool(self.streams.rng(_ANSWER, st.index, day.toordinal()).random() >= self.spec.no_answer)
+
+    def not_made(self) -> None:
+        """A planned visit was not made (its worker's day ran out before it): its request stays open, and the
+        plans that had it must see it again (the week planner re-plans the rest of the week)."""
+        self.version += 1
+
+    def overrun(self, st: HouseholdState, day: dt.date) -> float:
+        """How many times its planned duration a visit to ``st`` on ``day`` takes: 1, or with probability
+        ``rates.visit_overrun`` 1 + U(0, 2 x ``rates.overrun_extra``) (mean 1 + overrun_extra).  Keyed by household
+        and date, so every scenario and policy meets the same overruns, and a higher rate overruns a superset of
+        the visits by the same factors."""
+        if self.spec.visit_overrun <= 0.0:
+            return 1.0
+        rng = self.streams.rng(_OVERRUN, st.index, day.toordinal())
+        if rng.random() >= self.spec.visit_overrun:
+            return 1.0
+        return 1.0 + 2.0 * self.spec.overrun_extra * float(rng.random())
 
     def visited(self, req: Request, day: dt.date, start_s: int, answered: bool) -> Request | None:
         """Record a visit made for ``req``: an answer closes every open request of the household, updates its last
