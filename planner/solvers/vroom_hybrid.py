@@ -38,10 +38,12 @@ _TOP_PRIORITY = 100
 _LEVEL_COST = (1.0, 2.5, 6.0, 12.0, 25.0, 40.0)
 #: Safety factor on those estimates (the machine's load moves between runs).
 _LEVEL_SLACK = 1.25
-#: Priority mappings the portfolio tries on the clock, in order, at each exploration level: risk rank on 98 levels,
-#: a log scale of the risk penalty, a linear one, rank on 30 levels.  No mapping led on every day (VROOM maximises
-#: the sum of integer priorities first, a proxy for the risk covered); the best by the full objective is kept.
-_CLOCK_MAPPINGS = ("rank98", "log", "linear", "rank30")
+#: Priority mappings the portfolio tries on the clock, in order, at each exploration level: a linear scale of the risk
+#: penalty, risk rank on 98 and on 30 levels, a log scale.  VROOM maximises the sum of integer priorities first, a
+#: proxy for the risk covered, and no mapping led on every day: at level 0 on busy days (248-412 candidate visits)
+#: linear led on three of five (by 60-530 risk covered over rank98), rank98 on one (by 60), rank30 on one (level
+#: with linear); log left intensive visits out on a 1,000-household day.  At 10 s two or three runs fit.
+_CLOCK_MAPPINGS = ("linear", "rank98", "rank30", "log")
 #: Candidate visits beyond which VROOM runs at exploration level 0.
 _LARGE_DAY = 600
 #: VROOM's exploration level in the deterministic mode.  pyvroom 1.15 is reproducible at level 0 only: from level 1
@@ -204,10 +206,11 @@ class VroomHybridSolver:
     Parameters
     ----------
     vroom_share
-        Upper bound on the share of the time budget given to VROOM (it usually finishes earlier);
-        the rest goes to OR-Tools, started from VROOM's routes (re-checked first).  In the
-        deterministic mode VROOM runs to completion (the whole budget is only a safety cap) and
-        OR-Tools stops on ``params.solution_limit``.
+        Upper bound on the share of the time budget given to VROOM's runs on the clock (the portfolio starts a run
+        only when it is expected to finish inside it); the rest goes to the full objective's local search
+        (:func:`~planner.solvers.improve.improve`), then OR-Tools, started from the best routes (re-checked first).
+        In the deterministic mode VROOM runs to completion (the whole budget is only a safety cap) and OR-Tools
+        stops on ``params.solution_limit``.
     exploration_level
         VROOM's search depth (0-5) on days up to 600 candidate visits (0 beyond, and in the deterministic mode,
         where only level 0 gives VROOM's same answer every time).
@@ -222,7 +225,7 @@ class VroomHybridSolver:
 
     name = "vroom+ortools"
 
-    def __init__(self, *, vroom_share: float = 0.8, exploration_level: int = 5, threads: int = 1,
+    def __init__(self, *, vroom_share: float = 0.9, exploration_level: int = 5, threads: int = 1,
                  priority_levels: Sequence[int] = (98, 30, 10),
                  mappings: Sequence[str] = _CLOCK_MAPPINGS) -> None:
         if not 0.0 < vroom_share <= 1.0:
