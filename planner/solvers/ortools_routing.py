@@ -11,6 +11,7 @@ import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from ..instance import Instance
+from ..joint import cost_of, schedule_routes
 from ..joint_lns import plan_joint
 from ..params import SolveParams
 from ..travel.base import UNREACHABLE
@@ -260,14 +261,17 @@ class OrToolsSolver:
             routing.AddAtSolutionCallback(on_solution)
 
         solution = None
+        ours: list[list[int]] | None = None
         routing.CloseModelWithParameters(search)
         if initial is None and inst.joint and self.joint == "model":
             # Insertion heuristics and most moves add or remove one node at a time, which the equal active flags
             # refuse, and guided local search never moves a crew: the search starts from our own construction
             # and crew-aware ruin and recreate (planner.joint_lns) on a share of what is left.
-            initial = _pairs_first(inst, params, budget.split(self.lns_share, floor=0.0))
-            # What the construction used is gone: the routing search gets only what is left (a tenth at least).
-            search.time_limit.FromMilliseconds(max(1, int(budget.remaining(floor=0.05 * budget.cap_s) * 1000)))
+            initial = ours = _pairs_first(inst, params, budget.split(self.lns_share, floor=0.0))
+            # What the construction used is gone: the routing search gets only what is left (a twentieth at
+            # least), less a fiftieth kept to compare its plan with ours.
+            search.time_limit.FromMilliseconds(
+                max(1, int(max(0.05 * budget.cap_s, budget.remaining() - 0.02 * budget.cap_s) * 1000)))
         if initial is not None:
             hint = routing.ReadAssignmentFromRoutes([list(r) for r in initial], True)
             if hint is not None:
@@ -282,6 +286,9 @@ class OrToolsSolver:
                 search.time_limit.FromMilliseconds(max(1, int(left.remaining(floor=0.05) * 1000)))
                 solution = routing.SolveFromAssignmentWithParameters(empty, search)
         if solution is None:
+            if ours is not None:
+                return RawSolution(routes=tuple(tuple(r) for r in ours), stopped_early=bool(state["stopped"]),
+                                   solver=self.name)
             return RawSolution(routes=tuple(() for _ in range(n_w)), status="no_solution", solver=self.name)
 
         routes, starts_out, departs, returns, breaks = [], [], [], [], []
@@ -304,6 +311,9 @@ class OrToolsSolver:
             routes.append(tuple(seq))
             starts_out.append(tuple(st))
             breaks.append(break_at.get(f"break {inst.worker(w).id}"))
+        if ours is not None and not _keeps(inst, ours, routes):
+            return RawSolution(routes=tuple(tuple(r) for r in ours), stopped_early=bool(state["stopped"]),
+                               solver=self.name)
         return RawSolution(
             routes=tuple(routes),
             starts=tuple(starts_out),
@@ -359,3 +369,22 @@ def _pairs_first(inst: Instance, params: SolveParams, share: Deadline) -> list[l
     spent = share.elapsed
     return plan_joint(inst, seed=params.seed, stop=share.expired,
                       progress=lambda: spent() / share.cap_s if share.cap_s > 0 else 1.0, work=share.work)
+
+
+def _keeps(inst: Instance, ours: Sequence[Sequence[int]], found: Sequence[Sequence[int]]) -> bool:
+    """Whether the routing search's ``found`` routes are at least as good as the start it was given (``ours``,
+    re-timed and synchronised by construction): they must time out with every link kept, leave out no more (by
+    skip penalty) and cost no more in travel and lateness; else the start is returned."""
+    def score(routes: Sequence[Sequence[int]]) -> tuple[float, float] | None:
+        timings = schedule_routes(inst, [tuple(r) for r in routes])
+        if not all(t.ok for t in timings):
+            return None
+        served = {n for r in routes for n in r}
+        left = float(sum(int(inst.penalty[n]) for n in range(inst.n_nodes) if n not in served))
+        return left, cost_of(inst, routes, timings)
+
+    theirs = score(found)
+    if theirs is None:
+        return False
+    mine = score(ours)
+    return mine is None or theirs <= mine
