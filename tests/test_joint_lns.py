@@ -103,3 +103,19 @@ def test_a_joint_day_ends_inside_a_small_budget() -> None:
     assert wall <= limit * 1.02 + 0.5 + 1.0, wall
     ev = evaluate(p, plan, TRAVEL)
     assert not [v for v in ev.violations if v.code.startswith("crew")], [v.message for v in ev.violations]
+
+
+def test_the_routing_search_cannot_hand_back_less_than_its_start() -> None:
+    from planner.solvers.ortools_routing import _keeps
+
+    inst = compile_instance(_day(12, breaks=False), TRAVEL)
+    s = JointSearch(inst, seed=0)
+    s.construct()
+    ours = s.snapshot()
+    assert _keeps(inst, ours, ours)
+    single = next(n for r in ours for n in r if n < inst.n_visits and not inst.crew[n])
+    fewer = [[n for n in r if n != single] for r in ours]
+    assert not _keeps(inst, ours, fewer)  # a visit left out
+    seat = next(n for n in range(inst.n_visits) if inst.crew[n])
+    half = [[n for n in r if n != inst.crew[seat][1]] for r in ours]
+    assert not _keeps(inst, ours, half)  # a crew broken
