@@ -96,7 +96,12 @@ def create_stream_token(job_id: str, request: Request, session: SessionDep, p: P
     response_class=EventSourceResponse,
     responses={
         **problem_responses(404),
-        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+        200: {"content": {"text/event-stream": {"schema": {
+            "type": "object", "description": "one event of the stream",
+            "properties": {"event": {"type": "string", "enum": ["status", "progress", "end"]},
+                           "data": {"type": "string", "contentMediaType": "application/json",
+                                    "description": "the job as JSON"},
+                           "id": {"type": "string"}, "retry": {"type": "integer"}}}}},
               "description": "event: progress|status|end; data: the job as JSON"},
     },
 )

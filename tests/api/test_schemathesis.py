@@ -3,12 +3,14 @@
 Bounded and seeded (hypothesis ``derandomize``), so every run sends the same requests: schemathesis' boundary
 values of each operation (each as one role in turn) and a few fuzzed positive and negative examples (each as a
 dispatcher, a field worker, a manager and anonymously).  Path ids
-of the team, its worker, household and visit request are replaced by real ones half of the time, so requests
-reach the handlers and the database and not only the 404 path.
+of the team, its worker, household, visit request, published plan and its job, an API key, a scenario and its run
+are replaced by real ones half of the time, so requests reach the handlers and the database and not only the 404
+path (the web page's day views and the scenario API included).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import tempfile
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from typing import Any
 import apisupport
 import pytest
 import schemathesis
-from apisupport import make_settings, tiny_problem
+from apisupport import DAY, QUICK_JOB, make_settings, tiny_problem, wait_for_job
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -34,7 +36,7 @@ from sqlmodel import select
 from api.config import Settings
 from api.db import session_scope
 from api.main import create_app
-from api.models import User, UserRole, VisitRequest, Worker
+from api.models import Scenario, ScenarioRun, User, UserRole, VisitRequest, Worker
 from api.services import loading, users
 
 backend = apisupport.backend
@@ -68,10 +70,27 @@ def target(backend: dict[str, Any]) -> Iterator[Target]:
         keys = {}
         for role, user in (("manager", manager), ("dispatcher", dispatcher), ("field_worker", nurse)):
             _row, keys[role] = users.create_api_key(session, session.get(User, user.id), "schemathesis")
+        spare, _ = users.create_api_key(session, session.get(User, dispatcher.id), "to be revoked")
+        scenario = Scenario(name="schemathesis", base_name="tiny", team_id=team.id, start=dt.date(2026, 11, 23),
+                            weeks=1, seeds=1, spec={"name": "schemathesis"}, created_by=manager.id)
+        session.add(scenario)
+        session.flush()
+        run = ScenarioRun(scenario_id=scenario.id, status="failed", seeds=1, policies=["cadence"], progress={},
+                          error="made by the test", created_by=manager.id)  # (a sweep is not run here)
+        session.add(run)
         ids = {"team_id": team.id, "worker_id": worker.id, "household_id": visit.household_id,
-               "visit_id": visit.id, "user_id": dispatcher.id}
+               "visit_id": visit.id, "user_id": dispatcher.id, "key_id": spare.id, "scenario_id": scenario.id,
+               "run_id": run.id}
         session.commit()
         headers = {role: {"X-API-Key": key} for role, key in keys.items()} | {"anonymous": {}}
+        # A planned and published day, so the plan, job and web-page views reach their handlers too.
+        r = client.post("/v1/plan-jobs", headers=headers["dispatcher"],
+                        json={"team_id": team.id, "date": DAY, **QUICK_JOB})
+        assert r.status_code == 202, r.text
+        job = wait_for_job(client, headers["dispatcher"], r.json()["id"])
+        assert job["status"] == "succeeded", job
+        assert client.post(f"/v1/plans/{job['plan_id']}/publish", headers=headers["dispatcher"]).status_code == 200
+        ids |= {"plan_id": job["plan_id"], "job_id": job["id"]}
         yield Target(client=client, headers=headers, ids=ids)
 
 
