@@ -117,6 +117,12 @@ def where_it_fits(
     fixed = set(keep)
     # a visit that must follow one not planned cannot go anywhere (precedence_missing_first) until its first does
     waiting = {b for a, b, _low, _high in inst.precedences if a not in planned}
+    starts: dict[int, int] = {}  # planned visits' starts, for the gaps of precedences
+    for r in plan.routes:
+        for stop in r.stops:
+            if stop.visit_id in vidx:
+                k = vidx[stop.visit_id]
+                starts[k] = min(starts.get(k, stop.start_s), stop.start_s)
     out: dict[str, tuple[FitOption, ...]] = {}
     for vid in wanted:
         v = vidx.get(vid)
@@ -147,9 +153,24 @@ def where_it_fits(
                         break
                 if sum(1 for o in options if o.displaces) >= per_visit:
                     break
+        options = [o for o in options if _keeps_gaps(inst, v, o.start_s, starts)]
         options.sort(key=lambda o: (not o.fits, o.displaces != "", o.overtime_s, o.added_s, o.worker_id, o.position))
         out[vid] = tuple(options[:per_visit])
     return out
+
+
+def _keeps_gaps(inst: Instance, v: int, start_s: int, starts: dict[int, int]) -> bool:
+    """Whether visit ``v`` starting at ``start_s`` keeps the gap of every precedence with a planned partner."""
+    for a, b, low, high in inst.precedences:
+        if b == v and a in starts:
+            gap = start_s - starts[a]
+        elif a == v and b in starts:
+            gap = starts[b] - start_s
+        else:
+            continue
+        if gap < low or (high >= 0 and gap > high):
+            return False
+    return True
 
 
 def _crew(inst: Instance, node: int, worker_of: dict[int, int]) -> Crew | None:

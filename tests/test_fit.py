@@ -264,3 +264,16 @@ def test_a_follower_whose_first_is_left_out_fits_nowhere_until_its_first_does(jo
     out = move_visit(p, out, TRAVEL, visit_id="j-v3", worker_id=None)  # type: ignore[arg-type]
     fits = where_it_fits(p, out, TRAVEL)  # type: ignore[arg-type]
     assert "j-v4" not in fits and fits["j-v3"]
+
+
+def test_where_a_follower_could_fit_keeps_its_gap_after_the_planned_first(joint_day: tuple[object, Plan]) -> None:
+    p, plan = joint_day
+    first = _held(plan, "j-v3")
+    start = next(iter(first.values())).start_s
+    out = move_visit(p, plan, TRAVEL, visit_id="j-v4", worker_id=None)  # type: ignore[arg-type]
+    options = where_it_fits(p, out, TRAVEL)["j-v4"]  # type: ignore[arg-type]
+    assert options, "the counsellor has room after the nurse's visit"
+    for o in options:
+        assert 1800 <= o.start_s - start <= 7200, o
+        moved = move_visit(p, out, TRAVEL, visit_id="j-v4", worker_id=o.worker_id, position=o.position)  # type: ignore[arg-type]
+        assert "precedence_gap" not in {v.code for v in evaluate(p, moved, TRAVEL).violations}  # type: ignore[arg-type]
