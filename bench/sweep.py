@@ -11,17 +11,23 @@ so every configuration does the same work): the Gwanak fixture cut to its busies
 
 The province projection is ``offices x per-office seconds / workers`` for a few cluster sizes, the per-office
 seconds being one run's slot time (its own time plus the sweep's overhead) in the least disturbed local
-configuration.  ``--offices`` defaults to 560, our reading of the number of eup, myeon and dong
-administrative units of Gyeonggi-do (MOIS, "Administrative divisions and population of local governments",
-2024 edition; not checked against the table offline, so pass the exact count when you have it -- the projection
-is linear in it).
+configuration.  ``--offices`` defaults to 560: Gyeonggi-do has 31 si/gun (28 cities, 3 counties) and about
+560-580 eup, myeon and dong administrative units; the exact count per province and year is the Ministry of the
+Interior and Safety's statistical yearbook table "시도별 행정구역 개수" (administrative units by province;
+data.go.kr dataset 15107296, updated 2025-05-25), which we could not read offline -- pass the count you read
+there (the projection is linear in it).
+
+Each real run is OR-Tools on a 50-solution work budget: on 2 shared cores under load 9-16 a run takes 8-13 s,
+and the whole bench about 18 minutes (the issue's 40 runs per configuration within the ~25 minutes we allow).
 
     python bench/sweep.py                         # 40 runs per configuration (the issue's sweep), all parts
-    python bench/sweep.py --runs 8 --solution-limit 100   # a quick look
+    python bench/sweep.py --runs 8 --solution-limit 20    # a quick look
     python bench/sweep.py --skip-dask
 
-The machine's load average is recorded with every configuration.  Writes ``bench/results/sweep.json`` and
-``bench/results/sweep.md``.
+The machine's load average is recorded with every configuration.  Each configuration's row is appended to
+``bench/results/sweep_rows.jsonl`` as it finishes; ``--resume`` reuses the rows measured with the same runs,
+office, solver and work budget (an interrupted bench redoes only what is missing).  Writes
+``bench/results/sweep.json`` and ``bench/results/sweep.md``.
 """
 
 from __future__ import annotations
@@ -65,7 +71,12 @@ def office_day(fixture: Path = FIXTURE) -> dict[str, Any]:
 
 
 def _measure(label: str, tasks: list[dict[str, Any]], fn: Any, *, engine: str, workers: int,
-             tasks_per_process: int = 1) -> dict[str, Any]:
+             tasks_per_process: int = 1, rows_file: Path | None = None, key: str = "",
+             done: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    if done is not None and f"{key}|{label}" in done:
+        kept = done[f"{key}|{label}"]
+        print(f"{label:<34} (from {rows_file}, measured {kept.get('at', '?')})")
+        return kept
     load_before = os.getloadavg()
     swept = run_tasks(tasks, engine=engine, fn=fn, workers=workers, tasks_per_process=tasks_per_process)  # type: ignore[arg-type]
     load_after = os.getloadavg()
@@ -80,7 +91,11 @@ def _measure(label: str, tasks: list[dict[str, Any]], fn: Any, *, engine: str, w
         "slot_s_per_run": round(slot_s, 3), "run_s_mean": round(sum(inside) / runs, 3),
         "overhead_s_per_run": round(slot_s - sum(inside) / runs, 3),
         "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in load_after],
+        "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if rows_file is not None:
+        with rows_file.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"key": key, **row}) + "\n")
     print(f"{label:<34} {row['wall_s']:>7.1f} s  {row['runs_per_min']:>6.1f} runs/min  "
           f"run {row['run_s_mean']:.2f} s  overhead {row['overhead_s_per_run']:.2f} s/run  load {row['load_before'][0]}")
     return row
@@ -89,12 +104,13 @@ def _measure(label: str, tasks: list[dict[str, Any]], fn: Any, *, engine: str, w
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=40, help="runs per configuration (default 40)")
-    ap.add_argument("--solution-limit", type=int, default=300, help="work budget of each office's day (default 300)")
-    ap.add_argument("--solver", default="auto", help="the planner's engine for each run (default auto)")
+    ap.add_argument("--solution-limit", type=int, default=50, help="work budget of each office's day (default 50)")
+    ap.add_argument("--solver", default="ortools", help="the planner's engine for each run (default ortools)")
     ap.add_argument("--offices", type=int, default=OFFICES_DEFAULT,
                     help=f"eup/myeon/dong offices in the province (default {OFFICES_DEFAULT}, Gyeonggi-do)")
     ap.add_argument("--skip-dask", action="store_true", help="local pool only")
     ap.add_argument("--out", type=Path, default=RESULTS / "sweep.md")
+    ap.add_argument("--resume", action="store_true", help="reuse the rows already in sweep_rows.jsonl")
     args = ap.parse_args(argv)
     cores = default_workers()
     office = office_day()
@@ -103,15 +119,30 @@ def main(argv: list[str] | None = None) -> int:
     empty = [{"value": i} for i in range(args.runs)]
     print(f"office day: {office['name']}, {len(office['visits'])} visits, {len(office['workers'])} workers; "
           f"{args.runs} runs per configuration; {cores} cores")
+    rows_file = args.out.parent / "sweep_rows.jsonl"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    key = f"{args.runs}|{office['name']}|{args.solver}|{args.solution_limit}"
+    done: dict[str, dict[str, Any]] | None = None
+    if args.resume and rows_file.is_file():
+        done = {}
+        for line in rows_file.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue  # a torn last line
+            done[f"{rec.pop('key', '')}|{rec['label']}"] = rec
+    kw: dict[str, Any] = {"rows_file": rows_file, "key": key, "done": done}
     rows: list[dict[str, Any]] = []
     for w in sorted({1, 2, cores}):
-        rows.append(_measure(f"local, {w} process(es), real", real, solve_day, engine="local", workers=w))
-    rows.append(_measure(f"local, {cores}, near-empty", empty, echo, engine="local", workers=cores))
+        rows.append(_measure(f"local, {w} process(es), real", real, solve_day, engine="local", workers=w, **kw))
+    rows.append(_measure(f"local, {cores}, near-empty", empty, echo, engine="local", workers=cores, **kw))
     rows.append(_measure(f"local, {cores}, near-empty, reused", empty, echo, engine="local", workers=cores,
-                         tasks_per_process=10**6))
+                         tasks_per_process=10**6, **kw))
     if not args.skip_dask:
-        rows.append(_measure(f"dask local cluster, {cores}, real", real, solve_day, engine="dask", workers=cores))
-        rows.append(_measure(f"dask local cluster, {cores}, near-empty", empty, echo, engine="dask", workers=cores))
+        rows.append(_measure(f"dask local cluster, {cores}, real", real, solve_day, engine="dask", workers=cores,
+                             **kw))
+        rows.append(_measure(f"dask local cluster, {cores}, near-empty", empty, echo, engine="dask", workers=cores,
+                             **kw))
     # Per-office time: one run's slot time (its own time plus the sweep's overhead) in the local configuration
     # where it was least disturbed (on a shared machine the other processes' load inflates the busier ones).
     best = min((r for r in rows if r["engine"] == "local" and r["label"].endswith("real")),
@@ -125,7 +156,6 @@ def main(argv: list[str] | None = None) -> int:
         "per_office_s": best["slot_s_per_run"], "per_office_from": best["label"],
         "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     args.out.write_text(render(result) + "\n", encoding="utf-8")
     print(render(result))
