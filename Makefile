@@ -64,7 +64,7 @@ bench-quick: $(STAMP)
 scenario-charts: $(STAMP)
 	$(BIN)/python bench/scenario_charts.py
 
-# Sweep throughput (bench/results/sweep.md): 40 runs per configuration, about 18 minutes on 2 shared cores.
+# Sweep throughput (bench/results/sweep.md): 40 runs per configuration, 10-18 minutes on 2 shared cores.
 bench-sweep: $(STAMP)
 	$(BIN)/python bench/sweep.py
 

@@ -18,7 +18,7 @@ data.go.kr dataset 15107296, updated 2025-05-25), which we could not read offlin
 there (the projection is linear in it).
 
 Each real run is OR-Tools on a 50-solution work budget: on 2 shared cores under load 9-16 a run takes 8-13 s,
-and the whole bench about 18 minutes (the issue's 40 runs per configuration within the ~25 minutes we allow).
+and the whole bench 10-18 minutes (the issue's 40 runs per configuration within the ~25 minutes we allow).
 
     python bench/sweep.py                         # 40 runs per configuration (the sweep), all parts
     python bench/sweep.py --runs 8 --solution-limit 20    # a quick look

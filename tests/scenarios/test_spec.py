@@ -126,3 +126,25 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
 def test_bundled_specs_load(path: Path) -> None:
     spec = load_spec(path)
     assert spec.start.weekday() == 0 and spec.base.get("workers")
+
+
+@pytest.mark.parametrize(("extra", "words"), [
+    ("a" + ".b" * 20_000 + " = 1\n", "line 6: a key with more than 64 dotted parts"),  # ~1.6 GB for tomllib
+    ("[t" + ".b" * 70 + "]\n", "line 6: a key with more than 64 dotted parts"),
+    ("a = " + "[" * 5000 + "]" * 5000 + "\n", "nested more than 16 deep"),
+    ("description = 'x" + "y" * 70_000 + "'\n", "more than a scenario spec's 65536"),
+    ('description = "a\\u0000b"\n', "description: contains a NUL character"),
+    ("closing_days = [" + ", ".join(["2026-12-01"] * 401) + "]\n", "closing_days: 401 entries, more than 400"),
+])
+def test_hostile_spec_text_is_one_line_before_it_costs_anything(tmp_path: Path, extra: str, words: str) -> None:
+    with pytest.raises(SpecError) as err:
+        load_spec(_write(tmp_path, extra))
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_dots_inside_strings_and_comments_are_not_key_parts(tmp_path: Path) -> None:
+    dots = "." * 200
+    spec = load_spec(_write(tmp_path, f'description = "{dots}"  # {dots}\n'))
+    assert spec.description == dots
+    spec = load_spec(_write(tmp_path, f'description = """\n{dots}\n"""\n'))
+    assert spec.description == dots + "\n"
