@@ -108,6 +108,7 @@ _POST_PASS_S_PER_VISIT = 0.002
 #: Share of the budget kept after the search on a day with joint visits or precedences (the pair insertion of what
 #: the search left out ends with the budget).
 _JOINT_POST_SHARE = 0.05
+_JOINT_POST_MAX_S = 1.5
 
 
 class _Explainer:
@@ -361,7 +362,7 @@ def solve(
         must = sum(1 for v in problem.visits if v.mandatory or v.urgent)
         expected = _POST_PASS_S_PER_VISIT * ((inst.n_visits - must) + must / 8)
         if inst.joint:  # re-timing linked routes, and putting back a pair the search left out, take longer
-            expected = max(expected, _JOINT_POST_SHARE * budget.cap_s)
+            expected = max(expected, min(_JOINT_POST_SHARE * budget.cap_s, _JOINT_POST_MAX_S))
         search = budget.reserve(min(0.3 * budget.cap_s, expected), floor=0.1 * budget.cap_s)
     engine = solver or solver_for(_engine(params.solver, inst))
     if solver is None and params.solver == "auto" and decompose.wanted(inst, initial=initial):
