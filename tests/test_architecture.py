@@ -10,7 +10,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from conftest import REPO
+from daysupport import REPO
 
 FORBIDDEN = {"api", "fastapi", "sqlmodel", "sqlalchemy", "icalendar", "starlette", "pydantic"}
 

@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 
 import pytest
-from conftest import DAY, hm, household, problem, window, worker
+from daysupport import DAY, hm, household, problem, window, worker
 
 from planner import (
     HaversineProvider,

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SHARED
+from daysupport import REPO, SHARED
 
 sys.path.insert(0, str(REPO / "bench"))
 

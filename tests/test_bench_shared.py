@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import REPO, SHARED
+from daysupport import REPO, SHARED
 
 pytest.importorskip("pyvrp")
 sys.path.insert(0, str(REPO / "bench"))

@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from conftest import DAY, household, problem, window, worker
+from daysupport import DAY, household, problem, window, worker
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
+from daysupport import REPO
 
 from planner.cli import main
 from planner.io import LIMITS, RANGES, problem_from_json, problem_json_schema

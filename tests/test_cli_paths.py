@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from daysupport import REPO
 
 from planner.cli import main
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, assert_conforms, assert_plan_conforms
+from daysupport import REPO, assert_conforms, assert_plan_conforms
 
 from planner import (
     HaversineProvider,

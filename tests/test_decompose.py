@@ -4,8 +4,8 @@ whole day's view, and plans made in parts hold every rule (in a forked process p
 from __future__ import annotations
 
 import numpy as np
-from conftest import assert_plan_clean as _ok
-from conftest import household, problem, window, worker
+from daysupport import assert_plan_clean as _ok
+from daysupport import household, problem, window, worker
 from hypothesis import HealthCheck, given, settings
 from test_solve import small_problems
 

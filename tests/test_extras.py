@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, household, problem, window, worker
+from daysupport import REPO, household, problem, window, worker
 
 from planner import Visit, problem_to_json
 

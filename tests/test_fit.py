@@ -7,7 +7,7 @@ import itertools
 from pathlib import Path
 
 import pytest
-from conftest import DAY, REPO, household, problem, window, worker
+from daysupport import DAY, REPO, household, problem, window, worker
 
 from planner import (
     HaversineProvider,

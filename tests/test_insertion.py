@@ -7,7 +7,7 @@ import dataclasses
 import itertools
 import random
 
-from conftest import household, problem, window, worker
+from daysupport import household, problem, window, worker
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_solve import small_problems

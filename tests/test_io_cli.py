@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from daysupport import REPO
 
 from planner import load_problem, problem_from_json, problem_to_json
 from planner.cli import main

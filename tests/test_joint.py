@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from conftest import BASE, hm, household, problem, window, worker
+from daysupport import BASE, hm, household, problem, window, worker
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -222,7 +222,7 @@ def test_every_planned_joint_visit_is_synchronised_and_whole(spots, nurses, case
 
 
 def test_the_cli_table_shows_who_starts_with_whom(capsys) -> None:
-    from conftest import REPO
+    from daysupport import REPO
 
     from planner.cli import main
 

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import assert_conforms
+from daysupport import assert_conforms
 
 from planner import Role, Seat, problem_from_json, problem_to_json
 

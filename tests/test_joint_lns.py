@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import time
 
-from conftest import household, problem, window, worker
+from daysupport import household, problem, window, worker
 
 from planner import HaversineProvider, Role, Seat, SolveParams, Visit, evaluate, solve
 from planner.instance import compile_instance

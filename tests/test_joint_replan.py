@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from conftest import hm, household, problem, window, worker
+from daysupport import hm, household, problem, window, worker
 
 from planner import HaversineProvider, Precedence, Reason, Role, Seat, SolveParams, Visit, evaluate, solve
 from planner.replan import freeze, replan

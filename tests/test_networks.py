@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from daysupport import REPO
 
 from planner.travel.networks import (
     NetworkRegistryError,

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from daysupport import REPO
 
 from planner.cli import main
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import assert_plan_clean as _ok
-from conftest import household, problem, worker
+from daysupport import assert_plan_clean as _ok
+from daysupport import household, problem, worker
 from hypothesis import HealthCheck, given, settings
 from test_solve import small_problems
 

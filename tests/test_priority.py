@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DAY, REPO, household, problem, worker
+from daysupport import DAY, REPO, household, problem, worker
 
 from planner import (
     HaversineProvider,

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import replace
 
 import pytest
-from conftest import BASE, DAY, REPO, hm, household, problem, window, worker
+from daysupport import BASE, DAY, REPO, hm, household, problem, window, worker
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_solve import small_problems

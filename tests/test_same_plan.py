@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, household, problem, window, worker
+from daysupport import REPO, household, problem, window, worker
 
 from planner import HaversineProvider, SolveParams, Visit, compile_instance, problem_to_json, solve
 from planner.solvers.race import RaceSolver, can_fork, challenger_for

@@ -6,7 +6,7 @@ import datetime as dt
 import itertools
 
 import pytest
-from conftest import BASE, DAY, hm, household, problem, window, worker
+from daysupport import BASE, DAY, hm, household, problem, window, worker
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

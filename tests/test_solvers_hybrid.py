@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import assert_plan_clean as _ok
-from conftest import hm, household, problem, window, worker
+from daysupport import assert_plan_clean as _ok
+from daysupport import hm, household, problem, window, worker
 from hypothesis import HealthCheck, given, settings
 from test_solve import small_problems
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import REPO
+from daysupport import REPO
 
 from planner import (
     Location,

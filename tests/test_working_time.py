@@ -7,7 +7,7 @@ import dataclasses
 import random
 
 import pytest
-from conftest import hm, household, problem, window, worker
+from daysupport import hm, household, problem, window, worker
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_solve import small_problems

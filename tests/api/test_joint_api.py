@@ -8,7 +8,7 @@ from typing import Any
 import apisupport
 import icalendar
 from apisupport import DAY, World, assert_problem, bootstrap_manager, wait_for_job
-from conftest import assert_conforms
+from daysupport import assert_conforms
 from test_joint_format import joint_json
 
 # Fixtures (apisupport.py; no conftest.py here, which would shadow tests/conftest.py).

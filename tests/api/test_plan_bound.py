@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import apisupport
 from apisupport import World, plan_day
-from conftest import assert_conforms
+from daysupport import assert_conforms
 
 # Fixtures (apisupport.py; no conftest.py here, which would shadow tests/conftest.py).
 backend, client, world = apisupport.backend, apisupport.client, apisupport.world

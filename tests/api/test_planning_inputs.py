@@ -8,7 +8,7 @@ from typing import Any
 import apisupport
 import pytest
 from apisupport import DAY, World, assert_problem, bootstrap_manager, wait_for_job
-from conftest import assert_conforms
+from daysupport import assert_conforms
 from test_travel_matrix import with_matrix
 
 # Fixtures (apisupport.py; no conftest.py here, which would shadow tests/conftest.py).

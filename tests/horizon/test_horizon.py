@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 
 import pytest
-from conftest import household
+from daysupport import household
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from weeks import MON, QUICK, TRAVEL, assert_clean, day, days_of, hv, week

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
+from daysupport import REPO
 
 from planner import horizon_from_json, horizon_json_schema, horizon_plan_from_json, horizon_to_json, is_horizon_json
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conftest import household, window, worker
+from daysupport import household, window, worker
 from weeks import MON, TRAVEL, assert_clean, day, days_of
 
 from planner import (

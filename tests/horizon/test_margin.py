@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import household, worker
+from daysupport import household, worker
 from weeks import MON, QUICK, TRAVEL, assert_clean, day, days_of, hv
 
 from planner import HorizonParams, HorizonProblem, Household, RiskFactors, plan_horizon

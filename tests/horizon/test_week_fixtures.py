@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from daysupport import REPO
 from weeks import QUICK, TRAVEL, assert_clean
 
 from fixtures.generate import generate

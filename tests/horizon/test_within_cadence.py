@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conftest import household, worker
+from daysupport import household, worker
 from weeks import MON, QUICK, TRAVEL, assert_clean, day, days_of, hv
 
 from planner import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from conftest import household, window, worker
+from daysupport import household, window, worker
 
 from planner import (
     HaversineProvider,
