@@ -54,6 +54,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/solomon.py --set homberger --time-limit 5 --raw bench/results/homberger_5s.jsonl --resume
 	$(BIN)/python bench/solomon.py --set homberger --time-limit 30 --instances $(HOMBERGER_30) --solvers salpimi,pyvrp,vroom --raw bench/results/homberger_30s.jsonl --resume
 	$(BIN)/python bench/district.py
+	$(BIN)/python bench/solomon.py --set homberger400 --time-limit 30 --instances first --solvers salpimi,pyvrp --raw bench/results/homberger400_30s.jsonl --resume
+	$(BIN)/python bench/solomon.py --set homberger400 --time-limit 60 --instances first --solvers salpimi,pyvrp --raw bench/results/homberger400_60s.jsonl --resume
+	$(BIN)/python bench/bigday.py
 
 # About 5 minutes: one Solomon instance per family at 5 s and the Gwanak day at 10 s.
 bench-quick: $(STAMP)
