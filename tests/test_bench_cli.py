@@ -50,3 +50,16 @@ def test_solomon_bench_runs_one_instance(tmp_path: Path, shared_dir: Path) -> No
     again = _run("bench/solomon.py", "--time-limit", "1", "--instances", "C101", "--solvers", "salpimi,vroom",
                  "--out", str(out), "--raw", str(raw), "--resume")
     assert again.returncode == 0 and len(raw.read_text().splitlines()) == 2
+
+
+def test_bigday_bench_writes_rows_and_resumes(tmp_path: Path) -> None:
+    raw, out = tmp_path / "bigday.jsonl", tmp_path / "bigday.md"
+    args = ("bench/bigday.py", "--sizes", "150", "--budgets", "1", "--solvers", "auto,vroom", "--raw", str(raw),
+            "--out", str(out))
+    r = _run(*args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| 150 |")]
+    assert len(rows) == 2 and all(line.split("|")[9].strip() == "0" for line in rows), rows  # no violations
+    assert len(raw.read_text().splitlines()) == 2
+    again = _run(*args)  # every row already there: nothing is run again
+    assert again.returncode == 0 and len(raw.read_text().splitlines()) == 2
