@@ -123,3 +123,18 @@ def test_overrun_keys_are_validated(key: str, value: Any) -> None:
     with pytest.raises(SpecError) as err:
         _busy_spec(**{key: value})
     assert err.value.key == f"rates.{key}" and "\n" not in str(err.value)
+
+
+@pytest.mark.timeout(300)
+def test_overruns_give_the_same_results_on_both_engines() -> None:
+    from planner.sweep import run_tasks
+
+    spec = _busy_spec(visit_overrun=0.5, overrun_extra=1.0).to_dict()
+    tasks = [{"spec": spec, "seed": s, "policy": p, "overrides": {}} for s in (0, 1) for p in ("salpimi", "manual")]
+    here = [run_task(t) for t in tasks]
+    local = run_tasks(tasks, engine="local", fn=run_task, workers=2)
+    on_dask = run_tasks(tasks, engine="dask", fn=run_task, workers=2)
+    assert local.ok and on_dask.ok
+    assert json.dumps(local.results, sort_keys=True) == json.dumps(on_dask.results, sort_keys=True) \
+        == json.dumps(here, sort_keys=True)
+    assert sum(r["kpis"]["overtime_h"] for r in here) > 0
