@@ -161,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             row = dict(instance=inst.name, solver=s, time_limit_s=args.time_limit, feasible=res.feasible,
                        vehicles=res.vehicles, distance=res.distance, problem=res.problem,
                        gap=100 * (res.distance / bd - 1) if res.feasible else math.nan,
-                       bks=bd, bks_vehicles=bv, time_s=round(secs, 2), when=time.strftime("%Y-%m-%d %H:%M"))
+                       bks=bd, bks_vehicles=bv, time_s=round(secs, 2), when=time.strftime("%Y-%m-%d %H:%M"),
+                       load=round(os.getloadavg()[0], 1))
             rows.append(row)
             print(f"{inst.name:8s} {s:8s} {'ok ' if res.feasible else 'BAD'} veh {res.vehicles:3d} "
                   f"dist {res.distance:9.1f} gap {_fmt_gap(row['gap']):>9s} {secs:5.1f} s {res.problem}", flush=True)
