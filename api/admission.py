@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import PROBLEM_JSON, TYPE_BASE, problem_response
+from .redact import shown_path
 
 __all__ = ["AdmissionMiddleware", "install_overload_handlers", "set_thread_limit"]
 
@@ -112,7 +113,7 @@ class AdmissionMiddleware:
             "status": 503,
             "detail": f"the server is busy ({self.max_in_flight} requests in progress); "
             f"retry after {self.retry_after_s} s",
-            "instance": scope.get("path", ""),
+            "instance": shown_path(scope.get("path", "")),
         }
         raw = json.dumps(body).encode()
         await send({

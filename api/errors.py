@@ -13,7 +13,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .models import ErrorItem, ProblemDetails
-from .redact import scrub_values, shown_id
+from .redact import scrub_values, shown_id, shown_path
 
 __all__ = ["ApiError", "install_handlers", "problem_response", "problem_responses", "safe_errors"]
 
@@ -90,12 +90,13 @@ def problem_response(
         # Validation problems carry field locations and messages only, never the input value.
         detail = scrub_values(detail) if detail else detail
         errors = safe_errors(errors) if errors is not None else None
+    where = instance if instance is not None else (request.url.path if request else None)
     body = ProblemDetails(
         type=TYPE_BASE + (slug or default_slug),
         title=title or default_title,
         status=status,
         detail=detail,
-        instance=instance if instance is not None else (request.url.path if request else None),
+        instance=shown_path(where) if where is not None else None,
         errors=list(errors) if errors is not None else None,
     )
     return JSONResponse(
@@ -162,9 +163,9 @@ def install_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else None
         if exc.status_code == 404 and detail == "Not Found":
-            detail = f"no resource at {request.url.path}"
+            detail = f"no resource at {shown_path(request.url.path)}"
         if exc.status_code == 405 and detail == "Method Not Allowed":
-            detail = f"{request.method} is not allowed on {request.url.path}"
+            detail = f"{request.method} is not allowed on {shown_path(request.url.path)}"
         return problem_response(
             request, exc.status_code, detail, headers=getattr(exc, "headers", None)
         )
@@ -173,7 +174,7 @@ def install_handlers(app: FastAPI) -> None:
     async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
         # The backstop for values the models let through but the database refuses (PostgreSQL:
         # a NUL character, a number beyond its column).  Neither the value nor the driver's message.
-        _log.warning("the database refused a value on %s %s", request.method, request.url.path)
+        _log.warning("the database refused a value on %s %s", request.method, shown_path(request.url.path))
         return problem_response(
             request, 422, "a value cannot be stored: it holds a NUL character or lies beyond its field's range",
             values_removed=True,
@@ -182,7 +183,7 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Type only: exception messages may carry personal data.
-        _log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        _log.error("unhandled %s on %s %s", type(exc).__name__, request.method, shown_path(request.url.path))
         return problem_response(request, 500, "an unexpected error occurred; it has been logged")
 
 

@@ -11,6 +11,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import problem_response
+from .redact import shown_path
 
 __all__ = ["InputGuardMiddleware", "expected_media_types", "install_guards"]
 
@@ -120,11 +121,10 @@ class InputGuardMiddleware:
                 allow = ", ".join(sorted(methods))
                 await Response(status_code=204, headers={"Allow": allow})(scope, receive, send)
                 return
-            status, detail = 404, f"no resource at {path[:300]}"
+            status, detail = 404, f"no resource at {shown_path(path)}"
         if status:
-            # The path is echoed as the problem's instance only when it is printable.
-            instance = "" if _has_control(path) else path
-            response = problem_response(None, status, detail, instance=instance[:300])
+            # The path is echoed as the problem's instance without what a client put in it (shown_path).
+            response = problem_response(None, status, detail, instance=shown_path(path))
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -20,7 +20,7 @@ from .guard import install_guards
 from .middleware import BodyLimitMiddleware
 from .plancache import PlanBodyCache, RouteIndex
 from .ratelimit import SignInGuard
-from .redact import install_log_redaction
+from .redact import install_log_redaction, know_route_words
 from .routes import api_router, copy_routes
 from .runner import JobRunner
 from .scenariorunner import ScenarioRunner
@@ -151,4 +151,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
 
     install_web_page(app, settings)  # last: "/" and the page's files ("/{name}") after every other route
+    know_route_words(getattr(r, "path", "") for r in app.routes)
     return app

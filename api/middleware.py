@@ -8,6 +8,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import PROBLEM_JSON, TYPE_BASE
+from .redact import shown_path
 
 __all__ = ["BodyLimitMiddleware"]
 
@@ -78,7 +79,7 @@ class BodyLimitMiddleware:
             "title": "Request body too large",
             "status": 413,
             "detail": f"the request body exceeds the limit of {limit} bytes",
-            "instance": scope.get("path", ""),
+            "instance": shown_path(scope.get("path", "")),
         }
         raw = json.dumps(body).encode()
         await send(

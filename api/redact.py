@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -36,6 +36,28 @@ def shown_id(value: object) -> str:
     as ``(not an id)``, so a name or phone number typed into an id field is never echoed back or logged."""
     text = str(value)
     return text if _OUR_ID.fullmatch(text) else "(not an id)"
+
+
+# Path segments a problem's ``instance`` (and a log line) repeats as they are: our ids, the literal words of the
+# app's routes (``plan-jobs``, ``v1``; registered by create_app), dates, the page's file names and a redacted
+# feed token; anything else a client put in the path (a name or phone number typed where an id goes) is ``-``.
+_PATH_KEPT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|\*{3}(?:\.ics)?"
+                        r"|[A-Za-z0-9_.-]{1,80}\.(?:js|css|map|png|svg|ico|woff2?|ttf|pbf)")
+_route_words: set[str] = set()
+
+
+def know_route_words(paths: Iterable[str]) -> None:
+    """Register the literal segments of the app's route paths (``/v1/plan-jobs/{job_id}``: v1, plan-jobs)."""
+    _route_words.update(p for path in paths for p in path.split("/") if p and "{" not in p)
+
+
+def shown_path(path: object) -> str:
+    """A request path as a problem or a log line may show it: each segment that is not one of our ids, a word
+    of a route or a date is ``-``, so a name, phone number or token in the path is never echoed back."""
+    text, mark, _query = redact_feed_tokens(str(path)[:300]).partition("?")
+    shown = "/".join(p if (not p or p in _route_words or _OUR_ID.fullmatch(p) or _PATH_KEPT.fullmatch(p)) else "-"
+                     for p in text.split("/"))
+    return shown + "?…" if mark else shown
 
 
 def scrub_values(message: str) -> str:
@@ -119,10 +141,6 @@ def safe_traceback(exc: BaseException, tb: TracebackType | None = None) -> str:
     return "\n".join(parts)
 
 
-def _strip_query(path: Any) -> Any:
-    return path.split("?", 1)[0] + "?…" if isinstance(path, str) and "?" in path else path
-
-
 def redact_feed_tokens(text: str) -> str:
     """``text`` with every calendar feed token in a ``/v1/feeds/...`` path, and every ``?token=`` query
     value (job-events tokens), replaced by ``***``."""
@@ -143,7 +161,8 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     * an attached exception becomes a traceback of frames and exception classes (and
       database constraint names), with no message;
     * exceptions passed as arguments or as the message become their description;
-    * uvicorn's access log loses query strings (they could hold tokens or search terms);
+    * uvicorn's access log loses query strings (they could hold tokens or search terms) and shows its path
+      as :func:`shown_path` does;
     * calendar feed tokens in paths become ``***``, in any message or argument.
     """
     if record.exc_info and record.exc_info[1] is not None:
@@ -158,7 +177,7 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     if isinstance(args, tuple) and args:
         safe = tuple(_safe_arg(a) for a in args)
         if record.name == "uvicorn.access" and len(safe) == 5:
-            safe = (safe[0], safe[1], _strip_query(safe[2]), safe[3], safe[4])
+            safe = (safe[0], safe[1], shown_path(safe[2]) if isinstance(safe[2], str) else safe[2], safe[3], safe[4])
         record.args = safe
     elif isinstance(args, Mapping) and args:
         record.args = {k: _safe_arg(v) for k, v in args.items()}

@@ -16,8 +16,18 @@ backend, client, world = apisupport.backend, apisupport.client, apisupport.world
 
 def test_unknown_route_is_problem_json(client: TestClient) -> None:
     body = assert_problem(client.get("/v1/nowhere"), 404)
-    assert body["instance"] == "/v1/nowhere"
+    assert body["instance"] == "/v1/-"  # the route's own words and our ids only
     assert body["type"].endswith("/not-found")
+
+
+def test_a_problem_never_repeats_what_a_client_put_in_the_path(world: World) -> None:
+    # A name and a phone number typed where an id goes: the problem names the route's words and our ids only.
+    for path in ("/v1/households/홍길동-010-1234-5678", "/v1/workers/kim%20minji/schedule", "/v1/nowhere/01012345678"):
+        body = assert_problem(world.get(path, "dispatcher_a"), 404)
+        assert "홍길동" not in str(body) and "1234" not in str(body) and "minji" not in str(body), body
+        assert body["instance"].startswith("/v1/") and "-" in body["instance"].split("/"), body
+    body = assert_problem(world.get(f"/v1/teams/{world.team_a}/nowhere", "dispatcher_a"), 404)
+    assert body["instance"] == f"/v1/teams/{world.team_a}/-"
 
 
 def test_missing_credentials_bad_token_and_bad_key_are_401(client: TestClient) -> None:
@@ -28,8 +38,10 @@ def test_missing_credentials_bad_token_and_bad_key_are_401(client: TestClient) -
 
 
 def test_unknown_household_is_404(world: World) -> None:
+    body = assert_problem(world.get("/v1/households/hh_0000000000000000", "dispatcher_a"), 404)
+    assert "hh_0000000000000000" in body["detail"]  # one of our ids is named
     body = assert_problem(world.get("/v1/households/hh_doesnotexist", "dispatcher_a"), 404)
-    assert "hh_doesnotexist" in body["detail"]
+    assert "doesnotexist" not in str(body)  # anything else might be a name typed into the path
 
 
 def test_validation_error_lists_fields_without_echoing_input(world: World) -> None:
