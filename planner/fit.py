@@ -294,15 +294,42 @@ def move_visit(
     return replace(plan, routes=tuple(new_routes), unassigned=tuple(left), kpis=None, meta=meta)
 
 
+def _kept_timings(inst: Instance, plan: Plan, routes: list[tuple[int, ...]],
+                  changed: set[int]) -> list[Timing] | None:
+    """The plan's own times of the routes a hand move leaves unchanged (each stop pinned where it was), as
+    :func:`planner.joint.schedule_routes` takes them; ``None`` when one of them cannot be timed so."""
+    out: list[Timing] = []
+    for w, order in enumerate(routes):
+        old = plan.route_of(inst.worker(w).id)
+        if w in changed or not order:
+            out.append(schedule_route(inst, w, order))  # a changed route's entry is not read
+            continue
+        if old is None or len(old.stops) != len(order):
+            return None
+        pins = {n: (s.start_s, s.start_s) for n, s in zip(order, old.stops, strict=True)}
+        t = schedule_route(inst, w, order, clip=pins)
+        if not t.ok:
+            t = schedule_route(inst, w, order, clip=pins, relax=True)
+        if not t.ok:
+            return None
+        out.append(t)
+    return out
+
+
 def _retimed(inst: Instance, plan: Plan, routes: list[tuple[int, ...]], changed: set[int],
              visit_id: str) -> list[Route]:
     """The plan's routes after a hand move: the ``changed`` ones re-timed, and on a day of joint visits or
     precedences every route tied to them too (seats together, gaps kept; within the shifts if possible, else
-    with overtime).  When the ties cannot hold, the changed routes are timed on their own and the rest kept."""
+    with overtime).  The other routes keep their times where they can (a tied route moves only as far as the
+    changed ones push it; one no change reaches keeps its times); failing that the tied routes are timed
+    afresh together.  When the ties cannot hold, the changed routes are timed on their own and the rest kept."""
     timings: list[Timing | None] = [None] * inst.n_workers
     if inst.joint:
-        for relax in (False, True):
-            linked = schedule_routes(inst, routes, relax=relax)
+        kept = _kept_timings(inst, plan, routes, changed)
+        starts = (kept, None) if kept is not None else (None,)  # the plan's own times first, then afresh
+        for relax, known in ((relax, known) for relax in (False, True) for known in starts):
+            linked = schedule_routes(inst, routes, relax=relax, known=known,
+                                     changed=changed if known is not None else None, lenient=True)
             if all(t.ok for w, t in enumerate(linked) if routes[w]):
                 timings = list(linked)
                 break

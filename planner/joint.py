@@ -61,7 +61,7 @@ def links(inst: Instance, routes: Sequence[Sequence[int]]) -> tuple[list[Link], 
 
 def schedule_routes(inst: Instance, routes: Sequence[Sequence[int]], *, relax: bool = False,
                     known: Sequence[Timing] | None = None, changed: set[int] | None = None,
-                    final: bool = True) -> list[Timing]:
+                    final: bool = True, lenient: bool = False) -> list[Timing]:
     """Timings of all ``routes`` (one per worker) that keep every joint visit's seats together and every
     precedence's gap.
 
@@ -71,13 +71,17 @@ def schedule_routes(inst: Instance, routes: Sequence[Sequence[int]], *, relax: b
     or what :func:`links` names).  ``known`` timings (all feasible, with their links kept) of routes not in
     ``changed`` are reused: their linked starts are where the rounds begin (adding stops only delays starts),
     and only routes whose starts move are re-timed.  ``final=False`` skips the last re-timing (linked routes keep
-    their earliest starts and departures): feasible and synchronised, for trial insertions.
+    their earliest starts and departures): feasible and synchronised, for trial insertions.  ``lenient``
+    (a hand edit) times a following visit planned without its first like any visit instead of failing its
+    route, so the day's other links still hold (the evaluator names the missing first).
     """
     n_w = len(routes)
     if not inst.joint:
         return [known[w] if known is not None and changed is not None and w not in changed
                 else schedule_route(inst, w, routes[w], relax=relax) for w in range(n_w)]
     link, broken = links(inst, routes)
+    if lenient:
+        broken = {w: why for w, why in broken.items() if why != "precedence_missing_first"}
     linked = {n for a, b, _, _ in link for n in (a, b)}
     where = {n: (w, k) for w, r in enumerate(routes) for k, n in enumerate(r)}
     tied = {where[n][0] for n in linked}
