@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from .domain import Problem
 from .insertion import InsertionIndex
 from .instance import Instance, compile_instance
-from .joint import schedule_routes
+from .joint import links, schedule_routes
 from .plan import Crew, Partner, Plan, Reason, Route, Stop, Unassigned
 from .risk import RiskModel
 from .schedule import Timing, schedule_route
@@ -298,6 +298,8 @@ def _kept_timings(inst: Instance, plan: Plan, routes: list[tuple[int, ...]],
                   changed: set[int]) -> list[Timing] | None:
     """The plan's own times of the routes a hand move leaves unchanged (each stop pinned where it was), as
     :func:`planner.joint.schedule_routes` takes them; ``None`` when one of them cannot be timed so."""
+    link, _ = links(inst, routes)
+    linked = {n for a, b, _, _ in link for n in (a, b)}
     out: list[Timing] = []
     for w, order in enumerate(routes):
         old = plan.route_of(inst.worker(w).id)
@@ -307,10 +309,10 @@ def _kept_timings(inst: Instance, plan: Plan, routes: list[tuple[int, ...]],
         if old is None or len(old.stops) != len(order):
             return None
         pins = {n: (s.start_s, s.start_s) for n, s in zip(order, old.stops, strict=True)}
-        t = schedule_route(inst, w, order, clip=pins)
-        if not t.ok:
-            t = schedule_route(inst, w, order, clip=pins, relax=True)
-        if not t.ok:
+        tied = {n: pin for n, pin in pins.items() if n in linked}  # if the other stops cannot be kept exactly
+        t = next((t for clip, relax in ((pins, False), (pins, True), (tied, False), (tied, True))
+                  if (t := schedule_route(inst, w, order, clip=clip, relax=relax)).ok), None)
+        if t is None:
             return None
         out.append(t)
     return out
