@@ -123,6 +123,10 @@ def where_it_fits(
             if stop.visit_id in vidx:
                 k = vidx[stop.visit_id]
                 starts[k] = min(starts.get(k, stop.start_s), stop.start_s)
+    # on a joint day an option in a route tied to others is timed with them (the pairs together, the gaps kept)
+    tied_routes = _tied_workers(inst, routes) if inst.joint else set()
+    widx = {inst.worker(w).id: w for w in range(inst.n_workers)}
+    kept = _kept_timings(inst, plan, routes, set()) if tied_routes else None
     out: dict[str, tuple[FitOption, ...]] = {}
     for vid in wanted:
         v = vidx.get(vid)
@@ -153,10 +157,33 @@ def where_it_fits(
                         break
                 if sum(1 for o in options if o.displaces) >= per_visit:
                     break
+        if tied_routes:
+            options = [t for o in options if (t := o if widx[o.worker_id] not in tied_routes else
+                                              _tied_option(inst, v, routes, widx[o.worker_id], o, kept)) is not None]
         options = [o for o in options if _keeps_gaps(inst, v, o.start_s, starts)]
         options.sort(key=lambda o: (not o.fits, o.displaces != "", o.overtime_s, o.added_s, o.worker_id, o.position))
         out[vid] = tuple(options[:per_visit])
     return out
+
+
+def _tied_workers(inst: Instance, routes: list[tuple[int, ...]]) -> set[int]:
+    link, _ = links(inst, routes)
+    linked = {n for a, b, _, _ in link for n in (a, b)}
+    return {w for w, order in enumerate(routes) if any(n in linked for n in order)}
+
+
+def _tied_option(inst: Instance, v: int, routes: list[tuple[int, ...]], w: int, o: FitOption,
+                 kept: list[Timing] | None) -> FitOption | None:
+    """``o`` (into worker ``w``'s route, tied to others) re-timed with the routes tied to it (as
+    :func:`move_visit` would time it), or ``None`` when no timing keeps the pairs together and the gaps."""
+    cand = list(routes)
+    order = tuple(n for n in routes[w] if not o.displaces or inst.visit(n).id != o.displaces)
+    cand[w] = (*order[:o.position], v, *order[o.position:])
+    ts = _tied_timings(inst, cand, {w}, kept)
+    if ts is None:
+        return None
+    t = ts[w]
+    return replace(o, start_s=t.starts[o.position], overtime_s=t.overtime_s, fits=t.overtime_s == 0)
 
 
 def _keeps_gaps(inst: Instance, v: int, start_s: int, starts: dict[int, int]) -> bool:
@@ -318,6 +345,20 @@ def _kept_timings(inst: Instance, plan: Plan, routes: list[tuple[int, ...]],
     return out
 
 
+def _tied_timings(inst: Instance, routes: list[tuple[int, ...]], changed: set[int],
+                  kept: list[Timing] | None) -> list[Timing] | None:
+    """Timings of ``routes`` after the ``changed`` ones changed that keep every joint visit's seats together and
+    every gap: from the ``kept`` times of the others (:func:`_kept_timings`), else afresh; within the shifts if
+    possible, else with overtime; ``None`` when no such timing is found."""
+    starts = (kept, None) if kept is not None else (None,)  # the plan's own times first, then afresh
+    for relax, known in ((relax, known) for relax in (False, True) for known in starts):
+        linked = schedule_routes(inst, routes, relax=relax, known=known,
+                                 changed=changed if known is not None else None, lenient=True)
+        if all(t.ok for w, t in enumerate(linked) if routes[w]):
+            return list(linked)
+    return None
+
+
 def _retimed(inst: Instance, plan: Plan, routes: list[tuple[int, ...]], changed: set[int],
              visit_id: str) -> list[Route]:
     """The plan's routes after a hand move: the ``changed`` ones re-timed, and on a day of joint visits or
@@ -327,14 +368,9 @@ def _retimed(inst: Instance, plan: Plan, routes: list[tuple[int, ...]], changed:
     afresh together.  When the ties cannot hold, the changed routes are timed on their own and the rest kept."""
     timings: list[Timing | None] = [None] * inst.n_workers
     if inst.joint:
-        kept = _kept_timings(inst, plan, routes, changed)
-        starts = (kept, None) if kept is not None else (None,)  # the plan's own times first, then afresh
-        for relax, known in ((relax, known) for relax in (False, True) for known in starts):
-            linked = schedule_routes(inst, routes, relax=relax, known=known,
-                                     changed=changed if known is not None else None, lenient=True)
-            if all(t.ok for w, t in enumerate(linked) if routes[w]):
-                timings = list(linked)
-                break
+        tied = _tied_timings(inst, routes, changed, _kept_timings(inst, plan, routes, changed))
+        if tied is not None:
+            timings = list(tied)
     worker_of = {n: w for w, order in enumerate(routes) for n in order}
     out: list[Route] = []
     for w in range(inst.n_workers):

@@ -323,3 +323,19 @@ def test_a_move_within_routes_that_hold_no_seat_never_moves_a_joint_visit(joint_
         assert _held(back, vid) == _held(there, vid), vid
     # and into a route with seats: the pair moves together
     assert not _joint_codes(p, move_visit(p, there, TRAVEL, visit_id="j-v7", worker_id="j-cm2"))  # type: ignore[arg-type]
+
+
+def test_on_the_joint_day_every_option_said_to_fit_is_clean_and_starts_where_it_said(
+        joint_day: tuple[object, Plan]) -> None:
+    # Options in a route holding a seat were timed on that route alone: j-v5 was offered between j-v1 and j-v3,
+    # where the precedence gap to the counsellor's j-v4 cannot hold, and j-v7's start was off by almost two hours.
+    p, plan = joint_day
+    seen = 0
+    for vid in ("j-v5", "j-v7", "j-v4"):
+        out = move_visit(p, plan, TRAVEL, visit_id=vid, worker_id=None)  # type: ignore[arg-type]
+        for o in where_it_fits(p, out, TRAVEL)[vid]:  # type: ignore[arg-type]
+            moved = move_visit(p, out, TRAVEL, visit_id=vid, worker_id=o.worker_id, position=o.position)  # type: ignore[arg-type]
+            assert evaluate(p, moved, TRAVEL).ok, o  # type: ignore[arg-type]
+            assert _held(moved, vid)[o.worker_id].start_s == o.start_s, o
+            seen += 1
+    assert seen >= 5
