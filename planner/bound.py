@@ -45,6 +45,14 @@ _LP_START_S = 0.1
 _MIP_NODES = 500
 #: Rows of the travel table scanned at once for the cheapest legs.
 _CHUNK = 1024
+#: What finding the legs takes, at a load of 3-4 on the shared machine (twice what it took at load 1.2 on a
+#: 10,000-visit, 1,200-worker day): per cell of the visit places' travel table (once per distinct table), per
+#: (node, worker) pair; and what the fallback (qualification and service alone) takes per pair.
+_LEG_CELL_S = 1.5e-8
+_PAIR_CELL_S = 1.2e-7
+_UNTIMED_CELL_S = 2e-8
+#: The legs are looked for only when their estimate fits this share of the bound's time (the rest is for the LP).
+_LEGS_SHARE = 0.5
 # LP and MIP tolerances: the bound is raised by this share of itself before it is put on the KPIs' grid.
 _SLACK_REL = 1e-7
 
@@ -106,9 +114,10 @@ def _window_fit(inst: Instance) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.asarray(nodes, dtype=np.int64), np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
 
 
-def _cheapest_between(tt: np.ndarray, locs: np.ndarray, visit_of_loc_count: np.ndarray) -> tuple[np.ndarray,
-                                                                                                 np.ndarray]:
-    """For each distinct visit location: the cheapest leg in from another visit's place, and out to one.
+def _cheapest_between(tt: np.ndarray, locs: np.ndarray, visit_of_loc_count: np.ndarray,
+                      stop_at: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """For each distinct visit location: the cheapest leg in from another visit's place, and out to one;
+    ``None`` when ``stop_at`` passes first.
 
     A place holding two or more visits can be entered from itself (0 s); otherwise the place itself is left out.
     """
@@ -116,6 +125,8 @@ def _cheapest_between(tt: np.ndarray, locs: np.ndarray, visit_of_loc_count: np.n
     into = np.full(k, UNREACHABLE, dtype=np.int64)
     out = np.full(k, UNREACHABLE, dtype=np.int64)
     for a in range(0, k, _CHUNK):
+        if stop_at is not None and time.monotonic() > stop_at:
+            return None
         rows = np.asarray(tt[np.ix_(locs[a:a + _CHUNK], locs)], dtype=np.int64)
         idx = np.arange(rows.shape[0])
         shared = visit_of_loc_count[a:a + _CHUNK] >= 2
@@ -143,9 +154,7 @@ def _pairs(inst: Instance, stop_at: float | None) -> _Pairs | None:
     np.add.at(per_loc, np.unique(np.stack([loc_of_node, node_visit]), axis=1)[0], 1)
     wn, wlo, whi = _window_fit(inst)
     load = np.array([inst.visit(v).load for v in range(n)], dtype=np.int64)
-    allowed = np.zeros((n, m), dtype=bool)
-    for v in range(n):
-        allowed[v, list(inst.allowed[v])] = True
+    allowed = _allowed(inst)
     between: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for w in range(m):
         if stop_at is not None and time.monotonic() > stop_at:
@@ -153,7 +162,10 @@ def _pairs(inst: Instance, stop_at: float | None) -> _Pairs | None:
         worker = inst.worker(w)
         tt = inst.tables[w]
         if id(tt) not in between:
-            between[id(tt)] = _cheapest_between(tt, locs, per_loc)
+            found = _cheapest_between(tt, locs, per_loc, stop_at)
+            if found is None:
+                return None
+            between[id(tt)] = found
         into_any, out_any = between[id(tt)]
         s0, e0 = int(inst.start_loc[w]), int(inst.end_loc[w])
         leg_from_start = np.asarray(tt[s0, visit_loc], dtype=np.int64)
@@ -182,12 +194,30 @@ def _pairs(inst: Instance, stop_at: float | None) -> _Pairs | None:
     return _Pairs(ok, cost_in, cost_out, cap_in, cap_out)
 
 
+def _allowed(inst: Instance) -> np.ndarray:
+    """bool [node, worker]: the workers qualified for each node."""
+    allowed = np.zeros((inst.n_nodes, inst.n_workers), dtype=bool)
+    # Nodes of one qualification share one set: one row per distinct set, copied to its nodes.
+    groups: dict[frozenset[int], list[int]] = {}
+    for v, workers in enumerate(inst.allowed):
+        groups.setdefault(workers, []).append(v)
+    for workers, nodes in groups.items():
+        if workers:
+            row = np.zeros(inst.n_workers, dtype=bool)
+            row[list(workers)] = True
+            allowed[nodes] = row
+    return allowed
+
+
 def _serveable(inst: Instance, pairs: _Pairs) -> np.ndarray:
     """Visits every seat of which some worker may take."""
+    node_ok = np.asarray(pairs.ok.any(axis=1), dtype=bool)
+    if not (inst.crew and any(inst.crew)):
+        return node_ok[:inst.n_visits].copy()
     out = np.zeros(inst.n_visits, dtype=bool)
     for v in range(inst.n_visits):
-        nodes = inst.crew[v] if inst.crew and inst.crew[v] else (v,)
-        out[v] = all(pairs.ok[n].any() for n in nodes)
+        nodes = inst.crew[v] if inst.crew[v] else (v,)
+        out[v] = all(node_ok[n] for n in nodes)
     return out
 
 
@@ -349,9 +379,16 @@ def coverage_bound(inst: Instance, *, time_limit_s: float = 2.0, deterministic: 
     def done(value: float, method: str) -> CoverageBound:
         return CoverageBound(value=_rounded_up(value, total), method=method, elapsed_s=time.perf_counter() - t0)
 
-    pairs = _pairs(inst, None if deterministic else stop_at)
+    # The legs are looked for only when they can be found in time (in the deterministic mode by the day's size
+    # alone), leaving time for the fallback: the selection bound with no travel at all (qualification and
+    # service only), still a bound since every leg it leaves out is at least 0.
+    n_cells = inst.n_nodes * inst.n_workers
+    fallback_s = _UNTIMED_CELL_S * n_cells
+    if _legs_estimate_s(inst) > _LEGS_SHARE * time_limit_s:
+        return done(_selection(inst, _untimed(inst)), "selection")
+    pairs = _pairs(inst, stop_at - fallback_s)
     if pairs is None:
-        # Out of time before the legs were known: the selection bound with no travel at all.
+        # Out of time before the legs were known (a safety net in the deterministic mode).
         return done(_selection(inst, _untimed(inst)), "selection")
     best, method = _selection(inst, pairs), "selection"
     n_pairs = int(pairs.ok.sum())
@@ -372,12 +409,18 @@ def coverage_bound(inst: Instance, *, time_limit_s: float = 2.0, deterministic: 
     return done(best, method)
 
 
+def _legs_estimate_s(inst: Instance) -> float:
+    """What finding every pair's cheapest legs (:func:`_pairs`) takes on a loaded machine, from the day's size alone:
+    the travel table among the visits' places once per distinct table, and every (node, worker) pair."""
+    places = len(set(np.asarray(inst.visit_loc).tolist()))
+    tables = len({id(t) for t in inst.tables})
+    return _LEG_CELL_S * tables * places * places + _PAIR_CELL_S * inst.n_nodes * inst.n_workers
+
+
 def _untimed(inst: Instance) -> _Pairs:
     """Every qualified pair with service time only (no windows, no legs): what the selection bound falls back to."""
-    n, m = inst.n_nodes, inst.n_workers
-    ok = np.zeros((n, m), dtype=bool)
-    for v in range(n):
-        ok[v, list(inst.allowed[v])] = True
+    m = inst.n_workers
+    ok = _allowed(inst)
     cost = np.asarray(inst.service_s, dtype=np.int64).copy()
     cap = np.array([_available_s(inst, w) for w in range(m)], dtype=np.int64)
     return _Pairs(ok, cost, cost, cap, cap)
