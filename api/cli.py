@@ -14,7 +14,7 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -434,7 +434,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _demo(engine, settings, fixture, args.host, args.port)
     engine.dispose()
     config = uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
-    listeners = _logs_off_the_loop()  # uvicorn configured its logging in Config()
+    logs_back = _logs_off_the_loop()  # uvicorn configured its logging in Config()
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager
@@ -445,18 +445,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 try:
                     yield
                 finally:
-                    for listener in listeners:
-                        listener.stop()
+                    logs_back()
 
     server = Server(config)
-    server.run()
+    try:
+        server.run()
+    finally:
+        logs_back()  # also when the server never got to its signals (it could not start, or a caller's run)
     return 0 if server.started else 3  # 3: uvicorn's "could not start" (the port taken, say)
 
 
-def _logs_off_the_loop() -> list[Any]:
+def _logs_off_the_loop() -> Callable[[], None]:
     """uvicorn's log lines (one per request) go through a queue to a thread that writes them: a write in
     the event loop releases the GIL, and under load getting it back from busy worker threads took
-    milliseconds per request (a third of the loop's time in the load bench's mixed phase)."""
+    milliseconds per request (a third of the loop's time in the load bench's mixed phase).  Returns the
+    call (idempotent) that writes what is queued, stops the threads and gives the loggers their handlers back."""
     import logging
     import logging.handlers
     import queue
@@ -465,7 +468,7 @@ def _logs_off_the_loop() -> list[Any]:
         def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
             return record  # formatted by the writing thread's handlers, which need the record's args
 
-    listeners = []
+    moved: list[tuple[logging.Logger, logging.Handler, list[logging.Handler], Any]] = []
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         handlers = list(logger.handlers)
@@ -474,11 +477,22 @@ def _logs_off_the_loop() -> list[Any]:
         lines: queue.SimpleQueue[Any] = queue.SimpleQueue()
         for handler in handlers:
             logger.removeHandler(handler)
-        logger.addHandler(_AsIs(lines))
-        listeners.append(logging.handlers.QueueListener(lines, *handlers, respect_handler_level=True))
-    for listener in listeners:
+        into = _AsIs(lines)
+        logger.addHandler(into)
+        moved.append((logger, into, handlers, logging.handlers.QueueListener(lines, *handlers,
+                                                                            respect_handler_level=True)))
+    for *_, listener in moved:
         listener.start()
-    return listeners
+
+    def back() -> None:
+        while moved:
+            logger, into, handlers, listener = moved.pop()
+            listener.stop()
+            logger.removeHandler(into)
+            for handler in handlers:
+                logger.addHandler(handler)
+
+    return back
 
 
 # ---- wiring ----------------------------------------------------------------------------------

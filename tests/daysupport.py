@@ -101,5 +101,34 @@ def assert_plan_conforms(plan: Any) -> None:
     assert plan_from_json(data) == plan
 
 
-__all__ = ["BASE", "DAY", "REPO", "RiskFactors", "Visit", "assert_conforms", "assert_plan_clean", "assert_plan_conforms", "hm",
-           "household", "problem", "window", "worker"]
+
+def serve_without_listening(monkeypatch: Any) -> list[object]:
+    """``salpimi serve`` run in the test's process builds its app and server as configured but never listens:
+    ``uvicorn.Server.run`` records the app and marks the server started.  Returns the apps served."""
+    import uvicorn
+
+    served: list[object] = []
+
+    def run(self: uvicorn.Server, sockets: object = None) -> None:
+        served.append(self.config.app)
+        self.started = True
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    return served
+
+__all__ = [
+    "BASE",
+    "DAY",
+    "REPO",
+    "RiskFactors",
+    "Visit",
+    "assert_conforms",
+    "assert_plan_clean",
+    "assert_plan_conforms",
+    "hm",
+    "household",
+    "problem",
+    "serve_without_listening",
+    "window",
+    "worker",
+]

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from daysupport import REPO
+from daysupport import REPO, serve_without_listening
 
 from planner.cli import main
 
@@ -150,15 +150,12 @@ def test_data_dir_option_and_environment_name_the_same_folder(
 def test_serve_finds_networks_imported_under_its_data_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import uvicorn
-
     from api.cli import main as salpimi  # the whole command: the planner's and the service's
 
     monkeypatch.delenv("SALPIMI_DATA_DIR", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("SALPIMI_CACHE_DIR", str(tmp_path / "cache"))
-    served: list[object] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(app))
+    served = serve_without_listening(monkeypatch)
     x = tmp_path / "x"
     assert salpimi(["network", "import", str(TINY_OSM), "--name", "streets", "--data-dir", str(x)]) == 0
     assert salpimi(["serve", "--data-dir", str(x), "--network", "streets", "--port", "8799"]) == 0
@@ -194,13 +191,11 @@ def test_plan_out_never_overwrites_the_problem_or_a_folder(
 def test_service_commands_write_only_their_own_files_in_the_data_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import uvicorn
-
     from api.cli import main as salpimi
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("SALPIMI_DATA_DIR", raising=False)
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    serve_without_listening(monkeypatch)
     data = tmp_path / "data"
     (data / "networks" / "notes").mkdir(parents=True)
     (data / "networks" / "notes" / "mine.txt").write_text("mine", encoding="utf-8")

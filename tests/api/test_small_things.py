@@ -8,6 +8,7 @@ from pathlib import Path
 import apisupport
 import pytest
 from apisupport import TINY, World
+from daysupport import serve_without_listening
 
 from api.cli import main
 
@@ -18,10 +19,8 @@ backend, client, world = apisupport.backend, apisupport.client, apisupport.world
 def test_demo_banner_names_the_demo_team_and_day_after_a_restart(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import uvicorn
-
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    serve_without_listening(monkeypatch)
     serve = ["serve", "--demo", "--fixture", str(TINY), "--data-dir", str(tmp_path), "--port", "8799"]
     banner = re.compile(r"Salpimi demo: team (.+) \((tm_\w+)\), day (\S+)")
 
