@@ -308,15 +308,22 @@ def save_edited_plan(
 # ---- schedules -----------------------------------------------------------------------------------
 
 
-def worker_schedule(session: Session, p: Principal, worker_id: str, date: dt.date) -> SchedulePublic:
-    """A worker's stops in the day's published plan, with each visit's current status (the worker herself, or
-    anyone who reads her team); audited."""
+def published_route(session: Session, p: Principal, worker_id: str, date: dt.date) -> tuple[Worker, Plan | None, Any]:
+    """The worker, the day's published plan of her team (None when nothing is published) and her route in it
+    (None when she has none), for the worker herself or whoever reads her team; the caller audits the read."""
     worker = crud.get(session, Worker, worker_id)
     if worker is None:
         raise not_found("worker", worker_id)
     require_schedule_read(p, worker)
     plan = crud.published_plan(session, worker.team_id, date)
     route = stored_plan(plan).route_of(worker.id) if plan is not None else None
+    return worker, plan, route
+
+
+def worker_schedule(session: Session, p: Principal, worker_id: str, date: dt.date) -> SchedulePublic:
+    """A worker's stops in the day's published plan, with each visit's current status (the worker herself, or
+    anyone who reads her team); audited."""
+    worker, plan, route = published_route(session, p, worker_id, date)
     audit(session, p, "read", "schedule", worker.id, team_id=worker.team_id,
           detail=f"date={date.isoformat()} stops={len(route.stops) if route else 0}")
     stops: list[ScheduleStop] = []

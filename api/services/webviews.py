@@ -21,7 +21,7 @@ from ..redact import scrub_values
 from ..security import Principal
 from .access import require_schedule_read, require_team_read, require_team_write
 from .audit import audit
-from .plans import get_plan, plan_travel, store_plan, travel_provider
+from .plans import get_plan, plan_travel, published_route, store_plan, travel_provider
 from .registry import get_team
 
 #: Visits whose stop must stay where it is when looking for room (what happened, happened).
@@ -423,12 +423,7 @@ def schedule_map(
 ) -> dict[str, Any]:
     """A worker's own route in the day's published plan as GeoJSON (the worker herself, or whoever reads
     her team); audited as a schedule read.  An unpublished day is an empty collection."""
-    worker = crud.get(session, Worker, worker_id)
-    if worker is None:
-        raise not_found("worker", worker_id)
-    require_schedule_read(p, worker)
-    row = crud.published_plan(session, worker.team_id, date)
-    route = stored_plan(row).route_of(worker.id) if row is not None else None
+    worker, row, route = published_route(session, p, worker_id, date)
     audit(session, p, "read", "schedule", worker.id, team_id=worker.team_id,
           detail=f"date={date.isoformat()} map stops={len(route.stops) if route else 0}")
     if row is None or route is None:

@@ -7,6 +7,7 @@ server is unreachable the PostgreSQL half is skipped with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -20,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.config import Settings
-from api.db import session_scope
+from api.db import make_engine, session_scope
 from api.main import create_app
 from api.models import UserRole
 from api.services import users
@@ -90,6 +91,28 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         try:
             yield {"name": "postgresql", "database_url": _pg_url(name), "data_dir": data_dir}
         finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def empty_engine(backend: dict[str, Any], tmp_path: Path, *, prefix: str = "salpimi_empty") -> Iterator[Any]:
+    """An empty database of the backend's kind, for one test alone (on PostgreSQL a database of its own,
+    dropped afterwards)."""
+    if backend["name"] == "sqlite":
+        engine = make_engine(Settings(data_dir=tmp_path, database_url=None))
+        yield engine
+        engine.dispose()
+        return
+    import psycopg
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        engine = make_engine(Settings(data_dir=tmp_path, database_url=_pg_url(name)))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

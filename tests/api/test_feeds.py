@@ -8,7 +8,6 @@ import importlib.util
 import json
 import logging
 import re
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from feedsupport import build_golden, has_hangul, unfolded
 from sqlmodel import Session, select
 
 from api.config import Settings
-from api.db import make_engine, upgrade
+from api.db import upgrade
 from api.models import FeedEvent, HouseholdPrivate, Worker
 from api.redact import redact_record
 from api.services import feeds
@@ -386,23 +385,8 @@ def test_feed_urls_use_the_public_base_url(backend: dict[str, Any]) -> None:
 
 @pytest.fixture
 def fresh_engine(backend: dict[str, Any], tmp_path: Path) -> Iterator[sa.Engine]:
-    """An empty database of the backend's kind, for this test alone."""
-    if backend["name"] == "sqlite":
-        engine = make_engine(Settings(data_dir=tmp_path, database_url=None))
+    with apisupport.empty_engine(backend, tmp_path, prefix="salpimi_feeds") as engine:
         yield engine
-        engine.dispose()
-        return
-    import psycopg
-
-    name = f"salpimi_feeds_{secrets.token_hex(4)}"
-    with psycopg.connect(apisupport.PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        engine = make_engine(Settings(data_dir=tmp_path, database_url=apisupport._pg_url(name)))
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_migration_0004_gives_published_plans_their_events(fresh_engine: sa.Engine) -> None:

@@ -3,12 +3,9 @@ PATCH without serializer warnings (enum columns come back from the database as s
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import secrets
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,33 +14,11 @@ import sqlalchemy as sa
 from alembic.config import Config
 from apisupport import TINY, World
 
-from api.config import Settings
-from api.db import current_revision, downgrade, make_engine, session_scope, upgrade
+from api.db import current_revision, downgrade, session_scope, upgrade
 from api.services import loading
 from planner import RiskModel
 
 backend, client, world = apisupport.backend, apisupport.client, apisupport.world
-
-
-@contextlib.contextmanager
-def empty_engine(backend: dict[str, Any], tmp_path: Path) -> Iterator[sa.Engine]:
-    """An empty database of the backend's kind, for this test alone."""
-    if backend["name"] == "sqlite":
-        engine = make_engine(Settings(data_dir=tmp_path, database_url=None))
-        yield engine
-        engine.dispose()
-        return
-    import psycopg
-
-    name = f"salpimi_migr_{secrets.token_hex(4)}"
-    with psycopg.connect(apisupport.PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        engine = make_engine(Settings(data_dir=tmp_path, database_url=apisupport._pg_url(name)))
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _counts(engine: sa.Engine) -> dict[str, int]:
@@ -53,7 +28,7 @@ def _counts(engine: sa.Engine) -> dict[str, int]:
 
 
 def test_every_migration_goes_down_and_up_again_with_data_present(backend: dict[str, Any], tmp_path: Path) -> None:
-    with empty_engine(backend, tmp_path) as engine:
+    with apisupport.empty_engine(backend, tmp_path, prefix="salpimi_migr") as engine:
         upgrade(engine)
         head = current_revision(engine)
         with session_scope(engine) as session:
@@ -161,7 +136,7 @@ def test_each_migration_goes_down_and_up_one_step_at_a_time_with_every_features_
     """0010 ... 0002 down one revision at a time and up again, with rows in every table the newest schema has:
     every table a step keeps keeps its rows, the tables a step drops are the step's own, and at the head the
     service reads the published plan it had."""
-    with empty_engine(backend, tmp_path) as engine:
+    with apisupport.empty_engine(backend, tmp_path, prefix="salpimi_migr") as engine:
         upgrade(engine)
         local = {"name": backend["name"], "data_dir": tmp_path,
                  "database_url": None if backend["name"] == "sqlite" else engine.url.render_as_string(False)}
