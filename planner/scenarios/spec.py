@@ -170,6 +170,15 @@ class _Reader:
                                     f"unknown key (known: {', '.join(allowed)})")
         return value
 
+    def tables(self, value: Any, key: str, allowed: tuple[str, ...]) -> list[Mapping[str, Any]]:
+        """A list of tables (``[[key]]`` in TOML), each checked against ``allowed``; absent is empty."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(key, f"expected a list of tables ([[{key}]]), got {_show(value)}")
+        self.at_most(value, key)
+        return [self.table(v, f"{key}[{i}]", allowed) for i, v in enumerate(value)]
+
     def at_most(self, values: list[Any], key: str, limit: int = MAX_LIST) -> None:
         if len(values) > limit:
             raise self.fail(key, f"{len(values)} entries, more than {limit}")
@@ -315,13 +324,8 @@ def parse_spec(data: Mapping[str, Any], *, base_problem: Mapping[str, Any] | Non
         remove.append(wid)
     known = dict(roles_of)
     adds: list[WorkerAdd] = []
-    add_raw = workers.get("add", [])
-    if not isinstance(add_raw, list):
-        raise r.fail("workers.add", f"expected a list of tables ([[workers.add]]), got {_show(add_raw)}")
-    r.at_most(add_raw, "workers.add")
-    for i, a in enumerate(add_raw):
+    for i, a in enumerate(r.tables(workers.get("add"), "workers.add", _ADD_KEYS)):
         key = f"workers.add[{i}]"
-        a = r.table(a, key, _ADD_KEYS)
         wid = r.text(a.get("id"), f"{key}.id")
         if wid in known:
             raise r.fail(f"{key}.id", f"{wid!r} is already a worker")
@@ -348,13 +352,8 @@ def parse_spec(data: Mapping[str, Any], *, base_problem: Mapping[str, Any] | Non
             raise r.fail(f"staff.{role}", f"the base problem has no {role} to copy")
 
     leave: list[tuple[str, dt.date, dt.date]] = []
-    leave_raw = top.get("leave", [])
-    if not isinstance(leave_raw, list):
-        raise r.fail("leave", f"expected a list of tables ([[leave]]), got {_show(leave_raw)}")
-    r.at_most(leave_raw, "leave")
-    for i, entry in enumerate(leave_raw):
+    for i, entry in enumerate(r.tables(top.get("leave"), "leave", _LEAVE_KEYS)):
         key = f"leave[{i}]"
-        entry = r.table(entry, key, _LEAVE_KEYS)
         wid = r.text(entry.get("worker"), f"{key}.worker")
         if wid not in known and not _is_copy_id(wid, known):
             raise r.fail(f"{key}.worker", f"{wid!r} is not a worker of the scenario")
