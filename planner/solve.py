@@ -349,10 +349,6 @@ def solve(
         if inst.joint:
             initial = _joint_part(inst, initial)
         inst = _sticky(inst, [v for order in initial for v in order], problem)
-    # The bound on coverage comes first, inside the budget: at most a twentieth of it (2 s at most), the cheaper
-    # bound when that runs out; in the deterministic mode the day's size chooses the method.
-    bound = coverage_bound(inst, time_limit_s=min(_BOUND_SHARE * budget.cap_s, _BOUND_MAX_S),
-                           deterministic=budget.deterministic)
     # The search gets what is left of the budget once the day is compiled and the post-passes are set
     # aside: repair and explanations work on dropped visits, about two milliseconds per optional visit
     # (mandatory and urgent ones are rarely dropped), at most 30 % of the budget; the search keeps a tenth
@@ -369,7 +365,16 @@ def solve(
         engine = decompose.DecomposeSolver()  # a big day in parts, one process each (issue 16)
     if (inst.joint or inst.has_due) and getattr(engine, "name", "ortools") != "ortools":
         engine = solver_for("ortools")  # a given hybrid or race cannot tie routes together either
-    raw = engine.solve(
+    # A race starts its second process here (``begin``), so the bound below overlaps that process's search.
+    begin = getattr(engine, "begin", None)
+    finish = None if begin is None else begin(
+        inst, params, initial=initial, previous_worker=keep, progress=progress, should_stop=should_stop,
+        deadline=search)
+    # The bound on coverage comes before this process's search, inside the budget: at most a twentieth of it (2 s
+    # at most), the cheaper bound when that runs out; in the deterministic mode the day's size chooses the method.
+    bound = coverage_bound(inst, time_limit_s=min(_BOUND_SHARE * budget.cap_s, _BOUND_MAX_S),
+                           deterministic=budget.deterministic)
+    raw = finish() if finish is not None else engine.solve(
         inst, params, initial=initial, previous_worker=keep, progress=progress, should_stop=should_stop,
         deadline=search,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -19,7 +21,7 @@ from .base import Progress, RawSolution
 from .budget import Deadline
 from .objective import relaxation_is_exact
 
-__all__ = ["PyVrpHybridSolver", "RelaxedModel", "build_relaxation"]
+__all__ = ["Handover", "PyVrpHybridSolver", "RelaxedModel", "build_relaxation"]
 
 #: Travel (s) standing for "impossible" inside PyVRP: far beyond any shift, still safe to add up.
 _BLOCKED = 10**9
@@ -188,8 +190,17 @@ class _Stop:
         self.t0 = t0
         self.last = 0.0
         self.stopped = False
+        #: A pause before the end (an iteration in the deterministic mode, a ``time.monotonic()`` otherwise).
+        self.until: float | None = None
+
+    def done(self) -> bool:
+        """The whole budget is spent (iterations, or the clock)."""
+        return (self.iterations is not None and self.count >= self.iterations) or self.deadline.expired()
 
     def __call__(self, best_cost: float) -> bool:
+        if self.until is not None and (self.count >= self.until if self.iterations is not None
+                                       else time.monotonic() >= self.until):
+            return True
         self.count += 1
         if self.iterations is not None and self.count > self.iterations:
             return True
@@ -202,6 +213,80 @@ class _Stop:
             self.progress(Progress(elapsed_s=now - self.t0, objective=int(min(best_cost, 2**62)),
                                    visits_covered=-1, visits_total=self.n_visits))
         return self.deadline.expired()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Handover:
+    """One hand-over of the incumbent between two PyVRP searches of the same relaxation, at a common point: the
+    giver sends its best solution then and searches on undisturbed (its search stays the one a single search with
+    its seed makes); the taker stops there, and searches the rest of its budget from the better of its own best and
+    the giver's.
+
+    ``conn`` is the giver's sending, or the taker's receiving, end of a pipe.  The point is ``share`` of the
+    budget both searches are given (the same :class:`~planner.solvers.budget.Deadline`): of its time on the clock,
+    where the taker waits at most ``wait_s`` for the giver's solution (the giver reaches that moment at the same
+    time), of the iterations in the deterministic mode, where it waits as long as the budget's cap.
+    """
+
+    conn: Any
+    give: bool
+    share: float = 0.5
+    wait_s: float = 0.1
+
+    def point(self, budget: Deadline, iterations: int | None) -> tuple[float, int | None]:
+        """The hand-over's ``time.monotonic()`` and, in the deterministic mode, iteration."""
+        at_s = budget.started + self.share * budget.cap_s
+        return at_s, None if iterations is None else max(1, int(self.share * iterations))
+
+
+class _Give:
+    """PyVRP callbacks sending the best solution once at the hand-over point."""
+
+    def __init__(self, handover: Handover, at_s: float, at_iteration: int | None) -> None:
+        self.handover = handover
+        self.at_s = at_s
+        self.at_iteration = at_iteration
+        self.count = 0
+        self.sent = False
+
+    def on_start(self, ils: Any) -> None:
+        pass
+
+    def on_end(self, result: Any) -> None:
+        pass
+
+    def on_restart(self, best: Any) -> None:
+        pass
+
+    def on_best(self, best: Any) -> None:
+        pass
+
+    def on_iteration(self, current: Any, candidate: Any, best: Any, cost_evaluator: Any) -> None:
+        self.count += 1
+        if self.sent or (self.count < self.at_iteration if self.at_iteration is not None
+                         else time.monotonic() < self.at_s):
+            return
+        self.sent = True
+        with contextlib.suppress(OSError, ValueError):  # the taker has gone: nothing to hand over
+            self.handover.conn.send(best)
+
+
+def _cost(solution: Any) -> float:
+    """PyVRP's objective of a feasible solution, infinite for an infeasible one (as ``Result.cost``)."""
+    import pyvrp
+
+    if not solution.is_feasible():
+        return math.inf
+    return float(pyvrp.CostEvaluator([0] * len(solution.excess_load()), 0, 0).cost(solution))
+
+
+def _taken(handover: Handover, own: Any, wait_s: float) -> Any:
+    """The better of ``own`` and the giver's solution, if it arrives within ``wait_s``."""
+    try:
+        theirs = handover.conn.recv() if handover.conn.poll(wait_s) else None
+    except (EOFError, OSError):
+        theirs = None
+    return theirs if theirs is not None and _cost(theirs) < _cost(own) else own
 
 
 def _routes_from(model: RelaxedModel, solution: Any, n_w: int) -> list[list[int]]:
@@ -229,11 +314,13 @@ class PyVrpHybridSolver:
 
     name = "pyvrp+ortools"
 
-    def __init__(self, *, pyvrp_share: float = 0.6, iterations_per_solution: int = 10) -> None:
+    def __init__(self, *, pyvrp_share: float = 0.6, iterations_per_solution: int = 10,
+                 handover: Handover | None = None) -> None:
         if not 0.0 < pyvrp_share <= 1.0:
             raise ValueError(f"pyvrp_share: must lie in (0, 1], got {pyvrp_share!r}")
         self.pyvrp_share = pyvrp_share
         self.iterations_per_solution = iterations_per_solution
+        self.handover = handover
 
     def solve(
         self,
@@ -258,16 +345,13 @@ class PyVrpHybridSolver:
                                 progress=progress, should_stop=should_stop, deadline=budget)
             return dataclasses.replace(raw, solver=self.name if initial is None else raw.solver)
 
-        import pyvrp
-
         share = 1.0 if model.exact else self.pyvrp_share
         iters = None if budget.work is None else budget.work * self.iterations_per_solution
         stop = _Stop(deadline=budget.split(share, floor=0.05), iterations=iters, should_stop=should_stop,
                      progress=progress, n_visits=inst.n_visits, t0=t0)
         with warnings.catch_warnings():  # PyVRP warns when a penalty saturates; the checks below decide
             warnings.simplefilter("ignore")
-            result = pyvrp.solve(model.data, stop, seed=params.seed, collect_stats=False, display=False)
-        best = result.best
+            best = self._search(model, stop, params.seed, budget)
         routes = _routes_from(model, best, inst.n_workers)
         checked = [feasible_part(inst, w, r) for w, r in enumerate(routes)]
         if stop.stopped or (model.exact and best.is_feasible() and checked == routes):
@@ -280,3 +364,26 @@ class PyVrpHybridSolver:
         if raw.status != "ok":
             return RawSolution(routes=tuple(tuple(r) for r in hint), solver=self.name, status="pyvrp_only")
         return dataclasses.replace(raw, solver=self.name)
+
+    def _search(self, model: RelaxedModel, stop: _Stop, seed: int, budget: Deadline) -> Any:
+        """PyVRP's best solution; with a :class:`Handover`, given at its point or taken there (the search then
+        goes on from the better solution for the rest of the budget)."""
+        import pyvrp
+        from pyvrp.IteratedLocalSearch import IteratedLocalSearchParams
+
+        h = self.handover
+        if h is None:
+            return pyvrp.solve(model.data, stop, seed=seed, collect_stats=False, display=False).best
+        at_s, at_iteration = h.point(budget, stop.iterations)
+        if h.give:
+            ils = IteratedLocalSearchParams(callbacks=_Give(h, at_s, at_iteration))  # type: ignore[arg-type]
+            return pyvrp.solve(model.data, stop, seed=seed, collect_stats=False, display=False,
+                               params=pyvrp.SolveParams(ils=ils)).best
+        stop.until = at_iteration if at_iteration is not None else at_s
+        first = pyvrp.solve(model.data, stop, seed=seed, collect_stats=False, display=False).best
+        stop.until = None
+        if stop.stopped or stop.done():
+            return first
+        start = _taken(h, first, budget.remaining() if at_iteration is not None else h.wait_s)
+        return pyvrp.solve(model.data, stop, seed=seed, collect_stats=False, display=False,
+                           initial_solution=start).best

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import multiprocessing as mp
 import os
 import time
@@ -15,7 +17,8 @@ from .budget import Deadline
 from .objective import relaxation_is_exact
 from .repair import settle
 
-__all__ = ["RaceSolver", "can_fork", "challenger_for", "idle_cores", "load_average"]
+__all__ = ["RaceSolver", "can_fork", "challenger_for", "idle_cores", "load_average", "others_load", "own_load",
+           "second_seed"]
 
 _GRACE_S = 2.0
 #: Idle cores (cores less the 1-minute load average) a race on the clock needs: one per leg, with slack.  With
@@ -30,6 +33,34 @@ _RACE_MAX_VISITS = 600
 #: tenth of the budget more made the whole call end 0.5-0.7 s late at 10 s on busy days (and up to 3 s at 30 s),
 #: the greedy plan built from nothing after VROOM's search being the longest of those repairs.
 _SETTLE_SHARE = 0.0
+
+
+def second_seed(seed: int) -> int:
+    """The seed of the second PyVRP search beside the one with ``seed`` (any other seed; kept in PyVRP's range)."""
+    return (seed + 1) % 2**32
+
+
+class _Mailbox:
+    """A pipe's two ends in one process, for the hand-over when the two searches run one after the other."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+
+    def send(self, item: Any) -> None:
+        self.items.append(item)
+
+    def poll(self, timeout: float = 0.0) -> bool:
+        return bool(self.items)
+
+    def recv(self) -> Any:
+        return self.items.pop(0)
+
+
+def _pyvrp(conn: Any, *, give: bool) -> Any:
+    """The PyVRP hybrid giving (or taking) its incumbent through ``conn`` at the budget's midpoint."""
+    from .pyvrp_hybrid import Handover, PyVrpHybridSolver
+
+    return PyVrpHybridSolver(handover=Handover(conn=conn, give=give))
 
 
 def _settled(raw: RawSolution, routes: tuple[tuple[int, ...], ...] | None) -> RawSolution:
@@ -62,11 +93,36 @@ def load_average() -> float:
         return 0.0
 
 
+def own_load() -> float:
+    """This process's own share of the 1-minute load average: its CPU time and its reaped children's over its
+    age, weighted as the kernel's exponential average weighs a process busy that long (0 where unknown).  A
+    benchmark or a server that has just searched on both cores has raised the load itself; that load is not
+    another job's, and those cores are idle once its search ends."""
+    try:
+        with open("/proc/self/stat") as fh:
+            started_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+        age = uptime - started_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
+        return 0.0
+    if age <= 0:
+        return 0.0
+    t = os.times()
+    rate = (t.user + t.system + t.children_user + t.children_system) / age
+    return min(rate, float(_cores())) * (1.0 - math.exp(-age / 60.0))
+
+
+def others_load() -> float:
+    """The 1-minute load average less this process's own share of it (:func:`own_load`): the other jobs'."""
+    return max(0.0, load_average() - own_load())
+
+
 def idle_cores(processes: int | None = None, load: Callable[[], float] | None = None) -> float:
-    """Cores this process may use (``processes`` overrides the count) less the load (``load`` reads it; the
-    1-minute load average by default)."""
+    """Cores this process may use (``processes`` overrides the count) less the other jobs' load (``load`` reads
+    it; by default the 1-minute load average less this process's own share, :func:`others_load`)."""
     cores = processes if processes is not None else _cores()
-    return cores - (load or load_average)()
+    return cores - (load or others_load)()
 
 
 def _until(budget: Deadline) -> Callable[[], bool] | None:
@@ -151,7 +207,11 @@ class RaceSolver:
 
     The challenger (``"auto"``, the default: :func:`challenger_for` the day; or ``"vroom"`` / ``"pyvrp"``) runs in
     a forked child process, plain OR-Tools in this one (so progress reports and cancellation behave as before);
-    both share one :class:`~planner.solvers.budget.Deadline` and the seed.  Where a second process cannot run
+    both share one :class:`~planner.solvers.budget.Deadline` and the seed.  Where PyVRP's relaxation is exact (no
+    breaks, no continuity) this process's leg is a second PyVRP search with another seed (:func:`second_seed`)
+    instead: the child's search is the one a single search with the seed makes, so the better of the two is never
+    worse than it.  The child starts in :meth:`begin`, before what the caller does ahead of the search (the
+    coverage bound).  Where a second process cannot run
     (:func:`can_fork`: one core, or the API's daemonic worker processes), in the deterministic mode the two legs
     run one after the other, each on the whole work budget, so the plan is the one two processes give.  On the
     clock, a split would halve each leg's time, and so would a machine without an idle core for each leg
@@ -165,13 +225,14 @@ class RaceSolver:
     name = "race"
 
     def __init__(self, *, processes: int | None = None, challenger: str = "auto", halve: bool = False,
-                 load: Callable[[], float] | None = None) -> None:
+                 load: Callable[[], float] | None = None, handover: bool = True) -> None:
         if challenger not in ("auto", "vroom", "pyvrp"):
             raise ValueError(f"challenger: must be 'auto', 'vroom' or 'pyvrp', got {challenger!r}")
         self.processes = processes
         self.challenger = challenger
         self.halve = halve
         self.load = load
+        self.handover = handover
 
     def mode(self, inst: Instance, budget: Deadline) -> str:
         """How this day is solved: ``"race"`` (two processes side by side), ``"sequential"`` (both legs one after
@@ -198,36 +259,81 @@ class RaceSolver:
         should_stop: Callable[[], bool] | None = None,
         deadline: Deadline | None = None,
     ) -> RawSolution:
+        return self.begin(inst, params, initial=initial, previous_worker=previous_worker, progress=progress,
+                          should_stop=should_stop, deadline=deadline)()
+
+    def begin(
+        self,
+        inst: Instance,
+        params: SolveParams,
+        *,
+        initial: Sequence[Sequence[int]] | None = None,
+        previous_worker: Sequence[int] | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        deadline: Deadline | None = None,
+    ) -> Callable[[], RawSolution]:
+        """:meth:`solve` in two steps: in a race the challenger's process starts here, and the returned call
+        runs this process's leg and keeps the better plan; what the caller does in between (the coverage
+        bound) overlaps the challenger's search instead of coming out of it.  Elsewhere nothing starts before
+        the call."""
         budget = deadline or Deadline.of(params)
         ortools = _engine("ortools")
         if initial is not None or inst.n_visits == 0 or inst.n_workers == 0:
-            raw: RawSolution = ortools.solve(inst, params, initial=initial, previous_worker=previous_worker,
-                                             progress=progress, should_stop=should_stop, deadline=budget)
-            return raw
+            return lambda: ortools.solve(inst, params, initial=initial, previous_worker=previous_worker,
+                                         progress=progress, should_stop=should_stop, deadline=budget)
         challenger = self.challenger if self.challenger != "auto" else challenger_for(inst, previous_worker)
         mode = self.mode(inst, budget)
         if mode == "alone":
-            return _alone(challenger, inst, params, budget, previous_worker, progress, should_stop)
+            return lambda: _alone(challenger, inst, params, budget, previous_worker, progress, should_stop)
+        # This process's leg: a second PyVRP search with another seed where PyVRP's relaxation is exact (plain
+        # OR-Tools is far weaker there), plain OR-Tools elsewhere (it keeps every rule the relaxation drops).
+        twin = challenger == "pyvrp" and relaxation_is_exact(inst, previous_worker)
+        own_engine = _engine("pyvrp") if twin else ortools
+        own_params = dataclasses.replace(params, seed=second_seed(params.seed)) if twin else params
+        # Two PyVRP searches hand the challenger's incumbent over at the budget's midpoint (the child's search
+        # goes on undisturbed; this one goes on from the better of the two); one after the other only where the
+        # work budget decides (on the clock the halves would not meet at a common midpoint).
+        handover = twin and self.handover and (mode == "race" or budget.deterministic)
         if mode == "sequential":
-            # One leg after the other: the same plan as side by side when the work budget decides.
-            first = budget if budget.deterministic else budget.split(0.5)
-            own = ortools.solve(inst, params, previous_worker=previous_worker, progress=progress,
-                                should_stop=should_stop, deadline=first)
-            if should_stop is not None and should_stop():
-                return own
-            other = _engine(challenger).solve(inst, params, previous_worker=previous_worker, progress=progress,
-                                              should_stop=should_stop, deadline=budget)
-            return _better(inst, params, previous_worker, own, other, budget)
+            def sequential() -> RawSolution:
+                # One leg after the other: the same plan as side by side when the work budget decides (the
+                # challenger first when it hands over its incumbent).
+                first = budget if budget.deterministic else budget.split(0.5)
+                if handover:
+                    box = _Mailbox()
+                    other = _pyvrp(box, give=True).solve(inst, params, previous_worker=previous_worker,
+                                                         progress=progress, should_stop=should_stop,
+                                                         deadline=budget)
+                    own = _pyvrp(box, give=False).solve(inst, own_params, previous_worker=previous_worker,
+                                                        progress=progress, should_stop=should_stop,
+                                                        deadline=budget)
+                    return _better(inst, params, previous_worker, own, other, budget)
+                own = own_engine.solve(inst, own_params, previous_worker=previous_worker, progress=progress,
+                                       should_stop=should_stop, deadline=first)
+                if should_stop is not None and should_stop():
+                    return own
+                other = _engine(challenger).solve(inst, params, previous_worker=previous_worker,
+                                                  progress=progress, should_stop=should_stop, deadline=budget)
+                return _better(inst, params, previous_worker, own, other, budget)
+
+            return sequential
 
         ctx = mp.get_context("fork")
         stop = ctx.Event()
         recv, send = ctx.Pipe(duplex=False)
         # The challenger's modules are imported here, once per process, not in every forked child.
         engine = _engine(challenger)
+        take = give = None
+        if handover:
+            take, give = ctx.Pipe(duplex=False)
+            engine, own_engine = _pyvrp(give, give=True), _pyvrp(take, give=False)
         child = ctx.Process(target=_child, args=(inst, params, budget, stop, send, engine, previous_worker),
                             name="salpimi-race")
         child.start()
         send.close()
+        if give is not None:
+            give.close()
 
         def stopping() -> bool:
             if should_stop is not None and should_stop():
@@ -235,23 +341,37 @@ class RaceSolver:
                 return True
             return False
 
-        own = ortools.solve(inst, params, previous_worker=previous_worker, progress=progress,
-                            should_stop=stopping if should_stop is not None else None, deadline=budget)
-        got: Any = None
-        # Both legs share the one deadline; in the deterministic mode, where the work budgets decide, the
-        # challenger gets longer past it before its plan is given up (a safety net only).
-        wait = budget.remaining() + _GRACE_S + (budget.cap_s if budget.deterministic else 0.0)
-        if recv.poll(wait):
+        def finish() -> RawSolution:
             try:
-                got = recv.recv()
-            except EOFError:
-                got = None
-        else:
-            stop.set()
-            if recv.poll(_GRACE_S):
-                got = recv.recv()
-        child.join(timeout=_GRACE_S)
-        if child.is_alive():
-            child.terminate()
-            child.join()
-        return _better(inst, params, previous_worker, own, got if isinstance(got, RawSolution) else None, budget)
+                own = own_engine.solve(inst, own_params, previous_worker=previous_worker, progress=progress,
+                                       should_stop=stopping if should_stop is not None else None, deadline=budget)
+            except BaseException:
+                stop.set()
+                child.join(timeout=_GRACE_S)
+                if child.is_alive():
+                    child.terminate()
+                    child.join()
+                raise
+            got: Any = None
+            # Both legs share the one deadline; in the deterministic mode, where the work budgets decide, the
+            # challenger gets longer past it before its plan is given up (a safety net only).
+            wait = budget.remaining() + _GRACE_S + (budget.cap_s if budget.deterministic else 0.0)
+            if recv.poll(wait):
+                try:
+                    got = recv.recv()
+                except EOFError:
+                    got = None
+            else:
+                stop.set()
+                if recv.poll(_GRACE_S):
+                    got = recv.recv()
+            child.join(timeout=_GRACE_S)
+            if child.is_alive():
+                child.terminate()
+                child.join()
+            if take is not None:
+                take.close()
+            return _better(inst, params, previous_worker, own, got if isinstance(got, RawSolution) else None,
+                           budget)
+
+        return finish

@@ -1,0 +1,108 @@
+"""The second PyVRP search on the idle core (issue 16): only with an idle core, never worse than a single search
+with the same seed, the incumbent handed over at the midpoint, the deterministic mode deterministic."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+
+import pytest
+from daysupport import household, problem, window, worker
+
+from planner import HaversineProvider, SolveParams, Visit, compile_instance, solve
+from planner.solvers.budget import Deadline
+from planner.solvers.objective import relaxation_is_exact
+from planner.solvers.pyvrp_hybrid import Handover, PyVrpHybridSolver, _cost
+from planner.solvers.race import RaceSolver, _Mailbox, idle_cores, others_load, own_load, second_seed
+from planner.solvers.repair import settle
+
+TRAVEL = HaversineProvider()
+
+
+def _vrptw_day(seed: int, n: int = 24, workers: int = 4):
+    """A small VRPTW-shaped day: no breaks and no continuity (PyVRP's relaxation is exact), windows of an hour or
+    two spread over the shift."""
+    rng = random.Random(seed)
+    hs = [household(i, dlat=rng.uniform(-0.02, 0.02), dlon=rng.uniform(-0.02, 0.02)) for i in range(n)]
+    vs = []
+    for i in range(n):
+        start = rng.choice(("09:00", "10:00", "11:00", "13:00", "14:00", "15:00"))
+        end = f"{int(start[:2]) + rng.choice((1, 2)):02d}:00"
+        vs.append(Visit(id=f"v{i}", household_id=f"h{i}", time_windows=(window(start, end),), mandatory=True))
+    ws = [worker(k, break_window=None, break_s=0) for k in range(workers)]
+    return problem(hs, ws, vs)
+
+
+def _value(inst, raw, params) -> float:
+    return settle(inst, raw.routes, params, None)[0]
+
+
+def test_the_second_search_runs_only_with_an_idle_core(monkeypatch) -> None:
+    """On the clock this process searches with the second seed only when the other jobs leave a core idle; on a
+    busy machine the one search with the seed runs alone."""
+    monkeypatch.setattr("planner.solvers.race.can_fork", lambda processes=None: True)
+    seeds: list[int] = []
+    solve_once = PyVrpHybridSolver.solve
+
+    def spy(self, inst, params, **kw):
+        seeds.append(params.seed)
+        return solve_once(self, inst, params, **kw)
+
+    monkeypatch.setattr(PyVrpHybridSolver, "solve", spy)
+    p = _vrptw_day(1, n=10, workers=2)
+    inst = compile_instance(p, TRAVEL)
+    assert relaxation_is_exact(inst, None)
+    clock = SolveParams(time_limit_s=1.0, seed=7)
+    solve(p, TRAVEL, clock, solver=RaceSolver(processes=2, load=lambda: 0.2))
+    assert seeds == [second_seed(7)]  # this process's leg; the child's (seed 7) runs in the child
+    seeds.clear()
+    r = solve(p, TRAVEL, clock, solver=RaceSolver(processes=2, load=lambda: 1.2))
+    assert seeds == [7] and r.plan.routes
+
+
+def test_the_load_read_by_default_leaves_out_this_process_own_share() -> None:
+    """A benchmark that has searched for a minute raised the load itself; the idle cores count the others' load."""
+    assert 0.0 <= own_load() <= 2.0 * len(os.sched_getaffinity(0))
+    assert others_load() >= 0.0
+    assert idle_cores(2, lambda: 0.3) == pytest.approx(1.7)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_two_searches_are_never_worse_than_one_with_the_same_seed_and_are_deterministic(seed: int,
+                                                                                       monkeypatch) -> None:
+    inst = compile_instance(_vrptw_day(seed), TRAVEL)
+    params = SolveParams(time_limit_s=30, deterministic=True, solution_limit=4, seed=seed)
+    single = PyVrpHybridSolver().solve(inst, params, deadline=Deadline.of(params))
+    raced = RaceSolver(processes=2).solve(inst, params, deadline=Deadline.of(params))
+    again = RaceSolver(processes=2).solve(inst, params, deadline=Deadline.of(params))
+    assert raced.routes == again.routes
+    assert _value(inst, raced, params) <= _value(inst, single, params)
+    # Without a second process the two searches run one after the other and give the same plan.
+    monkeypatch.setattr("planner.solvers.race.can_fork", lambda processes=None: False)
+    one_core = RaceSolver(processes=1)
+    assert one_core.mode(inst, Deadline.of(params)) == "sequential"
+    assert one_core.solve(inst, params, deadline=Deadline.of(params)).routes == raced.routes
+
+
+def test_the_incumbent_is_handed_over_at_the_midpoint_and_the_taker_ends_no_worse() -> None:
+    import pyvrp
+
+    inst = compile_instance(_vrptw_day(3, n=30), TRAVEL)
+    params = SolveParams(time_limit_s=30, deterministic=True, solution_limit=4)
+    box = _Mailbox()
+    seen: list[object] = []
+
+    class Spy(_Mailbox):
+        def send(self, item: object) -> None:
+            seen.append(item)
+            box.send(item)
+
+    given = PyVrpHybridSolver(handover=Handover(conn=Spy(), give=True))
+    given.solve(inst, params, deadline=Deadline.of(params))
+    assert len(seen) == 1 and isinstance(seen[0], pyvrp.Solution)  # once, at the midpoint
+    handed = _cost(seen[0])
+    taker = PyVrpHybridSolver(handover=Handover(conn=box, give=False))
+    took = taker.solve(inst, dataclasses.replace(params, seed=99), deadline=Deadline.of(params))
+    assert not box.items  # taken
+    assert took.objective is not None and took.objective <= handed
