@@ -29,7 +29,7 @@ from .instance import Instance
 from .solvers.ortools_linear import maximise_linear
 from .travel.base import UNREACHABLE
 
-__all__ = ["BOUND_METHODS", "CoverageBound", "coverage_bound", "selection_bound"]
+__all__ = ["BOUND_METHODS", "CoverageBound", "coverage_bound", "full_bound", "selection_bound"]
 
 #: From the tightest to the cheapest.
 BOUND_METHODS = ("assignment_mip", "assignment_lp", "selection")
@@ -349,6 +349,13 @@ def selection_bound(inst: Instance) -> CoverageBound:
     total = float(np.asarray(inst.weight, dtype=float).sum())
     return CoverageBound(value=_rounded_up(_selection(inst, pairs), total), method="selection",
                          elapsed_s=time.perf_counter() - t0)
+
+
+def full_bound(inst: Instance) -> CoverageBound:
+    """The bound of a day some plan serves in full: the total risk, which the selection bound (between that plan's
+    coverage and the total) then equals; no legs, no LP."""
+    total = float(np.asarray(inst.weight, dtype=float).sum())
+    return CoverageBound(value=_rounded_up(total, total), method="selection")
 
 
 def coverage_bound(inst: Instance, *, time_limit_s: float = 2.0, deterministic: bool = False,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .bound import coverage_bound
+from .bound import coverage_bound, full_bound
 from .domain import Problem
 from .evaluate import compute_kpis
 from .insertion import InsertionIndex
@@ -354,26 +354,36 @@ def solve(
     # (mandatory and urgent ones are rarely dropped), at most 30 % of the budget; the search keeps a tenth
     # of it whatever.  Deterministic: the work budget decides and the whole budget stays the safety cap.
     search = budget
+    post = 0.0
     if not budget.deterministic:
         must = sum(1 for v in problem.visits if v.mandatory or v.urgent)
         expected = _POST_PASS_S_PER_VISIT * ((inst.n_visits - must) + must / 8)
         if inst.joint:  # re-timing linked routes, and putting back a pair the search left out, take longer
             expected = max(expected, min(_JOINT_POST_SHARE * budget.cap_s, _JOINT_POST_MAX_S))
-        search = budget.reserve(min(0.3 * budget.cap_s, expected), floor=0.1 * budget.cap_s)
+        post = min(0.3 * budget.cap_s, expected)
+        search = budget.reserve(post, floor=0.1 * budget.cap_s)
     engine = solver or solver_for(_engine(params.solver, inst))
     if solver is None and params.solver == "auto" and decompose.wanted(inst, initial=initial):
         engine = decompose.DecomposeSolver()  # a big day in parts, one process each (issue 16)
     if (inst.joint or inst.has_due) and getattr(engine, "name", "ortools") != "ortools":
         engine = solver_for("ortools")  # a given hybrid or race cannot tie routes together either
-    # A race starts its second process here (``begin``), so the bound below overlaps that process's search.
+    # The bound on coverage: at most a twentieth of the budget (2 s at most), the cheaper bound when that runs out;
+    # in the deterministic mode the day's size chooses the method.  It comes before the search, except on the clock
+    # where every visit is mandatory and the engine's search can tell when its best plan serves them all (PyVRP's,
+    # the relaxation exact): the bound's share is then kept after the search, which runs into it once its plan
+    # serves every visit (the bound is then the total, found without an LP), else stops for the bound.
+    bound_s = min(_BOUND_SHARE * budget.cap_s, _BOUND_MAX_S)
+    uses_grace = getattr(engine, "uses_grace", None)
+    later = (not budget.deterministic and initial is None and uses_grace is not None and uses_grace(inst, keep)
+             and all(v.mandatory or v.urgent for v in problem.visits))
+    if later:
+        search = replace(budget.reserve(post + bound_s, floor=0.1 * budget.cap_s), grace_s=bound_s)
+    # A race starts its second process here (``begin``), so a bound computed first overlaps that process's search.
     begin = getattr(engine, "begin", None)
     finish = None if begin is None else begin(
         inst, params, initial=initial, previous_worker=keep, progress=progress, should_stop=should_stop,
         deadline=search)
-    # The bound on coverage comes before this process's search, inside the budget: at most a twentieth of it (2 s
-    # at most), the cheaper bound when that runs out; in the deterministic mode the day's size chooses the method.
-    bound = coverage_bound(inst, time_limit_s=min(_BOUND_SHARE * budget.cap_s, _BOUND_MAX_S),
-                           deterministic=budget.deterministic)
+    bound = None if later else coverage_bound(inst, time_limit_s=bound_s, deterministic=budget.deterministic)
     raw = finish() if finish is not None else engine.solve(
         inst, params, initial=initial, previous_worker=keep, progress=progress, should_stop=should_stop,
         deadline=search,
@@ -395,6 +405,12 @@ def solve(
             timings.append(t)
         if not (raw.settled and all(t.ok for t in timings)):
             repair(inst, routes, timings, stop=spent)
+    if bound is None:
+        # After the search: a plan serving every visit reaches the total, the tightest bound there is; else the
+        # bound gets its share, less what the post-passes still need.
+        served_all = sum(len(r) for r in routes) == inst.n_nodes
+        bound = full_bound(inst) if served_all else coverage_bound(
+            inst, time_limit_s=max(0.0, min(bound_s, budget.remaining() - post)))
     worker_of = {n: w for w, r in enumerate(routes) for n in r} if inst.joint else None
     plan_routes = tuple(_route_from(inst, w, routes[w], timings[w], worker_of)
                         for w in range(inst.n_workers) if routes[w])

@@ -6,11 +6,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import time
 
 import pytest
 from daysupport import household, problem, window, worker
 
 from planner import HaversineProvider, SolveParams, Visit, compile_instance, solve
+from planner.bound import coverage_bound, full_bound
 from planner.solvers.budget import Deadline
 from planner.solvers.objective import relaxation_is_exact
 from planner.solvers.pyvrp_hybrid import Handover, PyVrpHybridSolver, _cost
@@ -20,11 +22,11 @@ from planner.solvers.repair import settle
 TRAVEL = HaversineProvider()
 
 
-def _vrptw_day(seed: int, n: int = 24, workers: int = 4):
+def _vrptw_day(seed: int, n: int = 24, workers: int = 4, spread: float = 0.02):
     """A small VRPTW-shaped day: no breaks and no continuity (PyVRP's relaxation is exact), windows of an hour or
     two spread over the shift."""
     rng = random.Random(seed)
-    hs = [household(i, dlat=rng.uniform(-0.02, 0.02), dlon=rng.uniform(-0.02, 0.02)) for i in range(n)]
+    hs = [household(i, dlat=rng.uniform(-spread, spread), dlon=rng.uniform(-spread, spread)) for i in range(n)]
     vs = []
     for i in range(n):
         start = rng.choice(("09:00", "10:00", "11:00", "13:00", "14:00", "15:00"))
@@ -106,3 +108,54 @@ def test_the_incumbent_is_handed_over_at_the_midpoint_and_the_taker_ends_no_wors
     took = taker.solve(inst, dataclasses.replace(params, seed=99), deadline=Deadline.of(params))
     assert not box.items  # taken
     assert took.objective is not None and took.objective <= handed
+
+
+def _search_ends(monkeypatch) -> list[tuple[float, float, float]]:
+    """(deadline end, grace, when the search returned) of each PyVRP search in this process."""
+    ends: list[tuple[float, float, float]] = []
+    solve_once = PyVrpHybridSolver.solve
+
+    def spy(self, inst, params, *, deadline=None, **kw):
+        raw = solve_once(self, inst, params, deadline=deadline, **kw)
+        ends.append((deadline.ends_at, deadline.grace_s, time.monotonic()))
+        return raw
+
+    monkeypatch.setattr(PyVrpHybridSolver, "solve", spy)
+    return ends
+
+
+def test_on_the_clock_a_search_serving_every_visit_runs_into_the_bounds_share(monkeypatch) -> None:
+    """Every visit mandatory and PyVRP's relaxation exact: the bound's share is kept after the search, which goes on
+    into it while its best plan serves every visit; the bound is then the total (what the LP would also give), and
+    the whole call keeps to its budget."""
+    ends = _search_ends(monkeypatch)
+    p = _vrptw_day(5, n=12, workers=4, spread=0.004)
+    limit = 2.0
+    r = solve(p, TRAVEL, SolveParams(time_limit_s=limit), solver=RaceSolver(processes=2, load=lambda: 1.9))
+    assert not r.plan.unassigned
+    (end, grace, returned), = ends
+    assert grace == pytest.approx(0.05 * limit)
+    assert returned > end + 0.5 * grace  # it searched on past the deadline, into the grace
+    inst = compile_instance(p, TRAVEL)
+    assert r.plan.kpis.coverage_bound == full_bound(inst).value == coverage_bound(inst, time_limit_s=5).value
+    assert r.plan.kpis.coverage_gap == 0
+    assert r.elapsed_s <= limit * 1.02 + 0.5
+
+
+def test_on_the_clock_a_search_leaving_a_visit_out_stops_for_the_bound(monkeypatch) -> None:
+    """A mandatory visit no one can reach in its window: the search ends at its deadline, and the bound is computed
+    after it within its share (below the total: the visit cannot be served)."""
+    ends = _search_ends(monkeypatch)
+    p = _vrptw_day(6, n=12, workers=4, spread=0.004)
+    far = household(99, dlat=0.5, dlon=0.5)
+    late = Visit(id="v99", household_id="h99", time_windows=(window("09:00", "09:05"),), mandatory=True)
+    p = problem([*p.households, far], list(p.workers), [*p.visits, late])
+    limit = 2.0
+    r = solve(p, TRAVEL, SolveParams(time_limit_s=limit), solver=RaceSolver(processes=2, load=lambda: 1.9))
+    assert [u.visit_id for u in r.plan.unassigned] == ["v99"]
+    (end, grace, returned), = ends
+    assert grace > 0 and returned < end + 0.5 * grace
+    total = full_bound(compile_instance(p, TRAVEL)).value
+    assert r.plan.kpis.coverage_bound is not None
+    assert r.plan.kpis.risk_covered <= r.plan.kpis.coverage_bound < total
+    assert r.elapsed_s <= limit * 1.02 + 0.5

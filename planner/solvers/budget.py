@@ -31,11 +31,15 @@ class Deadline:
         ``time.monotonic()`` when the budget began.
     work
         Work budget in the deterministic mode; ``None`` when the clock alone decides.
+    grace_s
+        Seconds a search may go on past the cap once its best plan serves every visit (the caller then needs
+        none of the time it set aside for the coverage bound); engines that cannot tell stop at the cap.
     """
 
     cap_s: float
     started: float
     work: int | None = None
+    grace_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not (isinstance(self.cap_s, int | float) and self.cap_s >= 0):

@@ -192,10 +192,25 @@ class _Stop:
         self.stopped = False
         #: A pause before the end (an iteration in the deterministic mode, a ``time.monotonic()`` otherwise).
         self.until: float | None = None
+        #: On the clock, the ``time.monotonic()`` until which the search goes on past the deadline while its best
+        #: solution serves ``need`` visits (every visit of the day), and whether it does.
+        self.grace_end: float | None = None
+        self.need = -1
+        self.served_all = False
+
+    def seen(self, best: Any) -> None:
+        """Note whether ``best``, the search's best solution, serves every visit."""
+        self.served_all = self.need >= 0 and best.is_feasible() and best.num_clients() == self.need
+
+    def out_of_time(self) -> bool:
+        """The deadline has passed, and its grace too unless the best solution serves every visit."""
+        if not self.deadline.expired():
+            return False
+        return not (self.served_all and self.grace_end is not None and time.monotonic() < self.grace_end)
 
     def done(self) -> bool:
         """The whole budget is spent (iterations, or the clock)."""
-        return (self.iterations is not None and self.count >= self.iterations) or self.deadline.expired()
+        return (self.iterations is not None and self.count >= self.iterations) or self.out_of_time()
 
     def __call__(self, best_cost: float) -> bool:
         if self.until is not None and (self.count >= self.until if self.iterations is not None
@@ -212,7 +227,7 @@ class _Stop:
             self.last = now
             self.progress(Progress(elapsed_s=now - self.t0, objective=int(min(best_cost, 2**62)),
                                    visits_covered=-1, visits_total=self.n_visits))
-        return self.deadline.expired()
+        return self.out_of_time()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -239,18 +254,21 @@ class Handover:
         return at_s, None if iterations is None else max(1, int(self.share * iterations))
 
 
-class _Give:
-    """PyVRP callbacks sending the best solution once at the hand-over point."""
+class _Callbacks:
+    """PyVRP callbacks: whether the best solution serves every visit (:class:`_Stop` may then use its grace), and
+    with a giving :class:`Handover` the best solution sent once at the hand-over point."""
 
-    def __init__(self, handover: Handover, at_s: float, at_iteration: int | None) -> None:
-        self.handover = handover
+    def __init__(self, stop: _Stop, handover: Handover | None = None, at_s: float = 0.0,
+                 at_iteration: int | None = None) -> None:
+        self.stop = stop
+        self.handover = handover if handover is not None and handover.give else None
         self.at_s = at_s
         self.at_iteration = at_iteration
         self.count = 0
         self.sent = False
 
     def on_start(self, ils: Any) -> None:
-        pass
+        self.stop.seen(ils.initial_solution)
 
     def on_end(self, result: Any) -> None:
         pass
@@ -259,9 +277,11 @@ class _Give:
         pass
 
     def on_best(self, best: Any) -> None:
-        pass
+        self.stop.seen(best)
 
     def on_iteration(self, current: Any, candidate: Any, best: Any, cost_evaluator: Any) -> None:
+        if self.handover is None:
+            return
         self.count += 1
         if self.sent or (self.count < self.at_iteration if self.at_iteration is not None
                          else time.monotonic() < self.at_s):
@@ -322,6 +342,11 @@ class PyVrpHybridSolver:
         self.iterations_per_solution = iterations_per_solution
         self.handover = handover
 
+    def uses_grace(self, inst: Instance, previous_worker: Sequence[int] | None) -> bool:
+        """Whether the search goes on into a :class:`Deadline`'s grace once its best plan serves every visit: where
+        the relaxation is exact (PyVRP's search is then the whole search)."""
+        return relaxation_is_exact(inst, previous_worker)
+
     def solve(
         self,
         inst: Instance,
@@ -349,6 +374,10 @@ class PyVrpHybridSolver:
         iters = None if budget.work is None else budget.work * self.iterations_per_solution
         stop = _Stop(deadline=budget.split(share, floor=0.05), iterations=iters, should_stop=should_stop,
                      progress=progress, n_visits=inst.n_visits, t0=t0)
+        if model.exact and iters is None and budget.grace_s > 0:
+            # A best solution serving every visit may use the grace (the caller's bound is then at hand).
+            stop.grace_end = budget.ends_at + budget.grace_s
+            stop.need = inst.n_visits if len(set(model.client_visit)) == inst.n_visits else -1
         with warnings.catch_warnings():  # PyVRP warns when a penalty saturates; the checks below decide
             warnings.simplefilter("ignore")
             best = self._search(model, stop, params.seed, budget)
@@ -372,18 +401,16 @@ class PyVrpHybridSolver:
         from pyvrp.IteratedLocalSearch import IteratedLocalSearchParams
 
         h = self.handover
-        if h is None:
-            return pyvrp.solve(model.data, stop, seed=seed, collect_stats=False, display=False).best
-        at_s, at_iteration = h.point(budget, stop.iterations)
-        if h.give:
-            ils = IteratedLocalSearchParams(callbacks=_Give(h, at_s, at_iteration))  # type: ignore[arg-type]
-            return pyvrp.solve(model.data, stop, seed=seed, collect_stats=False, display=False,
-                               params=pyvrp.SolveParams(ils=ils)).best
+        at_s, at_iteration = (0.0, None) if h is None else h.point(budget, stop.iterations)
+        ils = IteratedLocalSearchParams(callbacks=_Callbacks(stop, h, at_s, at_iteration))  # type: ignore[arg-type]
+        params = pyvrp.SolveParams(ils=ils)
+        if h is None or h.give:
+            return pyvrp.solve(model.data, stop, seed=seed, collect_stats=False, display=False, params=params).best
         stop.until = at_iteration if at_iteration is not None else at_s
-        first = pyvrp.solve(model.data, stop, seed=seed, collect_stats=False, display=False).best
+        first = pyvrp.solve(model.data, stop, seed=seed, collect_stats=False, display=False, params=params).best
         stop.until = None
         if stop.stopped or stop.done():
             return first
         start = _taken(h, first, budget.remaining() if at_iteration is not None else h.wait_s)
-        return pyvrp.solve(model.data, stop, seed=seed, collect_stats=False, display=False,
+        return pyvrp.solve(model.data, stop, seed=seed, collect_stats=False, display=False, params=params,
                            initial_solution=start).best

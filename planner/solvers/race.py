@@ -248,6 +248,12 @@ class RaceSolver:
             return "sequential" if budget.deterministic or self.halve else "alone"
         return "race"
 
+    def uses_grace(self, inst: Instance, previous_worker: Sequence[int] | None) -> bool:
+        """Whether every search of this day goes on into a :class:`Deadline`'s grace once its best plan serves every
+        visit: PyVRP's searches alone (its relaxation exact), in either mode."""
+        challenger = self.challenger if self.challenger != "auto" else challenger_for(inst, previous_worker)
+        return challenger == "pyvrp" and relaxation_is_exact(inst, previous_worker)
+
     def solve(
         self,
         inst: Instance,
@@ -355,7 +361,7 @@ class RaceSolver:
             got: Any = None
             # Both legs share the one deadline; in the deterministic mode, where the work budgets decide, the
             # challenger gets longer past it before its plan is given up (a safety net only).
-            wait = budget.remaining() + _GRACE_S + (budget.cap_s if budget.deterministic else 0.0)
+            wait = budget.remaining() + budget.grace_s + _GRACE_S + (budget.cap_s if budget.deterministic else 0.0)
             if recv.poll(wait):
                 try:
                     got = recv.recv()
