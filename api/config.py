@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     queue_timeout_s: float = Field(2.0, json_schema_extra=_doc(
         "a request that waited this long for a slot gets 503 with `Retry-After` (at most 600)"))
     max_queued: int = Field(2000, json_schema_extra=_doc("a request that finds this many waiting gets 503 at once"))
+    queue_target_s: float = Field(0.25, json_schema_extra=_doc(
+        "queueing delay above which the newest waiter is served first: while the requests waiting would take "
+        "longer than this to be served one after another (how many × how long a request recently held its slot "
+        "÷ slots), a new request goes first, so the server answers at once when a flood stops (at most 60)"))
     db_pool_size: int | None = Field(None, json_schema_extra=_doc(
         "pooled database connections; with `SALPIMI_DB_MAX_OVERFLOW` it must cover the requests in flight "
         "(checked at start-up)", default="in-flight + 8"))
@@ -126,6 +130,8 @@ class Settings(BaseSettings):
             raise ValueError(f"job_grace_s: must be positive, got {self.job_grace_s}")
         if not 0 < self.queue_timeout_s <= 600:
             raise ValueError(f"queue_timeout_s: must lie in (0, 600], got {self.queue_timeout_s}")
+        if not 0 < self.queue_target_s <= 60:
+            raise ValueError(f"queue_target_s: must lie in (0, 60], got {self.queue_target_s}")
         if self.db_max_overflow < 0 or not 0 < self.db_pool_timeout_s <= 600:
             raise ValueError(
                 f"db_max_overflow/db_pool_timeout_s: got {self.db_max_overflow}/{self.db_pool_timeout_s}"

@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost: excess requests wait here, or get 503, before using a thread or a connection.
     app.add_middleware(
         AdmissionMiddleware, max_in_flight=settings.max_in_flight, queue_timeout_s=settings.queue_timeout_s,
-        max_queued=settings.max_queued,
+        max_queued=settings.max_queued, queue_target_s=settings.queue_target_s,
     )
     install_handlers(app)
     install_overload_handlers(app)

@@ -103,6 +103,147 @@ def test_waiting_requests_are_served_when_a_slot_frees() -> None:
     assert order == ["/first", "/w0", "/w1", "/w2"]  # first come, first served while nobody timed out
 
 
+async def _backlog_then_fresh(app: Any, backlog: int, hold_s: float) -> tuple[list[str], list[int]]:
+    """One request holds the only slot for ``hold_s``; ``backlog`` requests queue behind it, then a fresh one."""
+    holding, release = asyncio.Event(), asyncio.Event()
+    served: list[str] = []
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        holding.set()
+        yield b"username=nobody&"
+        await release.wait()
+        yield b"password=wrong"
+
+    async def get(client: httpx.AsyncClient, name: str) -> int:
+        r = await client.get("/healthz")
+        served.append(name)
+        return r.status_code
+
+    mw = None
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            held = asyncio.create_task(client.post(
+                "/v1/auth/token", content=slow_body(),
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            ))
+            await holding.wait()
+            mw = app.middleware_stack
+            while not isinstance(mw, AdmissionMiddleware):
+                mw = mw.app
+            queued = [asyncio.create_task(get(client, f"backlog-{i}")) for i in range(backlog)]
+            while mw.waiting < backlog:
+                await asyncio.sleep(0.001)
+            await asyncio.sleep(hold_s)  # each waits hold_s, far below the queue timeout
+            fresh = asyncio.create_task(get(client, "fresh"))
+            while mw.waiting < backlog + 1:
+                await asyncio.sleep(0.001)
+            release.set()
+            codes = await asyncio.gather(held, *queued, fresh)
+    assert mw.rejected == 0 and mw.waiting == 0 and mw.in_flight == 0
+    return served, [c if isinstance(c, int) else c.status_code for c in codes]
+
+
+def test_a_fresh_request_is_served_before_a_backlog_that_has_not_timed_out(backend: dict[str, Any]) -> None:
+    # Nobody times out (60 s): the backlog's delay (6 waiting x 0.3 s held / 1 slot) is over the 0.25 s target,
+    # so the slot goes to the newest waiter; first come, first served put the fresh request last.
+    app = create_app(make_settings(backend, max_in_flight=1, queue_timeout_s=60))
+    served, codes = asyncio.run(_backlog_then_fresh(app, backlog=5, hold_s=0.3))
+    assert codes[0] in (401, 422, 429) and codes[1:] == [200] * 6
+    assert served[0] == "fresh", served
+    # Under a target above the backlog's delay the same requests are served first come, first served.
+    app = create_app(make_settings(backend, max_in_flight=1, queue_timeout_s=60, queue_target_s=10))
+    served, _codes = asyncio.run(_backlog_then_fresh(app, backlog=5, hold_s=0.3))
+    assert served == [f"backlog-{i}" for i in range(5)] + ["fresh"]
+
+
+async def _asgi_get(app: Any, path: str, sent: list[dict[str, Any]], disconnect: asyncio.Event | None = None) -> None:
+    """A bodiless request straight to an ASGI app; its client disconnects when ``disconnect`` is set."""
+    messages = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await (disconnect or asyncio.Event()).wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app({"type": "http", "method": "GET", "path": path, "headers": []}, receive, send)
+
+
+def test_when_the_event_loop_lags_requests_queue_and_the_newest_goes_first() -> None:
+    # Requests answered from memory never wait for a slot: under a flood they queue in the event loop instead.
+    # A loop running late counts as queueing delay: new requests then queue here and the newest is served first.
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        order.append(scope["path"])
+        if scope["path"] == "/first":
+            await gate.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def run() -> AdmissionMiddleware:
+        mw = AdmissionMiddleware(inner, max_in_flight=4, queue_timeout_s=60, max_queued=10)
+        sent: list[dict[str, Any]] = []
+        first = asyncio.create_task(_asgi_get(mw, "/first", sent))
+        while not order:
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)
+        assert not mw.congested()
+        time.sleep(0.4)  # the loop is busy: everything that became ready waits
+        await asyncio.sleep(0.005)  # the lag sample, late by 0.4 s
+        assert mw.queue_delay() >= 0.35 and mw.congested()
+        # three requests arrive together (one turn of the loop), with three slots free
+        await asyncio.gather(*(_asgi_get(mw, f"/{name}", sent) for name in ("a", "b", "c")))
+        gate.set()
+        await first
+        assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [200] * 4
+        return mw
+
+    mw = asyncio.run(run())
+    assert order == ["/first", "/c", "/b", "/a"]  # first come, first served would be a, b, c (slots were free)
+    assert mw.in_flight == 0 and mw.waiting == 0 and mw.rejected == 0 and mw.newest_first == 3
+
+
+def test_a_waiter_whose_client_disconnects_leaves_the_queue() -> None:
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        order.append(scope["path"])
+        if scope["path"] == "/first":
+            await gate.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def run() -> tuple[AdmissionMiddleware, list[dict[str, Any]]]:
+        mw = AdmissionMiddleware(inner, max_in_flight=1, queue_timeout_s=60, max_queued=10)
+        gone = asyncio.Event()
+        sent: list[dict[str, Any]] = []
+        first = asyncio.create_task(_asgi_get(mw, "/first", sent))
+        while not order:
+            await asyncio.sleep(0)
+        leaving = asyncio.create_task(_asgi_get(mw, "/leaving", sent, gone))
+        staying = asyncio.create_task(_asgi_get(mw, "/staying", sent))
+        while mw.waiting < 2:
+            await asyncio.sleep(0)
+        gone.set()
+        await leaving  # returns at once, without an answer: nobody is listening
+        assert mw.waiting == 1 and mw.gone == 1 and not sent
+        gate.set()
+        await asyncio.gather(first, staying)
+        return mw, sent
+
+    mw, sent = asyncio.run(run())
+    assert order == ["/first", "/staying"]  # the slot never went to the request whose client had left
+    assert mw.in_flight == 0 and mw.waiting == 0 and mw.rejected == 0
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [200, 200]
+
+
 def test_pool_and_thread_limits_come_from_settings(backend: dict[str, Any]) -> None:
     settings = make_settings(backend, threads=7, max_in_flight=5, db_pool_size=6, db_max_overflow=2,
                              db_pool_timeout_s=3.0)

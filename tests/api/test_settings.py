@@ -36,6 +36,7 @@ CHANGED: dict[str, tuple[str, Any]] = {
     "max_in_flight": ("6", 6),
     "queue_timeout_s": ("0.5", 0.5),
     "max_queued": ("10", 10),
+    "queue_target_s": ("0.05", 0.05),
     "db_pool_size": ("20", 20),
     "db_max_overflow": ("0", 0),
     "db_pool_timeout_s": ("3", 3.0),
