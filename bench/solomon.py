@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import _instances as I
 
+from planner.solvers.race import idle_cores, others_load
+
 ALL = ("salpimi", "pyvrp", "vroom", "ortools")
 
 
@@ -144,11 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     done = {(r["instance"], r["solver"]) for r in rows}
     note = (f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
             f"{platform.python_version()}; one solver at a time; peers single-threaded (VROOM nb_threads=1, "
-            f"exploration level 5: it stops by itself when its search is exhausted), Salpimi's default solver "
-            f"races two strategies on the two cores. Seed {args.seed}. "
+            f"exploration level 5: it stops by itself when its search is exhausted); Salpimi's default solver runs a "
+            f"second PyVRP search (another seed, the incumbent handed over at the midpoint) on the second core "
+            f"when the other jobs leave it idle (`idle_cores` >= 1.5 in the raw rows), else PyVRP alone. "
+            f"Seed {args.seed}. "
             f"Instances: {args.instances if args.instances != 'all' else f'all {len(paths)}'}. "
-            "`salpimi` = `planner.solve()` with its default solver (`RaceSolver`: here PyVRP hybrid vs plain "
-            "OR-Tools, since PyVRP's relaxation is exact without breaks) on the instance mapped onto the domain "
+            "`salpimi` = `planner.solve()` with its default solver (`RaceSolver`: here two PyVRP searches, or one, "
+            "since PyVRP's relaxation is exact without breaks) on the instance mapped onto the domain "
             "(customers → mandatory visits, vehicles → workers); `ortools` = `planner.solve()` with the plain "
             "`OrToolsSolver` (parallel cheapest insertion + guided local search).")
     for p in paths:
@@ -157,12 +161,16 @@ def main(argv: list[str] | None = None) -> int:
         for s in solvers:
             if (inst.name, s) in done:
                 continue
+            # What the default solver's policy sees before the run: the other jobs' load and the idle cores
+            # (a second search on an idle core needs 1.5 of them).
+            others = others_load()
             res, secs = I.run(s, inst, args.time_limit, seed=args.seed)
             row = dict(instance=inst.name, solver=s, time_limit_s=args.time_limit, feasible=res.feasible,
                        vehicles=res.vehicles, distance=res.distance, problem=res.problem,
                        gap=100 * (res.distance / bd - 1) if res.feasible else math.nan,
                        bks=bd, bks_vehicles=bv, time_s=round(secs, 2), when=time.strftime("%Y-%m-%d %H:%M"),
-                       load=round(os.getloadavg()[0], 1))
+                       load=round(os.getloadavg()[0], 1), others_load=round(others, 2),
+                       idle_cores=round(idle_cores(load=lambda o=others: o), 2))
             rows.append(row)
             print(f"{inst.name:8s} {s:8s} {'ok ' if res.feasible else 'BAD'} veh {res.vehicles:3d} "
                   f"dist {res.distance:9.1f} gap {_fmt_gap(row['gap']):>9s} {secs:5.1f} s {res.problem}", flush=True)
