@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from planner import cli as planner_cli
+from planner.io import parse_json_text
 
 __all__ = ["main", "register"]
 
@@ -89,8 +90,8 @@ def _read_problem(path: str) -> dict[str, Any]:
     if not p.is_file():
         raise _BadInput(f"fixture {p}: no such file")
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # also 5,000-digit numbers, deep nesting
+        data = parse_json_text(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:  # also 5,000-digit numbers, deep nesting, a key named twice
         raise _BadInput(f"fixture {p}: not a usable JSON file ({str(exc)[:200]})") from None
     if not isinstance(data, dict):
         raise _BadInput(f"fixture {p}: expected a JSON object (a planner problem)")

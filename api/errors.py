@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .models import ErrorItem, ProblemDetails
 from .redact import scrub_values, shown_id, shown_path
 
-__all__ = ["ApiError", "install_handlers", "problem_response", "problem_responses", "safe_errors"]
+__all__ = ["ApiError", "install_handlers", "loc_field", "problem_response", "problem_responses", "safe_errors"]
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://salpimi.example/problems/"
@@ -115,6 +115,11 @@ def _loc_part(part: Any) -> str:
 def _loc(loc: Sequence[Any]) -> str:
     parts = [_loc_part(p) for p in loc]
     return ".".join(parts) if parts else "request"
+
+
+def loc_field(loc: Sequence[Any]) -> str:
+    """An error's ``field``: the location's parts joined with dots, a long or unprintable key as ``…``."""
+    return _loc(loc)
 
 
 def safe_errors(errors: Sequence[ErrorItem]) -> list[ErrorItem]:

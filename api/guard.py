@@ -1,16 +1,21 @@
-"""Requests refused at the door (control characters in the URL: 400; unreadable body media type: 415); OPTIONS."""
+"""Requests refused at the door (control characters in the URL: 400; unreadable body media type: 415; a JSON body
+naming a key twice: 422); OPTIONS."""
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from urllib.parse import unquote_plus
 
 from fastapi import FastAPI
 from fastapi.responses import Response
 from starlette.routing import compile_path
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import problem_response
+from planner.io import duplicate_key
+
+from .errors import loc_field, problem_response
+from .models import ErrorItem
 from .redact import shown_path
 
 __all__ = ["InputGuardMiddleware", "expected_media_types", "install_guards"]
@@ -127,7 +132,45 @@ class InputGuardMiddleware:
             response = problem_response(None, status, detail, instance=shown_path(path))
             await response(scope, receive, send)
             return
+        if scope.get("method") in _WITH_BODY:
+            headers = dict(scope.get("headers") or [])
+            if _has_body(headers) and _media_ok(headers.get(b"content-type", b"").decode("latin-1"), _JSON):
+                # Every JSON body is read here once before the app parses it: an object naming a key twice is
+                # refused (the parser would keep the last value without a word).
+                messages, body = await _read_body(receive)
+                where = duplicate_key(body) if body is not None else None
+                if where is not None:
+                    field = loc_field(("body", *where))
+                    response = problem_response(
+                        None, 422, f"{field}: duplicate key (an object names it twice; remove one)",
+                        errors=[ErrorItem(field=field, message="duplicate key")], instance=shown_path(path),
+                        values_removed=True,
+                    )
+                    await response(scope, receive, send)
+                    return
+                receive = _replay(messages, receive)
         await self.app(scope, receive, send)
+
+
+async def _read_body(receive: Receive) -> tuple[list[Message], bytes | None]:
+    """The request's messages up to the end of its body, and the body (``None`` if the client went away)."""
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, None
+        if not message.get("more_body", False):
+            return messages, b"".join(m.get("body", b"") for m in messages)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = deque(messages)
+
+    async def replay() -> Message:
+        return pending.popleft() if pending else await receive()
+
+    return replay
 
 
 def install_guards(app: FastAPI) -> None:

@@ -31,6 +31,8 @@ __all__ = [
     "RANGES",
     "NumberRange",
     "ProblemFileError",
+    "duplicate_key",
+    "key_path",
     "load_problem",
     "parse_json_text",
     "problem_from_json",
@@ -59,10 +61,77 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def parse_json_text(text: str) -> Any:
-    """``json.loads`` that refuses NaN, Infinity, overflowing numbers and deep nesting (``ValueError``)."""
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _DuplicateKey
+    return obj
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as it was written: every key, in order, duplicates included."""
+
+
+def duplicate_key(text: str | bytes) -> tuple[str | int, ...] | None:
+    """Where a JSON object first names a key twice: the keys and list indexes down to that key (``None`` when
+    no object does, or the text is not JSON).  A later value would silently win over an earlier one."""
     try:
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        json.loads(text, object_pairs_hook=_unique_object)
+        return None
+    except _DuplicateKey:
+        pass
+    except (ValueError, RecursionError):
+        return None
+    return _first_duplicate(json.loads(text, object_pairs_hook=_Pairs), ())
+
+
+def _first_duplicate(node: Any, path: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    items: list[tuple[str | int, Any]]
+    if isinstance(node, _Pairs):
+        seen: set[str] = set()
+        for name, _value in node:
+            if name in seen:
+                return (*path, name)
+            seen.add(name)
+        items = list(node)
+    elif isinstance(node, list):
+        items = list(enumerate(node))
+    else:
+        return None
+    for key, value in items:
+        found = _first_duplicate(value, (*path, key))
+        if found is not None:
+            return found
+    return None
+
+
+def key_path(path: tuple[str | int, ...]) -> str:
+    """``workers[3].name``: keys (cut to 40 characters, control characters escaped) and list indexes."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            shown = part if len(part) <= 40 else part[:39] + "…"
+            shown = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in shown)
+            out += ("." if out else "") + shown
+    return out or "(top)"
+
+
+def parse_json_text(text: str) -> Any:
+    """``json.loads`` that refuses NaN, Infinity, overflowing numbers, deep nesting and an object naming the same
+    key twice (``ValueError``)."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                          object_pairs_hook=_unique_object)
+    except _DuplicateKey:
+        where = duplicate_key(text)
+        raise ValueError(f"duplicate key {key_path(where) if where else '(somewhere)'}: an object names it twice "
+                         "(JSON keeps only the last; remove one)") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except RecursionError:

@@ -117,6 +117,31 @@ def test_at_the_size_limit_the_problem_is_accepted() -> None:
     assert len(problem_from_json(data).visits) == LIMITS["visits"]
 
 
+def _named_twice(text: str, key: str, first: str, second: str) -> str:
+    """``text`` with the first ``"key": first`` written as ``"key": first, "key": second``."""
+    old = f'"{key}": {first}'
+    assert old in text
+    return text.replace(old, f'{old}, "{key}": {second}', 1)
+
+
+def test_a_key_named_twice_is_one_line_exit_2_naming_where(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Before, JSON kept the last value without a word: the second name planned under "Lee Secret".
+    text = _named_twice(json.dumps(_tiny()), "name", json.dumps(_tiny()["workers"][1]["name"]), '"Lee Secret"')
+    code, err = _plan(tmp_path, capsys, text)
+    assert code == 2 and len(err) == 1, err
+    assert "duplicate key workers[1].name" in err[0] and "Secret" not in err[0], err
+    # the top level too, and the plan file of `check`
+    code, err = _plan(tmp_path, capsys, _named_twice(json.dumps(_tiny()), "date", '"2026-11-24"', '"2026-11-25"'))
+    assert code == 2 and len(err) == 1 and "duplicate key date" in err[0], err
+    main(["plan", str(TINY), "--deterministic", "--solution-limit", "20", "--quiet", "--out",
+          str(tmp_path / "plan.json")])
+    capsys.readouterr()
+    plan = (tmp_path / "plan.json").read_text(encoding="utf-8")
+    (tmp_path / "plan.json").write_text(_named_twice(plan, "worker_id", '"t-nurse"', '"t-other"'), encoding="utf-8")
+    code, err = _run(capsys, ["check", str(TINY), str(tmp_path / "plan.json")])
+    assert code == 2 and len(err) == 1 and "duplicate key routes[0].worker_id" in err[0], err
+
+
 def test_a_plan_with_absurd_numbers_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     plan = {"date": "2026-11-24", "routes": [{"worker_id": "t-nurse", "travel_s": 1e300, "stops": []}]}
     (tmp_path / "plan.json").write_text(json.dumps(plan), encoding="utf-8")

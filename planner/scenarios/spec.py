@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain import TIERS, Role
-from ..io import ProblemFileError, read_json
+from ..io import ProblemFileError, duplicate_key, key_path, read_json
 from ..params import SOLVERS
 from ..timeline import parse_hhmm
 
@@ -499,6 +499,8 @@ def read_spec_text(text: str, *, fmt: str = "toml", source: str = "spec") -> dic
         raise SpecError(f"nested more than {MAX_DEPTH} deep", source=source) from None
     except ValueError as exc:  # json.JSONDecodeError, too many digits, NaN
         raise SpecError(f"not valid JSON: {str(exc)[:200]}", source=source) from None
+    if fmt == "json" and (where := duplicate_key(text)) is not None:  # TOML refuses a repeated key itself
+        raise SpecError("duplicate key (an object names it twice; remove one)", key=key_path(where), source=source)
     if not isinstance(data, dict):
         raise SpecError("expected a table of the scenario's keys", source=source)
     _check_plain(data, source)

@@ -290,6 +290,37 @@ def test_an_invalid_megabyte_with_personal_data_is_not_echoed(hw: World) -> None
     assert "010-1234" not in r.text
 
 
+# ---- a key named twice -------------------------------------------------------------------------
+
+def _send(hw: World, method: str, url: str, who: str, text: str) -> Any:
+    return hw.client.request(method, url, headers={**hw[who], "content-type": "application/json"},
+                             content=text.encode())
+
+
+def test_a_key_named_twice_in_a_json_body_is_422_naming_where(hw: World) -> None:
+    # Before, the parser kept the last value without a word: this PATCH renamed the worker "Lee Secret".
+    worker = _new_worker(hw, name="Kim Before")
+    url = f"/v1/workers/{worker['id']}"
+    r = _send(hw, "PATCH", url, "dispatcher_a", '{"name": "Kim After", "name": "Lee Secret 010-9999-0000"}')
+    body = assert_problem(r, 422)
+    assert _fields(body) == {"body.name"} and "duplicate key" in body["detail"], body
+    assert "Kim" not in r.text and "Secret" not in r.text and "010-9999" not in r.text
+    assert hw.get(url, "dispatcher_a").json()["name"] == "Kim Before"
+    # deep in a team load, in a list; and a new household
+    text = json.dumps(tiny_problem())
+    first = json.dumps(tiny_problem()["households"][1]["location"]["lat"])
+    doubled = text.replace(f'"lat": {first}', f'"lat": {first}, "lat": 0.5', 1)
+    assert doubled != text
+    body = assert_problem(_load(hw, doubled), 422)
+    assert _fields(body) == {"body.households.1.location.lat"}, body
+    body = assert_problem(_send(hw, "POST", f"/v1/teams/{hw.team_a}/households", "dispatcher_a",
+                                '{"lat": 37.5, "lon": 127.0, "lon": 127.1}'), 422)
+    assert _fields(body) == {"body.lon"}
+    # the same bodies without the repetition are fine
+    r = _send(hw, "PATCH", url, "dispatcher_a", '{"name": "Kim After"}')
+    assert r.status_code == 200 and r.json()["name"] == "Kim After"
+
+
 # ---- media types and OPTIONS -------------------------------------------------------------------
 
 def test_a_body_of_the_wrong_media_type_is_415(hw: World) -> None:

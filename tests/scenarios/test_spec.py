@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.scenarios.spec import SpecError, load_spec, parse_spec
+from planner.scenarios.spec import SpecError, load_spec, parse_spec, read_spec_text
 
 ROOT = Path(__file__).resolve().parents[2]
 OSAN = ROOT / "fixtures" / "problems" / "osan.json"
@@ -79,6 +79,17 @@ def test_broken_toml_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as err:
         load_spec(p)
     assert str(err.value).startswith("spec s.toml: not valid TOML") and "\n" not in str(err.value)
+
+
+def test_a_json_spec_naming_a_key_twice_is_refused() -> None:
+    # TOML refuses a repeated key itself; JSON (a spec sent to the API) kept the last value without a word.
+    text = (f'{{"name": "t", "base": "{OSAN.as_posix()}", "start": "2026-11-30", '
+            '"staff": {"visiting_nurse": 3, "visiting_nurse": 30}}')
+    assert read_spec_text(text.replace('3, "visiting_nurse": 30', "30"), fmt="json")["staff"] == {"visiting_nurse": 30}
+    with pytest.raises(SpecError) as err:
+        read_spec_text(text, fmt="json")
+    assert err.value.key == "staff.visiting_nurse" and "duplicate key" in str(err.value)
+    assert "\n" not in str(err.value) and "30" not in str(err.value)
 
 
 def test_spec_round_trips_as_plain_json(tmp_path: Path) -> None:
