@@ -195,8 +195,12 @@ def run_salpimi(inst: VrptwInstance, seconds: float, *, solver: str = "default",
     from planner import SolveParams, solve
     from planner.solvers.ortools_routing import OrToolsSolver
     from planner.solvers.pyvrp_hybrid import PyVrpHybridSolver
+    from planner.solvers.race import RaceSolver
 
-    engine = {"default": None, "hybrid": PyVrpHybridSolver(), "ortools": OrToolsSolver()}[solver]
+    # "twin": the default solver with its second search on the second core whatever the load (processes=2 skips
+    # the idle-core check), to measure what that search gives where the policy would not start it.
+    engine = {"default": None, "hybrid": PyVrpHybridSolver(), "ortools": OrToolsSolver(),
+              "twin": RaceSolver(processes=2)}[solver]
     res = solve(to_problem(inst), DimacsProvider(), SolveParams(time_limit_s=seconds, seed=seed), solver=engine)
     return [[int(s.visit_id[1:]) for s in r.stops] for r in res.plan.routes]
 
@@ -242,6 +246,7 @@ def run_vroom(inst: VrptwInstance, seconds: float, *, seed: int = 0) -> list[lis
 SOLVERS = {
     "salpimi": lambda inst, s, seed: run_salpimi(inst, s, solver="default", seed=seed),
     "ortools": lambda inst, s, seed: run_salpimi(inst, s, solver="ortools", seed=seed),
+    "twin": lambda inst, s, seed: run_salpimi(inst, s, solver="twin", seed=seed),
     "pyvrp": lambda inst, s, seed: run_pyvrp(inst, s, seed=seed),
     "vroom": lambda inst, s, seed: run_vroom(inst, s, seed=seed),
 }

@@ -32,7 +32,7 @@ import _instances as I
 
 from planner.solvers.race import idle_cores, others_load
 
-ALL = ("salpimi", "pyvrp", "vroom", "ortools")
+ALL = ("salpimi", "pyvrp", "vroom", "ortools", "twin")
 
 
 def _select(paths: list[Path], spec: str) -> list[Path]:
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmark data absent: {folder} (see ../shared)", file=sys.stderr)
         return 2
     needs = {"salpimi": ("ortools", "pyvrp", "vroom"), "ortools": ("ortools",), "pyvrp": ("pyvrp",),
-             "vroom": ("vroom",)}
+             "vroom": ("vroom",), "twin": ("ortools", "pyvrp")}
     problem = I.missing_module(sorted({m for s in solvers for m in needs[s]}))
     if problem:
         print(problem, file=sys.stderr)
@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             "`salpimi` = `planner.solve()` with its default solver (`RaceSolver`: here two PyVRP searches, or one, "
             "since PyVRP's relaxation is exact without breaks) on the instance mapped onto the domain "
             "(customers → mandatory visits, vehicles → workers); `ortools` = `planner.solve()` with the plain "
-            "`OrToolsSolver` (parallel cheapest insertion + guided local search).")
+            "`OrToolsSolver` (parallel cheapest insertion + guided local search); `twin` = the default solver with "
+            "its second PyVRP search whatever the load (`RaceSolver(processes=2)`).")
     for p in paths:
         inst = I.read_vrplib(p)
         bv, bd = best[inst.name]
