@@ -30,6 +30,13 @@ _log = logging.getLogger("salpimi.runner")
 EventSink = Callable[[str, str, dict[str, Any]], None]
 
 _PROGRESS_EVERY_S = 0.3
+#: CPU seconds a worker spends once the solve has returned, fixed and per visit: checking the plan (the evaluator),
+#: turning it into JSON and sending it to the web process (8 ms on the 166-visit Gwanak day; twice that kept).
+_AFTER_SOLVE_CPU_S = 0.02
+_AFTER_SOLVE_CPU_S_PER_VISIT = 0.0001
+#: Bounds of a worker's pace (wall seconds per CPU second over its start-up), and the least start-up CPU that tells.
+_PACE_MAX = 10.0
+_PACE_MIN_CPU_S = 0.05
 
 
 
@@ -197,7 +204,7 @@ def _child_main(conn: Connection, payload: dict[str, Any], nice: int = 0) -> Non
             with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send(("progress", _progress_dict(p)))
 
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     try:
         conn.send(("started", {"pid": os.getpid()}))
         # The job's time limit counts from "started": the solver's own imports (seconds when the
@@ -207,7 +214,8 @@ def _child_main(conn: Connection, payload: dict[str, Any], nice: int = 0) -> Non
         # Deterministic: the work budget decides and the limit is only a safety cap, kept as given (the plan
         # records it, and the same job then gives the same plan as `salpimi plan --deterministic`).
         if limit > 0 and not payload.get("deterministic"):
-            payload = {**payload, "time_limit_s": max(limit / 2, limit - (time.monotonic() - started))}
+            payload = {**payload, "time_limit_s": _solve_limit(
+                limit, time.monotonic() - started, time.process_time() - cpu_started, _visit_count(payload))}
         result = run_payload(payload, progress=progress, should_stop=should_stop)
         conn.send(("result", result))
     except BaseException as exc:  # report, never crash silently
@@ -215,6 +223,29 @@ def _child_main(conn: Connection, payload: dict[str, Any], nice: int = 0) -> Non
             conn.send(("error", {"message": f"{type(exc).__name__}: {exc}"[:900]}))
     finally:
         conn.close()
+
+
+def _solve_limit(limit: float, wall_s: float, cpu_s: float, visits: int) -> float:
+    """The solve's time limit in a job of ``limit`` seconds whose worker has run ``wall_s`` seconds (``cpu_s`` of
+    CPU) since "started": what is left, less the work after the solve (the check, the JSON, the message) at the
+    pace this process has had, and at least half the limit.  The worker's imports are CPU work, so their wall over
+    CPU time is the measure: 1 on an idle machine, 5-10 for a niced worker beside CPU-bound neighbours."""
+    after = _pace(wall_s, cpu_s) * (_AFTER_SOLVE_CPU_S + _AFTER_SOLVE_CPU_S_PER_VISIT * visits)
+    return max(limit / 2, limit - wall_s - after)
+
+
+def _pace(wall_s: float, cpu_s: float) -> float:
+    """Wall seconds per CPU second of this process over its start-up, in 1.._PACE_MAX (1 when too short to tell)."""
+    if cpu_s < _PACE_MIN_CPU_S:
+        return 1.0
+    return min(_PACE_MAX, max(1.0, wall_s / cpu_s))
+
+
+def _visit_count(payload: dict[str, Any]) -> int:
+    """Visits in a job's problem (a day's, or a date range's), whatever form it came in."""
+    raw = payload.get("horizon") if payload.get("horizon") is not None else payload.get("problem")
+    visits = raw.get("visits") if isinstance(raw, dict) else getattr(raw, "visits", None)
+    return len(visits) if visits is not None else 0
 
 
 @dataclass

@@ -605,7 +605,10 @@ def render(runs: dict[str, Any]) -> str:
         lines += [
             f"## {backend}",
             "",
-            f"{run['date']}, server env {run.get('server_env') or '{}'}, plan {run['plan_bytes']:,} bytes (gzip {run.get('plan_gzip_bytes', 0):,}; plan reads "
+            f"{run['date']}, server env {run.get('server_env') or '{}'}, "
+            + (f"{run['neighbours']} CPU-bound neighbour processes (niceness 0) beside it, " if run.get("neighbours")
+               else "")
+            + f"plan {run['plan_bytes']:,} bytes (gzip {run.get('plan_gzip_bytes', 0):,}; plan reads "
             f"{'accept gzip' if run.get('gzip') else 'as is'}), "
             f"{run.get('server_log_errors', 0)} error lines in the server's log.",
             "",
@@ -659,6 +662,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=5.0,
                     help="seconds of load before the measured phases, not measured (0: none)")
     ap.add_argument("--ignore-retry-after", action="store_true", help="retry at once after a 503")
+    ap.add_argument("--neighbours", type=int, default=0, metavar="N",
+                    help="N CPU-bound processes (niceness 0) run beside the server from its start to the end: "
+                    "a machine other jobs keep busy")
     ap.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                     help="extra environment for the server (e.g. SALPIMI_THREADS=16)")
     ap.add_argument("--profile", type=Path, metavar="OUT",
@@ -682,12 +688,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not args.clients or min(args.clients) < 1 or not (1 <= args.duration <= 600):
         print(f"load.py: bad phases {sorted(unknown)} or clients/duration", file=sys.stderr)
         return 2
+    if not 0 <= args.neighbours <= 64:
+        print("load.py: --neighbours takes 0..64", file=sys.stderr)
+        return 2
     backend = "postgresql" if args.db else "sqlite"
     with prepared(args.db) as target:
         port = _free_port()
         log_path = target.data_dir / "server.log"
         try:
-            with server(target, port, server_env, log_path, args.profile) as proc:
+            with server(target, port, server_env, log_path, args.profile) as proc, neighbours(args.neighbours):
                 result = asyncio.run(run_all(args, target, port, proc.pid))
         except Exception:
             print(log_path.read_text(errors="replace")[-3000:] if log_path.exists() else "", file=sys.stderr)
@@ -696,6 +705,7 @@ def main(argv: list[str] | None = None) -> int:
     result.update(
         date=dt.datetime.now().astimezone().isoformat(timespec="seconds"), host=platform.node(),
         cpus=os.cpu_count(), server_env=server_env, duration_s=args.duration, gzip=args.gzip,
+        neighbours=args.neighbours,
         server_log_errors=sum(1 for line in server_log.splitlines() if "ERROR" in line or "Traceback" in line),
     )
     if args.profile:
@@ -704,6 +714,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     save_run(args.raw, args.out, backend, result, render)
     return 0
+
+
+@contextlib.contextmanager
+def neighbours(n: int) -> Iterator[None]:
+    """``n`` CPU-bound processes at niceness 0 while the block runs (each spins one core's worth)."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
 
 
 def save_run(raw: Path, out: Path, backend: str, result: dict[str, Any], render: Any) -> None:
