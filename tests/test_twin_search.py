@@ -159,3 +159,16 @@ def test_on_the_clock_a_search_leaving_a_visit_out_stops_for_the_bound(monkeypat
     assert r.plan.kpis.coverage_bound is not None
     assert r.plan.kpis.risk_covered <= r.plan.kpis.coverage_bound < total
     assert r.elapsed_s <= limit * 1.02 + 0.5
+
+
+def test_two_pyvrp_searches_race_on_days_too_big_for_the_race_against_or_tools(monkeypatch) -> None:
+    """Above 600 candidate visits OR-Tools' leg is not worth its model; two PyVRP searches still race there."""
+    monkeypatch.setattr("planner.solvers.race.can_fork", lambda processes=None: True)
+    clock, idle = Deadline.start(10), RaceSolver(processes=2, load=lambda: 0.2)
+    big = compile_instance(_vrptw_day(7, n=601, workers=4), TRAVEL)
+    assert idle.twin(big) and idle.mode(big, clock) == "race"
+    assert RaceSolver(processes=2, load=lambda: 1.0).mode(big, clock) == "alone"  # no idle core
+    with_breaks = _vrptw_day(7, n=601, workers=4)
+    with_breaks = problem(list(with_breaks.households), [worker(k) for k in range(4)], list(with_breaks.visits))
+    vroom_day = compile_instance(with_breaks, TRAVEL)
+    assert not idle.twin(vroom_day) and idle.mode(vroom_day, clock) == "alone"

@@ -234,14 +234,20 @@ class RaceSolver:
         self.load = load
         self.handover = handover
 
-    def mode(self, inst: Instance, budget: Deadline) -> str:
+    def twin(self, inst: Instance, previous_worker: Sequence[int] | None = None) -> bool:
+        """Whether this process's leg is a second PyVRP search (the challenger PyVRP, its relaxation exact)."""
+        challenger = self.challenger if self.challenger != "auto" else challenger_for(inst, previous_worker)
+        return challenger == "pyvrp" and relaxation_is_exact(inst, previous_worker)
+
+    def mode(self, inst: Instance, budget: Deadline, previous_worker: Sequence[int] | None = None) -> str:
         """How this day is solved: ``"race"`` (two processes side by side), ``"sequential"`` (both legs one after
         the other: the deterministic mode without a second process, or ``halve``) or ``"alone"`` (the challenger
         on the whole budget).  On the clock a race needs an idle core for each leg (:func:`idle_cores` at least
         1.5: the cores less the load, read by ``load`` if given; without ``load``, ``processes`` counts idle cores)
-        and a day of at most 600 candidate visits."""
+        and, against plain OR-Tools, a day of at most 600 candidate visits (two PyVRP searches have no such limit:
+        OR-Tools' model is what costs seconds there)."""
         busy = not budget.deterministic and (
-            inst.n_visits > _RACE_MAX_VISITS
+            (inst.n_visits > _RACE_MAX_VISITS and not self.twin(inst, previous_worker))
             or ((self.processes is None or self.load is not None)
                 and idle_cores(self.processes, self.load) < _RACE_IDLE_CORES))
         if busy or not can_fork(self.processes):
@@ -251,8 +257,7 @@ class RaceSolver:
     def uses_grace(self, inst: Instance, previous_worker: Sequence[int] | None) -> bool:
         """Whether every search of this day goes on into a :class:`Deadline`'s grace once its best plan serves every
         visit: PyVRP's searches alone (its relaxation exact), in either mode."""
-        challenger = self.challenger if self.challenger != "auto" else challenger_for(inst, previous_worker)
-        return challenger == "pyvrp" and relaxation_is_exact(inst, previous_worker)
+        return self.twin(inst, previous_worker)
 
     def solve(
         self,
@@ -289,12 +294,12 @@ class RaceSolver:
             return lambda: ortools.solve(inst, params, initial=initial, previous_worker=previous_worker,
                                          progress=progress, should_stop=should_stop, deadline=budget)
         challenger = self.challenger if self.challenger != "auto" else challenger_for(inst, previous_worker)
-        mode = self.mode(inst, budget)
+        mode = self.mode(inst, budget, previous_worker)
         if mode == "alone":
             return lambda: _alone(challenger, inst, params, budget, previous_worker, progress, should_stop)
         # This process's leg: a second PyVRP search with another seed where PyVRP's relaxation is exact (plain
         # OR-Tools is far weaker there), plain OR-Tools elsewhere (it keeps every rule the relaxation drops).
-        twin = challenger == "pyvrp" and relaxation_is_exact(inst, previous_worker)
+        twin = self.twin(inst, previous_worker)
         own_engine = _engine("pyvrp") if twin else ortools
         own_params = dataclasses.replace(params, seed=second_seed(params.seed)) if twin else params
         # Two PyVRP searches hand the challenger's incumbent over at the budget's midpoint (the child's search
