@@ -68,3 +68,57 @@ def test_solve_params_name_their_engine() -> None:
     assert SolveParams().solver == "auto"
     with pytest.raises(ValueError, match="solver: 'fastest' is not one of auto, race, ortools, pyvrp, vroom"):
         SolveParams(solver="fastest")
+
+
+def test_pace_is_wall_over_cpu_time_at_least_one() -> None:
+    assert budget_module.pace(3.0, 1.5) == 2.0  # another job shared the core half the time
+    assert budget_module.pace(1.0, 1.2) == 1.0  # never faster than the CPU
+    assert budget_module.pace(5.0, 0.001) == 1.0  # too short a stretch to tell
+    assert budget_module.pace(100.0, 1.0) == 10.0
+
+
+def test_the_reserve_for_the_post_passes_grows_with_the_pace_the_call_runs_at(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When compiling the day took more wall time than CPU time (other jobs on the cores), the post-passes are
+    expected to as well: the search ends that much earlier, and the whole call still ends within its budget."""
+    import importlib
+    import time
+
+    from daysupport import household, problem, worker
+
+    from planner import HaversineProvider, Visit, solve
+    from planner.solvers.base import RawSolution
+
+    solve_module = importlib.import_module("planner.solve")
+    p = problem([household(i, dlat=0.001 * i) for i in range(40)], [worker(0), worker(1)],
+                [Visit(id=f"v{i}", household_id=f"h{i}", duration_s=1800) for i in range(40)])
+    seen: list[float] = []
+
+    class Recording:
+        name = "ortools"
+
+        def solve(self, inst, params, *, deadline, **_):
+            seen.append(deadline.ends_at)
+            return RawSolution(routes=((),) * inst.n_workers, objective=0, solver="recording")
+
+    real = solve_module.compile_instance
+
+    def compile_on_a_busy_machine(*args, **kwargs):
+        cpu = time.process_time()
+        while time.process_time() - cpu < 0.05:  # 50 ms of CPU ...
+            pass
+        time.sleep(0.35)  # ... in 0.4 s of wall time: pace 8
+        return real(*args, **kwargs)
+
+    ends = []
+    for busy in (False, True):
+        if busy:
+            monkeypatch.setattr(solve_module, "compile_instance", compile_on_a_busy_machine)
+        budget = Deadline.start(4.0)
+        t0 = time.perf_counter()
+        solve(p, HaversineProvider(), SolveParams(time_limit_s=4.0), solver=Recording())
+        assert time.perf_counter() - t0 <= 4.0 * 1.02 + 0.5
+        ends.append(budget.ends_at - seen[-1])  # seconds kept after the search
+    quiet, busy_kept = ends
+    # 40 optional visits: (0.05 + 40 x 0.0005) s = 0.07 s at pace 1, about 8 times that at pace 8.
+    assert 0.05 < quiet < 0.2
+    assert busy_kept > 3 * quiet and busy_kept > 0.3

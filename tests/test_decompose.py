@@ -3,6 +3,8 @@ whole day's view, and plans made in parts hold every rule (in a forked process p
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from daysupport import assert_plan_clean as _ok
 from daysupport import household, problem, window, worker
@@ -11,6 +13,7 @@ from test_solve import small_problems
 
 from planner import HaversineProvider, Location, Role, SolveParams, TravelModeName, Visit, compile_instance, solve
 from planner.solvers import decompose
+from planner.solvers.budget import Deadline
 from planner.solvers.decompose import DecomposeSolver, split_day, sub_instance
 
 TRAVEL = HaversineProvider()
@@ -108,3 +111,66 @@ def test_the_default_solver_plans_in_parts_only_big_days_without_joint_visits(mo
     r = solve(p, TRAVEL, QUICK)
     _ok(p, r)
     assert r.plan.meta["solver"].startswith("decompose (")
+
+
+def city_blocks(n_blocks: int = 8, per_block: int = 20):
+    """``n_blocks`` neighbourhoods 1.5 km apart with ``per_block`` visits each (every fifth urgent) and two
+    workers based in each: a day that splits into one part per neighbourhood."""
+    hs, vs, ws = [], [], []
+    for b in range(n_blocks):
+        centre = Location(lat=37.46 + 0.014 * (b // 4), lon=126.93 + 0.017 * (b % 4))
+        for k in range(per_block):
+            i = b * per_block + k
+            hs.append(household(i, dlat=centre.lat - 37.4784 + 0.0004 * (k % 5),
+                                dlon=centre.lon - 126.9516 + 0.0005 * (k // 5)))
+            vs.append(Visit(id=f"v{i}", household_id=f"h{i}", duration_s=1200, urgent=k % 5 == 0))
+        ws += [worker(2 * b, start=centre, end=centre), worker(2 * b + 1, start=centre, end=centre)]
+    return problem(hs, ws, vs)
+
+
+def test_parts_keep_to_the_clock_when_each_outlasts_its_share(monkeypatch) -> None:
+    """On a loaded machine a part's engine may take longer than the share it was given (its first solution comes
+    whatever the clock): the parts still to come start only while their least cost fits, a part running past the
+    search's end is stopped, and what they did not plan goes to the repair, urgent visits first; the whole call ends
+    within its budget and every rule holds."""
+    slow_s = 0.9
+    real = decompose._solve_part
+
+    def slow_part(*args, **kwargs):
+        time.sleep(slow_s)  # the engine's first solution, past a short share
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(decompose, "_solve_part", slow_part)
+    p = city_blocks()
+    limit = 3.0
+    solver = DecomposeSolver(part_visits=20, processes=2)
+    t0 = time.perf_counter()
+    r = solve(p, TRAVEL, SolveParams(time_limit_s=limit, seed=1), solver=solver)
+    wall = time.perf_counter() - t0
+    _ok(p, r)
+    assert wall <= 1.02 * limit + 0.5, wall
+    outcomes = [what for *_, what in solver.log]
+    assert len(outcomes) == 8 and outcomes.count("ok") >= 2
+    assert "skipped" in outcomes or "failed" in outcomes  # eight parts of 0.9 s each cannot all run in 3 s on 2 lanes
+    assert "left to the repair" in r.plan.meta["status"] or "failed" in r.plan.meta["status"]
+    assert r.plan.kpis.urgent_unassigned == 0  # urgent visits of the parts not solved inserted across the borders
+
+
+def test_a_part_that_ends_early_leaves_its_time_to_the_parts_still_to_come() -> None:
+    """Parts start as lanes free up, each with the time left in proportion to its visits: a part that returns early
+    makes the next ones' shares longer, and the last one runs to the search's end."""
+    parts = [decompose.Part(visits=np.arange(k * 10, k * 10 + 10), workers=np.array([k])) for k in range(4)]
+    budget = Deadline.start(8.0)
+    clock = decompose._Clock(parts, budget, lanes=2, pace=1.0)
+    first = clock.share(0, {})
+    second = clock.share(1, {0: first})
+    assert abs(first.cap_s - 4.0) < 0.05 and abs(second.cap_s - 4.0) < 0.05  # 2 lanes x 8 s x 10 / 40 visits
+    # Part 0 returns at once: part 2 gets the time of its lane, shared with part 3 still to come.
+    third = clock.share(2, {1: second})
+    assert third.cap_s > 5.5  # (2 x 8 - 4) x 10 / 20 = 6 s, not 4
+    # Part 1 returns too: the last part runs to the search's end ((2 x 8 - 6) x 10 / 10 = 10 s, at most the 8 left).
+    last = clock.share(3, {2: third})
+    assert abs(last.ends_at - budget.ends_at) < 0.05
+    # A part whose least cost no longer fits is not started.
+    tight = decompose._Clock(parts, Deadline.start(0.01), lanes=2, pace=1.0)
+    assert tight.share(0, {}) is None

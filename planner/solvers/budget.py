@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..params import SolveParams
 
-__all__ = ["Deadline"]
+__all__ = ["Deadline", "pace"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,3 +92,12 @@ class Deadline:
         lasts at least ``floor`` seconds."""
         now = time.monotonic()
         return Deadline(cap_s=max(floor, self.ends_at - now - seconds), started=now, work=self.work)
+
+
+def pace(wall_s: float, cpu_s: float) -> float:
+    """Seconds of the wall clock per second of this process's CPU over a stretch of CPU-bound work (compiling the
+    day): 1 on an idle machine, 2 when another job shares the core, so that an estimate in CPU seconds becomes one
+    on the clock.  At least 1 and at most 10; 1 when the stretch is too short to tell (under 20 ms of CPU)."""
+    if cpu_s < 0.02:
+        return 1.0
+    return min(10.0, max(1.0, wall_s / cpu_s))

@@ -55,6 +55,12 @@ _KMEANS_ROUNDS = 20
 #: first solution on a tiny share of the budget: VROOM's construction, the checks, sending the routes back).
 _GRACE_S = 1.0
 _GRACE_S_PER_VISIT = 0.004
+#: A part's least cost in CPU seconds per visit before any part has been timed (forking, the part's view, VROOM's
+#: first solution, its checks, sending the routes back).
+_PART_S_PER_VISIT = 0.002
+#: Seconds past the search's end after which a part still running is stopped on the clock (its visits go to the
+#: repair across the borders).
+_LATE_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,17 +319,6 @@ def _across_borders(inst: Instance, routes: list[tuple[int, ...]], budget: Deadl
     return not cut[0]
 
 
-def _lanes(parts: list[Part], n: int) -> list[list[int]]:
-    """Parts to ``n`` lanes, the biggest first, each to the lane with the fewest visits so far."""
-    lanes: list[list[int]] = [[] for _ in range(n)]
-    load = [0] * n
-    for i in sorted(range(len(parts)), key=lambda i: (-len(parts[i].visits), i)):
-        j = load.index(min(load))
-        lanes[j].append(i)
-        load[j] += len(parts[i].visits)
-    return [lane for lane in lanes if lane]
-
-
 def _cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -343,18 +338,28 @@ class DecomposeSolver:
     processes
         Parts solved at a time (default: the cores this process may use); 1 solves them one after the other in this
         process.
+    pace
+        Seconds of the wall clock per second of this process's CPU so far (:func:`~planner.solvers.budget.pace`;
+        1 on an idle machine): a part's least cost is estimated at this pace until parts have been timed.
     """
 
     name = "decompose"
 
-    def __init__(self, *, part_visits: int = PART_VISITS, engine: str = "auto", processes: int | None = None) -> None:
+    def __init__(self, *, part_visits: int = PART_VISITS, engine: str = "auto", processes: int | None = None,
+                 pace: float = 1.0) -> None:
         if part_visits < 1:
             raise ValueError(f"part_visits: must be positive, got {part_visits!r}")
         if engine not in ("auto", "ortools", "pyvrp", "vroom"):
             raise ValueError(f"engine: must be 'auto', 'ortools', 'pyvrp' or 'vroom', got {engine!r}")
+        if not (isinstance(pace, int | float) and pace >= 1.0):
+            raise ValueError(f"pace: must be a number of at least 1, got {pace!r}")
         self.part_visits = part_visits
         self.engine = engine
         self.processes = processes
+        self.pace = float(pace)
+        #: What became of each part in the last solve: (visits, seconds given, seconds taken, "ok" / "failed" /
+        #: "skipped"), in the order the parts ended.
+        self.log: list[tuple[int, float, float, str]] = []
 
     def solve(
         self,
@@ -374,10 +379,9 @@ class DecomposeSolver:
         routes: list[tuple[int, ...]] = [() for _ in range(inst.n_workers)]
         n = self.processes if self.processes is not None else _cores()
         fork = n >= 2 and len(parts) >= 2 and not mp.current_process().daemon and "fork" in mp.get_all_start_methods()
-        lanes = _lanes(parts, n if fork else 1)
+        self.log = []
         total = sum(len(p.visits) for p in parts)
         covered = 0
-        failed = 0
         t0 = time.perf_counter()
 
         def report(found: list[tuple[int, tuple[int, ...]]]) -> None:
@@ -389,84 +393,139 @@ class DecomposeSolver:
                 progress(Progress(elapsed_s=time.perf_counter() - t0, objective=0, visits_covered=covered,
                                   visits_total=total))
 
-        def share(lane_left: list[int]) -> Deadline:
-            """The next part of a lane: the lane's time left in proportion to its visits."""
-            size = sum(len(parts[i].visits) for i in lane_left)
-            frac = len(parts[lane_left[0]].visits) / max(1, size)
-            return budget.split(max(1e-6, min(1.0, frac)), floor=0.05)
-
+        clock = _Clock(parts, budget, n if fork else 1, self.pace)
         if not fork:
-            lane = lanes[0]
-            for k in range(len(lane)):
+            for i in clock.order:
                 if should_stop is not None and should_stop():
                     break
-                report(_solve_part(inst, parts[lane[k]], params, share(lane[k:]), engine, should_stop))
+                dl = clock.share(i, {})
+                if dl is None:
+                    self.log.append((len(parts[i].visits), 0.0, 0.0, "skipped"))
+                    continue
+                began = time.monotonic()
+                report(_solve_part(inst, parts[i], params, dl, engine, should_stop))
+                clock.taken(i, dl, time.monotonic() - began)
+                self.log.append((len(parts[i].visits), dl.cap_s, time.monotonic() - began, "ok"))
         else:
-            failed = self._forked(inst, parts, lanes, params, budget, engine, share, report, should_stop)
+            self._forked(inst, parts, clock, params, budget, engine, report, should_stop)
+        failed = sum(1 for *_, what in self.log if what == "failed")
+        skipped = sum(1 for *_, what in self.log if what == "skipped")
         stopped = should_stop is not None and should_stop()
         settled = False if stopped else _across_borders(inst, routes, budget)
+        status = "ok" if not (failed or skipped) else ", ".join(
+            x for x in (f"{failed} part(s) failed" if failed else "",
+                        f"{skipped} part(s) left to the repair (no time)" if skipped else "") if x)
         return RawSolution(routes=tuple(routes), objective=0, stopped_early=stopped, settled=settled,
-                           status="ok" if not failed else f"{failed} part(s) failed",
-                           solver=f"{self.name} ({len(parts)} parts)")
+                           status=status, solver=f"{self.name} ({len(parts)} parts)")
 
-    def _forked(self, inst: Instance, parts: list[Part], lanes: list[list[int]], params: SolveParams,
-                budget: Deadline, engine: str, share: Callable[[list[int]], Deadline],
-                report: Callable[[list[tuple[int, tuple[int, ...]]]], None],
-                should_stop: Callable[[], bool] | None) -> int:
-        """Each lane's parts one after the other in forked children, the lanes side by side; the number of parts
-        that sent no routes."""
+    def _forked(self, inst: Instance, parts: list[Part], clock: _Clock, params: SolveParams, budget: Deadline,
+                engine: str, report: Callable[[list[tuple[int, tuple[int, ...]]]], None],
+                should_stop: Callable[[], bool] | None) -> None:
+        """The parts in forked children, as many at a time as ``clock`` has lanes, the biggest first, the next one
+        started as soon as a child ends (a part that ends early leaves its time to the parts still to come)."""
         ctx = mp.get_context("fork")
         stop = ctx.Event()
         # The part engine's modules (and OR-Tools', which the hybrids end with) are imported here, once, not in
         # every child.
         _engine_for(engine)
         _engine_for("ortools")
-        running: dict[int, tuple[Any, Any, Deadline]] = {}  # lane -> (process, pipe, deadline)
-        nxt = [0] * len(lanes)
-        lane_of = [0] * len(lanes)  # the part each lane runs
-        failed = 0
+        running: dict[int, tuple[Any, Any, Deadline, float]] = {}  # part -> (process, pipe, deadline, started)
+        queue = list(clock.order)
 
-        def launch(j: int) -> None:
-            lane = lanes[j]
-            part = parts[lane[nxt[j]]]
-            dl = share(lane[nxt[j]:])
-            recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(inst, part, params, dl, engine, stop, send),
-                               name="salpimi-part")
-            proc.start()
-            send.close()
-            running[j] = (proc, recv, dl)
-            lane_of[j] = lane[nxt[j]]
-            nxt[j] += 1
+        def launch() -> None:
+            while queue and len(running) < clock.lanes and not stop.is_set():
+                i = queue.pop(0)
+                dl = clock.share(i, {j: d for j, (_, _, d, _) in running.items()})
+                if dl is None:
+                    self.log.append((len(parts[i].visits), 0.0, 0.0, "skipped"))
+                    continue
+                recv, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_child, args=(inst, parts[i], params, dl, engine, stop, send),
+                                   name="salpimi-part")
+                proc.start()
+                send.close()
+                running[i] = (proc, recv, dl, time.monotonic())
 
-        for j in range(len(lanes)):
-            launch(j)
+        launch()
         while running:
             if should_stop is not None and should_stop():
                 stop.set()
-            for j, (proc, recv, dl) in list(running.items()):
+            for i, (proc, recv, dl, began) in list(running.items()):
                 got: Any = None
-                late = time.monotonic() > (dl.ends_at + _GRACE_S + _GRACE_S_PER_VISIT * len(parts[lane_of[j]].visits)
-                                           + (dl.cap_s if dl.deterministic else 0.0))
                 if recv.poll(0.02 if len(running) > 1 else 0.05):
                     try:
                         got = recv.recv()
                     except EOFError:
                         got = "no answer"
-                elif proc.is_alive() and not late:
+                elif proc.is_alive() and not clock.late(i, dl):
                     continue
                 else:
                     got = "no answer"
-                proc.join(timeout=_GRACE_S)
+                proc.join(timeout=min(_GRACE_S, max(0.05, budget.remaining())))
                 if proc.is_alive():
                     proc.terminate()
                     proc.join()
                 recv.close()
-                del running[j]
+                del running[i]
+                took = time.monotonic() - began
                 if isinstance(got, list):
                     report(got)
-                else:
-                    failed += 1
-                if nxt[j] < len(lanes[j]) and not stop.is_set():
-                    launch(j)
-        return failed
+                    clock.taken(i, dl, took)
+                self.log.append((len(parts[i].visits), dl.cap_s, took, "ok" if isinstance(got, list) else "failed"))
+                launch()
+
+
+class _Clock:
+    """When each part starts and how long it may run.
+
+    On the clock a part gets the time left in proportion to its visits among the visits still to plan, over the
+    lanes (processes) free for them, at least its least cost; a part whose least cost no longer fits before the
+    search's end is not started (its visits go to the repair across the borders), and one still running past the
+    search's end (a little after, :data:`_LATE_S`) is stopped.  A part's least cost (forking, its view, the
+    engine's first solution, sending the routes) is estimated per visit: :data:`_PART_S_PER_VISIT` at the pace
+    the process has run so far, plus the most (per visit) any part has taken past the time it was given (the
+    engine's first solution outlasting a short budget, its closing steps).  Deterministic: the
+    work budget decides, every part runs, the clock is only the safety cap."""
+
+    def __init__(self, parts: list[Part], budget: Deadline, lanes: int, pace: float) -> None:
+        self.parts = parts
+        self.budget = budget
+        self.lanes = max(1, lanes)
+        self.order = sorted(range(len(parts)), key=lambda i: (-len(parts[i].visits), i))
+        self.todo = {i: len(parts[i].visits) for i in self.order}
+        self.per_visit = _PART_S_PER_VISIT * pace
+        self.over = 0.0
+
+    def need(self, i: int) -> float:
+        return (self.per_visit + self.over) * len(self.parts[i].visits)
+
+    def share(self, i: int, running: dict[int, Deadline]) -> Deadline | None:
+        """The next part's budget, ``None`` when it does not fit; ``running``: the parts being solved."""
+        size = self.todo.pop(i)
+        left = sum(self.todo.values()) + size
+        now = time.monotonic()
+        if self.budget.deterministic:
+            frac = self.lanes * size / max(1, left + sum(len(self.parts[j].visits) for j in running))
+            return self.budget.split(max(1e-6, min(1.0, frac)), floor=0.05)
+        remaining = self.budget.ends_at - now
+        if remaining < self.need(i):
+            return None
+        free = self.lanes * remaining - sum(max(0.0, d.ends_at - now) for d in running.values())
+        seconds = min(remaining, max(self.need(i), free * size / max(1, left)))
+        return Deadline(cap_s=seconds, started=now, work=None)
+
+    def taken(self, i: int, given: Deadline, seconds: float) -> None:
+        """Part ``i`` took ``seconds`` of the ``given`` budget: what it took past it adds to every part's least
+        cost (per visit)."""
+        if not self.budget.deterministic and seconds > given.cap_s:
+            self.over = max(self.over, (seconds - given.cap_s) / max(1, len(self.parts[i].visits)))
+
+    def late(self, i: int, given: Deadline) -> bool:
+        """Whether part ``i``'s child is past all waiting: its budget and a grace to send its routes, on the clock
+        never past the search's end and :data:`_LATE_S`."""
+        limit = given.ends_at + _GRACE_S + _GRACE_S_PER_VISIT * len(self.parts[i].visits)
+        if self.budget.deterministic:
+            limit += given.cap_s
+        else:
+            limit = min(limit, self.budget.ends_at + _LATE_S)
+        return time.monotonic() > limit
