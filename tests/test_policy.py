@@ -12,9 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from test_solve import small_problems
 
 from planner import HaversineProvider, SolveParams, Visit, compile_instance, solve
-from planner.schedule import feasible_part
+from planner.evaluate import evaluate_instance
+from planner.plan import Plan, Reason, Unassigned
+from planner.schedule import feasible_part, schedule_route
+from planner.solve import _route_from
 from planner.solvers.budget import Deadline
-from planner.solvers.improve import improve
+from planner.solvers.improve import improve, recreate
 from planner.solvers.objective import full_objective
 from planner.solvers.race import RaceSolver, challenger_for, idle_cores
 from planner.solvers.vroom_hybrid import VroomHybridSolver, deepest, fits, priorities_of, vroom_routes
@@ -170,3 +173,45 @@ def test_improve_stops_when_asked_and_leaves_routes_feasible() -> None:
     assert improve(inst, start, DETERMINISTIC, stop=lambda: True) == ((0, 5, 2), (7, 1))
     assert full_objective(inst, improve(inst, start, DETERMINISTIC), DETERMINISTIC) <= full_objective(
         inst, start, DETERMINISTIC)
+
+
+# ---- ruin and recreate on the full objective -------------------------------------------------------
+
+def _two_for_one():
+    """One worker, nine hours, no lunch: two safe 4-hour visits fill the day; a risky 6-hour one fits only alone."""
+    hs = [household(i, dlat=0.001 * i) for i in range(3)]
+    vs = [Visit(id="v0", household_id="h0", priority=1.0, duration_s=4 * 3600),
+          Visit(id="v1", household_id="h1", priority=1.0, duration_s=4 * 3600),
+          Visit(id="v2", household_id="h2", priority=50.0, duration_s=6 * 3600)]
+    return compile_instance(problem(hs, [worker(0, break_window=None, break_s=0)], vs), TRAVEL)
+
+
+def test_recreate_takes_two_safer_visits_out_for_a_riskier_one_the_local_search_cannot_place() -> None:
+    inst = _two_for_one()
+    # The local search swaps one visit for one: the risky visit beside either safe one overruns the shift.
+    assert improve(inst, [[0, 1]], DETERMINISTIC) == ((0, 1),)
+    after = recreate(inst, [[0, 1]], DETERMINISTIC, stop=lambda: False, rounds=5)
+    assert after == ((2,),)
+    assert full_objective(inst, after, DETERMINISTIC) < full_objective(inst, [[0, 1]], DETERMINISTIC)
+
+
+def test_recreate_stops_when_asked() -> None:
+    inst = _two_for_one()
+    assert recreate(inst, [[0, 1]], DETERMINISTIC, stop=lambda: True) == ((0, 1),)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_problems())
+def test_recreate_never_worsens_the_full_objective_and_keeps_every_rule(p) -> None:
+    inst = compile_instance(p, TRAVEL)
+    start = [feasible_part(inst, w, r) for w, r in enumerate(vroom_routes(inst, seconds=None, exploration_level=0))]
+    after = recreate(inst, start, DETERMINISTIC, stop=lambda: False, rounds=15, seed=3)
+    assert full_objective(inst, after, DETERMINISTIC) <= full_objective(inst, start, DETERMINISTIC)
+    assert full_objective(inst, after, DETERMINISTIC) < 1 << 62
+    assert after == recreate(inst, start, DETERMINISTIC, stop=lambda: False, rounds=15, seed=3)
+    routes = tuple(_route_from(inst, w, order, schedule_route(inst, w, order)) for w, order in enumerate(after) if order)
+    served = {s.visit_id for rt in routes for s in rt.stops}
+    left = tuple(Unassigned(visit_id=v.id, household_id=v.household_id, reason=Reason.OVER_CAPACITY, detail="",
+                            mandatory=v.mandatory, urgent=v.urgent) for v in p.visits if v.id not in served)
+    ev = evaluate_instance(inst, Plan(date=p.date, routes=routes, unassigned=left))
+    assert not ev.violations, [v.message for v in ev.violations]

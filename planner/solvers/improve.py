@@ -4,6 +4,7 @@ routes (or-opt and 2-opt within a route), dropped visits put back where they sti
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Callable, Sequence
 
 from ..instance import Instance
@@ -11,7 +12,7 @@ from ..params import SolveParams
 from ..schedule import Timing, schedule_route
 from .repair import repair
 
-__all__ = ["improve"]
+__all__ = ["improve", "recreate"]
 
 #: Exact timings tried per move search, the best estimates first (a timing costs about half a millisecond; the
 #: estimates, travel from the tables, are exact in travel but blind to windows, lunch and working time).
@@ -20,6 +21,8 @@ _CHECKS = 12
 _ROUNDS = 4
 #: Longest segment an or-opt move carries within a route.
 _SEGMENT = 3
+#: Planned visits a ruin takes out (the nearest to a random one), at least and at most.
+_RUIN = (3, 12)
 
 
 class _Day:
@@ -72,6 +75,15 @@ class _Day:
 
     def set(self, w: int, order: tuple[int, ...], timing: Timing) -> None:
         self.routes[w], self.timings[w] = order, timing
+
+    def cost(self) -> int:
+        """The full objective of the routes (travel, skip penalties, continuity), from their timings."""
+        inst, total, served = self.inst, 0, set[int]()
+        for w, (order, t) in enumerate(zip(self.routes, self.timings, strict=True)):
+            total += sum(s for s, _ in t.legs)
+            total += sum(self.extra(v, w) for v in order)
+            served.update(order)
+        return total + sum(int(inst.penalty[v]) for v in range(inst.n_visits) if v not in served)
 
 
 def _shorter(day: _Day, w: int, stop: Callable[[], bool]) -> bool:
@@ -195,4 +207,64 @@ def improve(inst: Instance, routes: Sequence[Sequence[int]], params: SolveParams
         if not changed:
             break
     repair(inst, day.routes, day.timings, stop=halt)
+    return tuple(day.routes)
+
+
+def _ruin(day: _Day, rng: random.Random) -> set[int]:
+    """Take out the planned visits nearest to a random planned one (``_RUIN`` of them, by travel both ways on its
+    worker's table) from every route they are on; the workers whose routes changed (empty when nothing was
+    planned, or when a shortened route no longer times out, which then stays as it was)."""
+    inst = day.inst
+    planned = [(v, w) for w, r in enumerate(day.routes) for v in r]
+    if not planned:
+        return set()
+    seed, w0 = planned[rng.randrange(len(planned))]
+    tt, ls = inst.tables[w0], int(inst.visit_loc[seed])
+    k = rng.randint(*_RUIN)
+    locs = [int(inst.visit_loc[v]) for v, _ in planned]
+    dist = [int(tt[ls, x]) + int(tt[x, ls]) for x in locs]
+    near = [planned[i] for i in sorted(range(len(planned)), key=dist.__getitem__)]
+    out = {v for v, _ in near[:k]}
+    touched = {w for v, w in near[:k]}
+    for w in touched:
+        order = tuple(v for v in day.routes[w] if v not in out)
+        t = schedule_route(inst, w, order)
+        if t.ok:
+            day.set(w, order, t)
+    return touched
+
+
+def recreate(inst: Instance, routes: Sequence[Sequence[int]], params: SolveParams,
+             previous_worker: Sequence[int] | None = None, *, stop: Callable[[], bool],
+             seed: int = 0, rounds: int | None = None) -> tuple[tuple[int, ...], ...]:
+    """Ruin and recreate on the full objective from feasible ``routes``: the planned visits nearest to a random one
+    are taken out, every unserved visit goes back where it fits, riskiest first and at its cheapest (the greedy
+    :func:`~planner.solvers.repair.repair`), the routes touched are shortened (or-opt, 2-opt); the result is kept
+    when its objective is no worse (equal ones too, to move along plateaus), else the routes go back.  Room freed
+    near a cluster of safer visits takes a riskier one that fitted nowhere, and a cluster re-inserted at its
+    cheapest shortens travel at equal coverage.  Runs until ``stop()`` (polled between rounds) or ``rounds``
+    rounds; never returns routes worse than ``routes``, every route feasible.  Routes with joint visits,
+    precedences or due times, and routes that cannot be timed, are returned unchanged."""
+    day = _Day(inst, routes, params, previous_worker)
+    if inst.joint or inst.has_due or not day.ok():
+        return tuple(day.routes)
+    rng = random.Random(seed)
+    best = day.cost()
+    done = 0
+    while (rounds is None or done < rounds) and not stop():
+        done += 1
+        saved_routes, saved_timings = list(day.routes), list(day.timings)
+        touched = _ruin(day, rng)
+        if not touched:
+            break
+        before = list(day.routes)
+        repair(inst, day.routes, day.timings, stop=stop)
+        touched |= {w for w in range(inst.n_workers) if day.routes[w] != before[w]}
+        for w in sorted(touched):
+            _shorter(day, w, stop)
+        cost = day.cost()
+        if cost <= best:
+            best = cost
+        else:
+            day.routes, day.timings = saved_routes, saved_timings
     return tuple(day.routes)

@@ -19,7 +19,7 @@ from ..schedule import feasible_part
 from ..travel.base import UNREACHABLE
 from .base import Progress, RawSolution
 from .budget import Deadline
-from .improve import improve
+from .improve import improve, recreate
 from .objective import full_objective
 
 __all__ = ["VroomHybridSolver", "VroomModel", "build_vroom_input", "deepest", "fits", "priorities_of",
@@ -48,6 +48,9 @@ _POLISH_SHARE = 0.4
 #: linear led on three of five (by 60-530 risk covered over rank98), rank98 on one (by 60), rank30 on one (level
 #: with linear); log left intensive visits out on a 1,000-household day.  At 10 s two or three runs fit.
 _CLOCK_MAPPINGS = ("linear", "rank98", "rank30", "log")
+#: Share of the time left after the full objective's local search given to its ruin and recreate
+#: (:func:`~planner.solvers.improve.recreate`); OR-Tools polishes in the rest.
+_RECREATE_SHARE = 0.5
 #: Candidate visits beyond which VROOM runs at exploration level 0.
 _LARGE_DAY = 600
 #: VROOM's exploration level in the deterministic mode.  pyvroom 1.15 is reproducible at level 0 only: from level 1
@@ -329,6 +332,16 @@ class VroomHybridSolver:
             cost = full_objective(inst, better, params, previous_worker)
             if cost < mine:
                 hint, mine = [list(r) for r in better], cost
+            # Then ruin and recreate on that objective with a share of what is left (the local search above ends
+            # in its local optimum in well under a second on busy days); OR-Tools gets the rest.
+            if not halt():
+                share = budget.split(_RECREATE_SHARE)
+                better = recreate(inst, hint, params, previous_worker, seed=params.seed,
+                                  stop=share.expired if should_stop is None else (
+                                      lambda: share.expired() or should_stop()))
+                cost = full_objective(inst, better, params, previous_worker)
+                if cost < mine:
+                    hint, mine = [list(r) for r in better], cost
         # On the clock, OR-Tools polishes only if building its model leaves it time to search (2,000 visits: about
         # 7 s of building; started anyway, it overran a 10 s budget by 7 s).
         if not budget.deterministic and budget.remaining() < 1.5 * build_seconds(inst) + 0.5:
