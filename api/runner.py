@@ -34,9 +34,6 @@ _PROGRESS_EVERY_S = 0.3
 #: turning it into JSON and sending it to the web process (8 ms on the 166-visit Gwanak day; twice that kept).
 _AFTER_SOLVE_CPU_S = 0.02
 _AFTER_SOLVE_CPU_S_PER_VISIT = 0.0001
-#: Bounds of a worker's pace (wall seconds per CPU second over its start-up), and the least start-up CPU that tells.
-_PACE_MAX = 10.0
-_PACE_MIN_CPU_S = 0.05
 
 
 
@@ -110,7 +107,8 @@ def run_payload(
         return {"plan": plan_to_json(out.plan), "stopped_early": out.stopped_early,
                 "problem": problem_to_json(out.day), "violations": _violations(out.violations)}
     result = solve(
-        problem, travel, params, previous=previous, progress=progress, should_stop=should_stop
+        problem, travel, params, previous=previous, progress=progress, should_stop=should_stop,
+        known_pace=payload.get("pace"),
     )
     checked = evaluate(problem, result.plan, travel)
     plan = replace(result.plan, meta={**result.plan.meta, "violations": len(checked.violations)})
@@ -177,7 +175,7 @@ def _progress_dict(p: Any) -> dict[str, Any]:
     return out
 
 
-def _child_main(conn: Connection, payload: dict[str, Any], nice: int = 0) -> None:
+def _child_main(conn: Connection, payload: dict[str, Any], nice: int = 0, spawned: float | None = None) -> None:
     """Entry point of a worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     if nice > 0:  # requests first: the solve stops on its clock whatever CPU it gets
@@ -204,7 +202,7 @@ def _child_main(conn: Connection, payload: dict[str, Any], nice: int = 0) -> Non
             with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send(("progress", _progress_dict(p)))
 
-    started, cpu_started = time.monotonic(), time.process_time()
+    started = time.monotonic()
     try:
         conn.send(("started", {"pid": os.getpid()}))
         # The job's time limit counts from "started": the solver's own imports (seconds when the
@@ -214,8 +212,14 @@ def _child_main(conn: Connection, payload: dict[str, Any], nice: int = 0) -> Non
         # Deterministic: the work budget decides and the limit is only a safety cap, kept as given (the plan
         # records it, and the same job then gives the same plan as `salpimi plan --deterministic`).
         if limit > 0 and not payload.get("deterministic"):
-            payload = {**payload, "time_limit_s": _solve_limit(
-                limit, time.monotonic() - started, time.process_time() - cpu_started, _visit_count(payload))}
+            from planner.solvers.budget import pace
+
+            # The pace this process has had: its life so far (the interpreter's start, unpickling the payload,
+            # which imports the planner, the imports here) is CPU work, so its wall over CPU time is the measure
+            # (1 on an idle machine; 5-10 for a niced worker beside CPU-bound neighbours).
+            slow = pace(time.monotonic() - (spawned if spawned is not None else started), time.process_time())
+            payload = {**payload, "pace": slow,  # the solve's post-passes are CPU work at this pace too
+                       "time_limit_s": _solve_limit(limit, time.monotonic() - started, slow, _visit_count(payload))}
         result = run_payload(payload, progress=progress, should_stop=should_stop)
         conn.send(("result", result))
     except BaseException as exc:  # report, never crash silently
@@ -225,20 +229,12 @@ def _child_main(conn: Connection, payload: dict[str, Any], nice: int = 0) -> Non
         conn.close()
 
 
-def _solve_limit(limit: float, wall_s: float, cpu_s: float, visits: int) -> float:
-    """The solve's time limit in a job of ``limit`` seconds whose worker has run ``wall_s`` seconds (``cpu_s`` of
-    CPU) since "started": what is left, less the work after the solve (the check, the JSON, the message) at the
-    pace this process has had, and at least half the limit.  The worker's imports are CPU work, so their wall over
-    CPU time is the measure: 1 on an idle machine, 5-10 for a niced worker beside CPU-bound neighbours."""
-    after = _pace(wall_s, cpu_s) * (_AFTER_SOLVE_CPU_S + _AFTER_SOLVE_CPU_S_PER_VISIT * visits)
-    return max(limit / 2, limit - wall_s - after)
-
-
-def _pace(wall_s: float, cpu_s: float) -> float:
-    """Wall seconds per CPU second of this process over its start-up, in 1.._PACE_MAX (1 when too short to tell)."""
-    if cpu_s < _PACE_MIN_CPU_S:
-        return 1.0
-    return min(_PACE_MAX, max(1.0, wall_s / cpu_s))
+def _solve_limit(limit: float, spent_s: float, slow: float, visits: int) -> float:
+    """The solve's time limit in a job of ``limit`` seconds whose worker has spent ``spent_s`` since "started" and
+    runs at pace ``slow`` (wall seconds per CPU second): what is left, less the work after the solve (the check,
+    the JSON, the message) at that pace, and at least half the limit."""
+    after = slow * (_AFTER_SOLVE_CPU_S + _AFTER_SOLVE_CPU_S_PER_VISIT * visits)
+    return max(limit / 2, limit - spent_s - after)
 
 
 def _visit_count(payload: dict[str, Any]) -> int:
@@ -381,7 +377,8 @@ class JobRunner:
                 job_id, payload = self._queue.popleft()
             parent_conn, child_conn = self._ctx.Pipe(duplex=True)
             process = self._ctx.Process(
-                target=_child_main, args=(child_conn, payload, self._nice), name=f"salpimi-job-{job_id}",
+                target=_child_main, args=(child_conn, payload, self._nice, time.monotonic()),
+                name=f"salpimi-job-{job_id}",
                 daemon=True,
             )
             try:

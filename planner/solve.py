@@ -304,6 +304,7 @@ def solve(
     should_stop: Callable[[], bool] | None = None,
     solver: RoutingSolver | None = None,
     risk_model: RiskModel | None = None,
+    known_pace: float | None = None,
 ) -> Result:
     """Plan the day: who visits whom, in what order and when.
 
@@ -325,6 +326,10 @@ def solve(
         Polled during the search; returning ``True`` stops it and keeps the best plan so far.
     solver
         An engine to use instead of the one ``params.solver`` names.
+    known_pace
+        Wall seconds per CPU second this process has had so far, measured by the caller over longer CPU work
+        than compiling a small day (a job's worker: its imports); the larger of it and the pace measured while
+        compiling scales the time kept for the post-passes.
 
     Returns
     -------
@@ -364,7 +369,7 @@ def solve(
     # the safety cap.
     search = budget
     post = 0.0
-    slow = pace(time.perf_counter() - t0, time.process_time() - cpu0)
+    slow = max(pace(time.perf_counter() - t0, time.process_time() - cpu0), known_pace or 1.0)
     if not budget.deterministic:
         must = sum(1 for v in problem.visits if v.mandatory or v.urgent)
         expected = slow * (_POST_PASS_S + _POST_PASS_S_PER_VISIT * ((inst.n_visits - must) + must / 8))

@@ -122,3 +122,32 @@ def test_the_reserve_for_the_post_passes_grows_with_the_pace_the_call_runs_at(mo
     # 40 optional visits: (0.05 + 40 x 0.0005) s = 0.07 s at pace 1, about 8 times that at pace 8.
     assert 0.05 < quiet < 0.2
     assert busy_kept > 3 * quiet and busy_kept > 0.3
+
+
+def test_a_pace_the_caller_measured_counts_when_compiling_is_too_short_to_tell() -> None:
+    """A job's worker knows its pace from its start-up; compiling a small day (milliseconds) cannot tell it."""
+    from daysupport import household, problem, worker
+
+    from planner import HaversineProvider, Visit, solve
+    from planner.solvers.base import RawSolution
+
+    p = problem([household(i, dlat=0.001 * i) for i in range(40)], [worker(0), worker(1)],
+                [Visit(id=f"v{i}", household_id=f"h{i}", duration_s=1800) for i in range(40)])
+    seen: list[float] = []
+
+    class Recording:
+        name = "ortools"
+
+        def solve(self, inst, params, *, deadline, **_):
+            seen.append(deadline.ends_at)
+            return RawSolution(routes=((),) * inst.n_workers, objective=0, solver="recording")
+
+    kept = []
+    for known in (None, 8.0):
+        budget = Deadline.start(4.0)
+        solve(p, HaversineProvider(), SolveParams(time_limit_s=4.0), solver=Recording(), known_pace=known)
+        kept.append(budget.ends_at - seen[-1])  # seconds kept after the search
+    alone, told = kept
+    # 40 optional visits: 0.07 s at pace 1, eight times that at pace 8
+    assert 0.05 < alone < 0.2
+    assert told > 4 * alone and told > 0.4
