@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from planner import SolveParams
@@ -70,6 +72,31 @@ def test_solve_params_name_their_engine() -> None:
         SolveParams(solver="fastest")
 
 
+def _forty_visits() -> Any:
+    """Two workers and 40 optional half-hour visits in a line."""
+    from daysupport import household, problem, worker
+
+    from planner import Visit
+
+    return problem([household(i, dlat=0.001 * i) for i in range(40)], [worker(0), worker(1)],
+                   [Visit(id=f"v{i}", household_id=f"h{i}", duration_s=1800) for i in range(40)])
+
+
+class _RecordingSolver:
+    """Plans nothing and records when each search was told to end."""
+
+    name = "ortools"
+
+    def __init__(self) -> None:
+        self.ends: list[float] = []
+
+    def solve(self, inst: Any, params: Any, *, deadline: Deadline, **_: Any) -> Any:
+        from planner.solvers.base import RawSolution
+
+        self.ends.append(deadline.ends_at)
+        return RawSolution(routes=((),) * inst.n_workers, objective=0, solver="recording")
+
+
 def test_pace_is_wall_over_cpu_time_at_least_one() -> None:
     assert budget_module.pace(3.0, 1.5) == 2.0  # another job shared the core half the time
     assert budget_module.pace(1.0, 1.2) == 1.0  # never faster than the CPU
@@ -83,22 +110,12 @@ def test_the_reserve_for_the_post_passes_grows_with_the_pace_the_call_runs_at(mo
     import importlib
     import time
 
-    from daysupport import household, problem, worker
-
-    from planner import HaversineProvider, Visit, solve
-    from planner.solvers.base import RawSolution
+    from planner import HaversineProvider, solve
 
     solve_module = importlib.import_module("planner.solve")
-    p = problem([household(i, dlat=0.001 * i) for i in range(40)], [worker(0), worker(1)],
-                [Visit(id=f"v{i}", household_id=f"h{i}", duration_s=1800) for i in range(40)])
-    seen: list[float] = []
-
-    class Recording:
-        name = "ortools"
-
-        def solve(self, inst, params, *, deadline, **_):
-            seen.append(deadline.ends_at)
-            return RawSolution(routes=((),) * inst.n_workers, objective=0, solver="recording")
+    p = _forty_visits()
+    recording = _RecordingSolver()
+    seen = recording.ends
 
     real = solve_module.compile_instance
 
@@ -115,7 +132,7 @@ def test_the_reserve_for_the_post_passes_grows_with_the_pace_the_call_runs_at(mo
             monkeypatch.setattr(solve_module, "compile_instance", compile_on_a_busy_machine)
         budget = Deadline.start(4.0)
         t0 = time.perf_counter()
-        solve(p, HaversineProvider(), SolveParams(time_limit_s=4.0), solver=Recording())
+        solve(p, HaversineProvider(), SolveParams(time_limit_s=4.0), solver=recording)
         assert time.perf_counter() - t0 <= 4.0 * 1.02 + 0.5
         ends.append(budget.ends_at - seen[-1])  # seconds kept after the search
     quiet, busy_kept = ends
@@ -126,26 +143,16 @@ def test_the_reserve_for_the_post_passes_grows_with_the_pace_the_call_runs_at(mo
 
 def test_a_pace_the_caller_measured_counts_when_compiling_is_too_short_to_tell() -> None:
     """A job's worker knows its pace from its start-up; compiling a small day (milliseconds) cannot tell it."""
-    from daysupport import household, problem, worker
+    from planner import HaversineProvider, solve
 
-    from planner import HaversineProvider, Visit, solve
-    from planner.solvers.base import RawSolution
-
-    p = problem([household(i, dlat=0.001 * i) for i in range(40)], [worker(0), worker(1)],
-                [Visit(id=f"v{i}", household_id=f"h{i}", duration_s=1800) for i in range(40)])
-    seen: list[float] = []
-
-    class Recording:
-        name = "ortools"
-
-        def solve(self, inst, params, *, deadline, **_):
-            seen.append(deadline.ends_at)
-            return RawSolution(routes=((),) * inst.n_workers, objective=0, solver="recording")
+    p = _forty_visits()
+    recording = _RecordingSolver()
+    seen = recording.ends
 
     kept = []
     for known in (None, 8.0):
         budget = Deadline.start(4.0)
-        solve(p, HaversineProvider(), SolveParams(time_limit_s=4.0), solver=Recording(), known_pace=known)
+        solve(p, HaversineProvider(), SolveParams(time_limit_s=4.0), solver=recording, known_pace=known)
         kept.append(budget.ends_at - seen[-1])  # seconds kept after the search
     alone, told = kept
     # 40 optional visits: 0.07 s at pace 1, eight times that at pace 8

@@ -74,16 +74,24 @@ def test_excess_requests_get_503_with_retry_after_never_500(backend: dict[str, A
     assert after.status_code == 200
 
 
-def test_waiting_requests_are_served_when_a_slot_frees() -> None:
-    order: list[str] = []
-    gate = asyncio.Event()
+class _GatedApp:
+    """An ASGI app that records the paths it serves and holds ``/first`` until ``gate`` is set."""
 
-    async def inner(scope: Any, receive: Any, send: Any) -> None:
-        order.append(scope["path"])
+    def __init__(self) -> None:
+        self.order: list[str] = []
+        self.gate = asyncio.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.order.append(scope["path"])
         if scope["path"] == "/first":
-            await gate.wait()
+            await self.gate.wait()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
+
+
+def test_waiting_requests_are_served_when_a_slot_frees() -> None:
+    inner = _GatedApp()
+    order, gate = inner.order, inner.gate
 
     async def run() -> list[int]:
         mw = AdmissionMiddleware(inner, max_in_flight=1, queue_timeout_s=60, max_queued=10)
@@ -177,15 +185,8 @@ async def _asgi_get(app: Any, path: str, sent: list[dict[str, Any]], disconnect:
 def test_when_the_event_loop_lags_requests_queue_and_the_newest_goes_first() -> None:
     # Requests answered from memory never wait for a slot: under a flood they queue in the event loop instead.
     # A loop running late counts as queueing delay: new requests then queue here and the newest is served first.
-    order: list[str] = []
-    gate = asyncio.Event()
-
-    async def inner(scope: Any, receive: Any, send: Any) -> None:
-        order.append(scope["path"])
-        if scope["path"] == "/first":
-            await gate.wait()
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
+    inner = _GatedApp()
+    order, gate = inner.order, inner.gate
 
     async def run() -> AdmissionMiddleware:
         mw = AdmissionMiddleware(inner, max_in_flight=4, queue_timeout_s=60, max_queued=10)
@@ -211,15 +212,8 @@ def test_when_the_event_loop_lags_requests_queue_and_the_newest_goes_first() -> 
 
 
 def test_a_waiter_whose_client_disconnects_leaves_the_queue() -> None:
-    order: list[str] = []
-    gate = asyncio.Event()
-
-    async def inner(scope: Any, receive: Any, send: Any) -> None:
-        order.append(scope["path"])
-        if scope["path"] == "/first":
-            await gate.wait()
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
+    inner = _GatedApp()
+    order, gate = inner.order, inner.gate
 
     async def run() -> tuple[AdmissionMiddleware, list[dict[str, Any]]]:
         mw = AdmissionMiddleware(inner, max_in_flight=1, queue_timeout_s=60, max_queued=10)
