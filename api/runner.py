@@ -212,7 +212,7 @@ def _child_main(conn: Connection, payload: dict[str, Any], nice: int = 0, spawne
         # Deterministic: the work budget decides and the limit is only a safety cap, kept as given (the plan
         # records it, and the same job then gives the same plan as `salpimi plan --deterministic`).
         if limit > 0 and not payload.get("deterministic"):
-            from planner.solvers.budget import pace
+            from planner import pace
 
             # The pace this process has had: its life so far (the interpreter's start, unpickling the payload,
             # which imports the planner, the imports here) is CPU work, so its wall over CPU time is the measure

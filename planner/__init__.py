@@ -101,6 +101,7 @@ from .segments import route_segments as route_segments
 from .solve import Result as Result
 from .solve import solve as solve
 from .solvers.base import Progress as Progress
+from .solvers.budget import pace as pace
 from .timeline import SEOUL as SEOUL
 from .timeline import WEEKDAYS as WEEKDAYS
 from .timeline import DayClock as DayClock
