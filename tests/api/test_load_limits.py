@@ -37,8 +37,10 @@ from api.main import create_app
 backend, client, world = apisupport.backend, apisupport.client, apisupport.world
 
 
-async def _hold_and_flood(app: Any, flood: int) -> tuple[int, list[httpx.Response], httpx.Response]:
-    """One request holds the only slot (its body never finishes until released); ``flood`` more arrive."""
+@contextlib.asynccontextmanager
+async def _slot_held(app: Any) -> AsyncIterator[tuple[httpx.AsyncClient, asyncio.Task[httpx.Response], asyncio.Event]]:
+    """A client of ``app`` while one sign-in request holds the only slot: its body never finishes until the
+    yielded event is set.  Yields the client, the held request and that event."""
     holding, release = asyncio.Event(), asyncio.Event()
 
     async def slow_body() -> AsyncIterator[bytes]:
@@ -55,10 +57,16 @@ async def _hold_and_flood(app: Any, flood: int) -> tuple[int, list[httpx.Respons
                 headers={"content-type": "application/x-www-form-urlencoded"},
             ))
             await holding.wait()
-            flooded = await asyncio.gather(*(client.get("/healthz") for _ in range(flood)))
-            release.set()
-            first = (await held).status_code
-            after = await client.get("/healthz")  # recovered at once: nothing left waiting
+            yield client, held, release
+
+
+async def _hold_and_flood(app: Any, flood: int) -> tuple[int, list[httpx.Response], httpx.Response]:
+    """One request holds the only slot (its body never finishes until released); ``flood`` more arrive."""
+    async with _slot_held(app) as (client, held, release):
+        flooded = await asyncio.gather(*(client.get("/healthz") for _ in range(flood)))
+        release.set()
+        first = (await held).status_code
+        after = await client.get("/healthz")  # recovered at once: nothing left waiting
     return first, list(flooded), after
 
 
@@ -114,41 +122,26 @@ def test_waiting_requests_are_served_when_a_slot_frees() -> None:
 
 async def _backlog_then_fresh(app: Any, backlog: int, hold_s: float) -> tuple[list[str], list[int]]:
     """One request holds the only slot for ``hold_s``; ``backlog`` requests queue behind it, then a fresh one."""
-    holding, release = asyncio.Event(), asyncio.Event()
     served: list[str] = []
-
-    async def slow_body() -> AsyncIterator[bytes]:
-        holding.set()
-        yield b"username=nobody&"
-        await release.wait()
-        yield b"password=wrong"
 
     async def get(client: httpx.AsyncClient, name: str) -> int:
         r = await client.get("/healthz")
         served.append(name)
         return r.status_code
 
-    mw = None
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            held = asyncio.create_task(client.post(
-                "/v1/auth/token", content=slow_body(),
-                headers={"content-type": "application/x-www-form-urlencoded"},
-            ))
-            await holding.wait()
-            mw = app.middleware_stack
-            while not isinstance(mw, AdmissionMiddleware):
-                mw = mw.app
-            queued = [asyncio.create_task(get(client, f"backlog-{i}")) for i in range(backlog)]
-            while mw.waiting < backlog:
-                await asyncio.sleep(0.001)
-            await asyncio.sleep(hold_s)  # each waits hold_s, far below the queue timeout
-            fresh = asyncio.create_task(get(client, "fresh"))
-            while mw.waiting < backlog + 1:
-                await asyncio.sleep(0.001)
-            release.set()
-            codes = await asyncio.gather(held, *queued, fresh)
+    async with _slot_held(app) as (client, held, release):
+        mw = app.middleware_stack
+        while not isinstance(mw, AdmissionMiddleware):
+            mw = mw.app
+        queued = [asyncio.create_task(get(client, f"backlog-{i}")) for i in range(backlog)]
+        while mw.waiting < backlog:
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(hold_s)  # each waits hold_s, far below the queue timeout
+        fresh = asyncio.create_task(get(client, "fresh"))
+        while mw.waiting < backlog + 1:
+            await asyncio.sleep(0.001)
+        release.set()
+        codes = await asyncio.gather(held, *queued, fresh)
     assert mw.rejected == 0 and mw.waiting == 0 and mw.in_flight == 0
     return served, [c if isinstance(c, int) else c.status_code for c in codes]
 
