@@ -13,7 +13,11 @@ holds and the read needs no query at all.  Any commit changes the version, and t
   two connections cannot be compared, so the version is a process-wide counter, bumped when either connection
   sees its ``data_version`` change: a commit costs at most two bumps.
 * PostgreSQL: ``pg_current_snapshot()`` on a connection of the watch's own (autocommit): it changes when a
-  transaction that writes starts (``xmax``) or ends (``xip``, ``xmin``); read-only transactions leave it alone.
+  transaction that writes starts (``xmax``) or ends (``xip``, ``xmin``); read-only transactions leave it alone.  The
+  version is a process-wide counter too, bumped when a connection's snapshot shows a transaction finished since its
+  last read that is not one of this process's audit writer's (``note_own_write``: audit entries change nothing a
+  cached read shows, and the writer's batches used to make every hot read check again up to 20 times a second).
+  Transactions that have started but not finished change nothing visible and leave the version alone.
 
 The version is ``None`` when it cannot be read (an in-memory database, a lost connection): nothing is then fresh.
 """
@@ -25,6 +29,7 @@ import contextlib
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Hashable
 from typing import Any, Generic, TypeVar
 
@@ -62,7 +67,11 @@ class ChangeWatch:
         self._loop_thread: int | None = None
         self._epoch = 0
         self._epoch_lock = threading.Lock()
-        self._seen: dict[str, Any] = {}  # connection ("threads" or "loop") -> its last data_version
+        self._seen: dict[str, Any] = {}  # connection ("threads" or "loop") -> its last data_version or snapshot
+        # PostgreSQL: the audit writer's transaction ids (the latest 4,096), noted before each commits.
+        self._own: set[int] = set()
+        self._own_order: deque[int] = deque()
+        self._own_lock = threading.Lock()
 
     @property
     def cheap(self) -> bool:
@@ -124,7 +133,7 @@ class ChangeWatch:
             if self._aconn is not None:
                 cursor = await self._aconn.execute("SELECT pg_current_snapshot()::text")
                 row = await cursor.fetchone()
-                value = row[0] if row else None
+                value = self._pg_version("loop", row[0] if row else None)
         except Exception:
             await self._aclose_conn()
             value = None
@@ -156,7 +165,8 @@ class ChangeWatch:
                         return None
                 if self._dialect == "sqlite":
                     return self._note("threads", self._conn.execute("PRAGMA data_version").fetchone()[0])
-                return self._conn.execute("SELECT pg_current_snapshot()::text").fetchone()[0]
+                snapshot = self._conn.execute("SELECT pg_current_snapshot()::text").fetchone()[0]
+                return self._pg_version("threads", snapshot)
             except Exception:
                 self._drop()
                 return None
@@ -194,6 +204,42 @@ class ChangeWatch:
             self._seen[who] = data_version
         return self._epoch
 
+    def note_own_write(self, xid: int) -> None:
+        """PostgreSQL: transaction ``xid`` (this process's audit writer's, noted before it commits) writes nothing a
+        cached read shows: a snapshot that moved only by it finishing keeps the version."""
+        with self._own_lock:
+            if xid not in self._own:
+                self._own.add(xid)
+                self._own_order.append(xid)
+                while len(self._own_order) > 4096:
+                    self._own.discard(self._own_order.popleft())
+
+    def _pg_version(self, who: str, snapshot: str | None) -> int | None:
+        """The version after connection ``who`` read ``snapshot`` (its reads are serialised); see ``_note``, with
+        changes made only by the audit writer's transactions (or by transactions still running) not counted."""
+        if snapshot is None:
+            return None
+        before = self._seen.get(who)
+        if before != snapshot:
+            if before is None or not self._only_own_finished(before, snapshot):
+                with self._epoch_lock:
+                    self._epoch += 1
+            self._seen[who] = snapshot
+        return self._epoch
+
+    def _only_own_finished(self, before: str, after: str) -> bool:
+        """Every transaction that finished between snapshots ``before`` and ``after`` was the audit writer's."""
+        try:
+            _bmin, bmax, bxip = _snapshot(before)
+            _amin, amax, axip = _snapshot(after)
+        except ValueError:
+            return False
+        if amax < bmax or amax - bmax > 256:
+            return False
+        finished = [x for x in bxip if x not in axip] + [x for x in range(bmax, amax) if x not in axip]
+        with self._own_lock:
+            return all(x in self._own for x in finished)
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -226,6 +272,12 @@ class ChangeWatch:
             with contextlib.suppress(Exception):
                 self._loop_conn.close()
             self._loop_conn = None
+
+
+def _snapshot(text: str) -> tuple[int, int, frozenset[int]]:
+    """``xmin``, ``xmax`` and the running transaction ids of a ``pg_snapshot`` in its text form (``10:20:10,14``)."""
+    xmin, xmax, xip = text.split(":")
+    return int(xmin), int(xmax), frozenset(int(x) for x in xip.split(",") if x)
 
 
 class VersionedCache(Generic[V]):

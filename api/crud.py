@@ -16,6 +16,7 @@ from .models import (
     AuditLog,
     Household,
     HouseholdPrivate,
+    HouseholdPublic,
     Outcome,
     Plan,
     PlanJob,
@@ -141,6 +142,14 @@ def households_by_ids(session: Session, ids: Collection[str]) -> dict[str, House
         return {}
     rows = session.exec(select(Household).where(col(Household.id).in_(list(ids)))).all()
     return {h.id: h for h in rows}
+
+
+def household_row(session: Session, household_id: str) -> Any:
+    """The household's columns that ``HouseholdPublic`` shows, in one query without an ORM object (a hot,
+    audited read), or ``None``."""
+    table = Household.__table__  # type: ignore[attr-defined]
+    columns = [table.c[name] for name in HouseholdPublic.model_fields]
+    return session.connection().execute(sa.select(*columns).where(table.c.id == household_id)).first()
 
 
 def privates_by_ids(session: Session, ids: Collection[str]) -> dict[str, HouseholdPrivate]:

@@ -99,7 +99,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.route_index = RouteIndex()
         # Hot reads skip their queries while nothing has been committed since they last checked.
         app.state.change_watch = ChangeWatch(engine)
+        audit_writer.note_xid = app.state.change_watch.note_own_write  # its commits change no cached read
         app.state.principals = VersionedCache()
+        app.state.me_bodies = VersionedCache()  # GET /v1/users/me: each user's body, by version
         app.state.feed_cache = FeedCache()
         audit_writer.start()
         runner.start()

@@ -83,6 +83,13 @@ def household_public(row: Household) -> HouseholdPublic:
     return HouseholdPublic.model_validate(_dump(row))
 
 
+def household_public_json(row: Any) -> bytes:
+    """``household_public`` of a Core row (``crud.household_row``), serialised: the same JSON, without an ORM
+    object or a second validation (the row was validated when it was written)."""
+    data: dict[str, Any] = {name: seoul(v) if isinstance(v, dt.datetime) else v for name, v in row._mapping.items()}
+    return HouseholdPublic.model_construct(**data).model_dump_json().encode()
+
+
 def private_public(row: HouseholdPrivate) -> HouseholdPrivatePublic:
     return HouseholdPrivatePublic.model_validate(_dump(row))
 

@@ -72,6 +72,7 @@ class Connection:
         self.port = port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.connect_s: float | None = None  # the last request's connection set-up, if it opened one
 
     async def close(self) -> None:
         if self.writer is not None:
@@ -82,8 +83,11 @@ class Connection:
 
     async def request(self, raw: bytes) -> tuple[int, dict[bytes, bytes], bytes]:
         try:
+            self.connect_s = None
             if self.writer is None:
+                started = time.perf_counter()
                 self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+                self.connect_s = time.perf_counter() - started
             assert self.reader is not None
             self.writer.write(raw)
             head = await self.reader.readuntil(b"\r\n\r\n")
@@ -154,6 +158,9 @@ class PhaseStats:
     errors: Counter[str] = field(default_factory=Counter)
     retry_after_missing: int = 0
     requests: int = 0
+    connects: list[float] = field(default_factory=list)  # seconds to set up each new connection
+    first_requests: list[float] = field(default_factory=list)  # latency of requests that opened a connection
+    later_max: float | None = None  # the longest 200 of a request sent on a connection already open
 
 
 async def _client(
@@ -177,6 +184,11 @@ async def _client(
                 await conn.close()
                 continue
             elapsed = time.perf_counter() - t0
+            if conn.connect_s is not None:
+                stats.connects.append(conn.connect_s)
+                stats.first_requests.append(elapsed)
+            elif status == 200:
+                stats.later_max = max(elapsed, stats.later_max or 0.0)
             stats.requests += 1
             stats.statuses[str(status)] += 1
             stats.latencies.setdefault(f"{kind} {status}", []).append(elapsed)
@@ -226,6 +238,7 @@ async def run_phase(
     server_pid: int, probe_raw: bytes,
 ) -> dict[str, Any]:
     stats = PhaseStats()
+    tcp_before = _tcp_counters()
     load_before = os.getloadavg()
     cpu_client0 = resource.getrusage(resource.RUSAGE_SELF)
     cpu_server0 = _cpu_seconds(server_pid)
@@ -267,6 +280,16 @@ async def run_phase(
         "retry_after_missing": stats.retry_after_missing,
         "by_kind": by_kind,
         "recovery_s": None if recovery_s is None else round(recovery_s, 3),
+        # Requests that opened a connection (their latency includes the connection's set-up) and the kernel's
+        # counters of refused or retried connection set-ups during the phase (the whole machine's).
+        "new_connections": {
+            "n": len(stats.connects), "connect_p99_ms": _ms(percentile(stats.connects, 99)),
+            "connect_max_ms": _ms(max(stats.connects, default=None)),
+            "first_request_p99_ms": _ms(percentile(stats.first_requests, 99)),
+            "first_request_max_ms": _ms(max(stats.first_requests, default=None)),
+            "later_request_max_ms": _ms(stats.later_max),
+        },
+        "tcp": {k: v - tcp_before.get(k, 0) for k, v in _tcp_counters().items()},
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         "client_cpu_s": round(
@@ -274,6 +297,22 @@ async def run_phase(
         ),
         "server_cpu_s": round(_cpu_seconds(server_pid) - cpu_server0, 2),
     }
+
+
+_TCP_COUNTERS = ("ListenOverflows", "ListenDrops", "TCPSynRetrans", "TCPReqQFullDrop", "TCPTimeouts")
+
+
+def _tcp_counters() -> dict[str, int]:
+    """The kernel's TCP counters of ``_TCP_COUNTERS`` (``/proc/net/netstat``; empty where unreadable)."""
+    try:
+        lines = [line.split() for line in Path("/proc/net/netstat").read_text().splitlines()
+                 if line.startswith("TcpExt:")]
+    except OSError:
+        return {}
+    if len(lines) < 2:
+        return {}
+    table = dict(zip(lines[0][1:], lines[1][1:], strict=False))
+    return {k: int(table[k]) for k in _TCP_COUNTERS if k in table}
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -571,6 +610,10 @@ def summary_line(r: dict[str, Any]) -> str:
         f"recovery {r['recovery_s']} s, load {r['loadavg_after'][0]}, cpu client {r['client_cpu_s']} s / "
         f"server {r['server_cpu_s']} s ({1000 * r['server_cpu_s'] / max(1, r['requests']):.2f} ms per request)"
     )
+    nc = r.get("new_connections")
+    if nc:
+        line += (f"; {nc['n']} new connections: set-up max {nc['connect_max_ms']} ms, their first request max "
+                 f"{nc['first_request_max_ms']} ms, later 200s max {nc['later_request_max_ms']} ms; tcp {r.get('tcp')}")
     if "job" in r:
         j = r["job"]
         line += (
@@ -613,9 +656,9 @@ def render(runs: dict[str, Any]) -> str:
             f"{run.get('server_log_errors', 0)} error lines in the server's log.",
             "",
             "| phase | clients | solve | req/s | 200/s | p50 ms | p95 ms | p99 ms | statuses | errors | recovery | "
-            "load | CPU client / server | server CPU per request | job wall / budget | "
-            "progress updates (max gap, delay spread) |",
-            "|---|---:|---|---:|---:|---:|---:|---:|---|---|---:|---:|---|---:|---|---|",
+            "load | CPU client / server | server CPU per request | slowest 200: opening a connection / on an open "
+            "one (SYN retransmits) | job wall / budget | progress updates (max gap, delay spread) |",
+            "|---|---:|---|---:|---:|---:|---:|---:|---|---|---:|---:|---|---:|---|---|---|",
         ]
         for r in run["phases"]:
             job = r.get("job")
@@ -626,6 +669,7 @@ def render(runs: dict[str, Any]) -> str:
                 f"{r['ok_rps']:.0f} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {statuses} | {errors} | "
                 f"{_fmt_s(r['recovery_s'])} | {r['loadavg_after'][0]:.2f} | {r['client_cpu_s']:.1f} s / "
                 f"{r['server_cpu_s']:.1f} s | {1000 * r['server_cpu_s'] / max(1, r['requests']):.2f} ms | "
+                + _slowest(r)
                 + (f"{job['wall_s']} s / {job['budget_s']:g} s ({job['status']}) | "
                    f"{job['progress_updates_seen']} ({_fmt_s(job['max_gap_between_updates_s'])}, "
                    f"{_fmt_s(job.get('progress_delay_spread_s'))})"
@@ -645,6 +689,19 @@ def render(runs: dict[str, Any]) -> str:
             ]
         lines.append("")
     return "\n".join(lines)
+
+
+def _slowest(r: dict[str, Any]) -> str:
+    nc = r.get("new_connections")
+    if not nc:
+        return "— | "
+    retrans = (r.get("tcp") or {}).get("TCPSynRetrans")
+    return (f"{_fmt_ms(nc['first_request_max_ms'])} / {_fmt_ms(nc['later_request_max_ms'])}"
+            f" ({'—' if retrans is None else retrans}) | ")
+
+
+def _fmt_ms(value: float | None) -> str:
+    return "—" if value is None else f"{value / 1000:.2f} s"
 
 
 def _fmt_s(value: float | None) -> str:

@@ -27,6 +27,7 @@ from .plan import Stop
 from .scenarios import cli as scenarios_cli
 from .solve import Result, solve
 from .solvers.base import Progress
+from .solvers.budget import pace
 from .timeline import format_hhmm, parse_date
 from .travel import netcli
 from .travel.base import TravelTimeProvider
@@ -93,6 +94,15 @@ def _process_age_s() -> float:
         return max(0.0, uptime_s - int(after_name[19]) / os.sysconf("SC_CLK_TCK"))  # field 22: starttime
     except (OSError, ValueError, IndexError):
         return 0.0
+
+
+def _start_pace(params: SolveParams) -> float | None:
+    """Wall seconds per CPU second since this process started (its start-up and imports: CPU-bound work of a
+    second or more, a longer stretch to tell the machine's pace by than compiling a small day), for the solve's
+    post-pass reserve, as a job's worker hands over its own; none in the deterministic mode."""
+    if params.deterministic:
+        return None
+    return pace(_process_age_s(), time.process_time())
 
 
 def _params(args: argparse.Namespace, limit: float) -> SolveParams:
@@ -230,7 +240,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         print(f"Planning {len(problem.visits)} candidate visits with {len(problem.workers)} workers "
               f"for {problem.date} (limit {limit:g} s)…", file=sys.stderr)
     t0 = time.perf_counter()
-    result = solve(problem, travel, params, progress=progress)
+    result = solve(problem, travel, params, progress=progress, known_pace=_start_pace(params))
     if tty and not args.quiet:
         print(file=sys.stderr)
     if not args.quiet:

@@ -137,3 +137,25 @@ def test_console_script_runs_without_traceback_on_bad_input(tmp_path: Path) -> N
     out = subprocess.run([sys.executable, "-m", "planner", "plan", str(f)], capture_output=True, text=True)
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_plan_hands_the_pace_of_its_start_up_to_the_solve(tmp_path: Path, monkeypatch, capsys) -> None:
+    """On the clock ``plan`` tells the solve how slow this machine ran its start-up (wall since the process started
+    over its CPU time), as a job's worker does, so that the post-pass reserve grows on a busy machine."""
+    import planner.cli as cli
+
+    seen: list[float | None] = []
+
+    def recording(problem, travel, params, **kw):
+        seen.append(kw.get("known_pace"))
+        return solve(problem, travel, params, **kw)
+
+    solve = cli.solve
+    monkeypatch.setattr(cli, "solve", recording)
+    monkeypatch.setattr(cli.time, "process_time", lambda: 0.5)
+    monkeypatch.setattr(cli, "_process_age_s", lambda: 2.0)  # 2 s of wall for 0.5 s of CPU: pace 4
+    assert main(["plan", str(TINY), "--date", "2026-11-24", "--time-limit", "4", "--quiet"]) == 0
+    assert seen == [4.0]
+    assert main(["plan", str(TINY), "--date", "2026-11-24", "--deterministic", "--solution-limit", "5", "--quiet"]) == 0
+    assert seen[-1] is None
+    capsys.readouterr()

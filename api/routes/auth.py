@@ -5,16 +5,29 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import Response
 from fastapi.security import OAuth2PasswordRequestForm
+from sqlmodel import Session
 
-from ..deps import PrincipalDep, SessionDep, SettingsDep
+from ..changewatch import VersionedCache
+from ..deps import (
+    ApiKeyDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    TokenDep,
+    cached_principal,
+    loop_version,
+    run_authenticated,
+    shared_check,
+)
 from ..errors import ApiError, problem_responses
 from ..mappers import seoul, user_public
 from ..models import ApiKey, ApiKeyCreate, ApiKeyPublic, Page, Token, UserCreate, UserPublic
 from ..ratelimit import SignInGuard
-from ..security import issue_token
+from ..security import Principal, issue_token
 from ..services import access, users
 
 router = APIRouter(tags=["auth"], responses=problem_responses(401, 422))
@@ -61,8 +74,26 @@ def sign_in(
 
 
 @router.get("/users/me", response_model=UserPublic, summary="Who am I")
-def me(session: SessionDep, p: PrincipalDep) -> UserPublic:
-    return user_public(users.get_user(session, p.user_id))
+async def me(request: Request, token: TokenDep, api_key: ApiKeyDep) -> Response:
+    # From memory, in the event loop, while nothing has been committed since the caller's credential and this
+    # body were checked (a deactivation, a revoked key or a changed user is a commit); else one worker-thread
+    # call, shared by the concurrent reads of the same caller at the same version.
+    version = await loop_version(request)
+    bodies: VersionedCache[bytes] | None = getattr(request.app.state, "me_bodies", None)
+    known = cached_principal(request, token, api_key, version)
+    body = None if known is None or bodies is None else bodies.get(known.user_id, version)
+    if body is None:
+        def work(session: Session, p: Principal) -> bytes:
+            data = user_public(users.get_user(session, p.user_id)).model_dump_json().encode()
+            if bodies is not None:
+                bodies.put(p.user_id, data, version)
+            return data
+
+        body = await shared_check(
+            request, ("me", token, api_key, version),
+            lambda: anyio.to_thread.run_sync(run_authenticated, request, token, api_key, work, version),
+        )
+    return Response(body, media_type="application/json")
 
 
 @router.get(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, UploadFile, status
+import anyio.to_thread
+from fastapi import APIRouter, File, Query, Request, UploadFile, status
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from .. import csvimport
-from ..deps import PrincipalDep, RiskDep, SessionDep, SettingsDep
+from ..deps import ApiKeyDep, PrincipalDep, RiskDep, SessionDep, SettingsDep, TokenDep, loop_version, run_authenticated
 from ..errors import problem_responses
 from ..mappers import household_public, private_public
 from ..models import (
@@ -21,6 +23,7 @@ from ..models import (
     ImportResult,
     Page,
 )
+from ..security import Principal
 from ..services import registry
 
 router = APIRouter(tags=["households"], responses=problem_responses(401, 403, 422))
@@ -73,8 +76,16 @@ async def import_households(
     "/households/{household_id}", response_model=HouseholdPublic,
     summary="One household's planning data", responses=problem_responses(404),
 )
-def get_household(household_id: str, session: SessionDep, p: PrincipalDep) -> HouseholdPublic:
-    return household_public(registry.read_household(session, p, household_id))
+async def get_household(household_id: str, request: Request, token: TokenDep, api_key: ApiKeyDep) -> Response:
+    # A hot, audited read: authentication (from memory while nothing was committed), one query, the access rule
+    # and the audit entry in one worker-thread call, the body serialised there (no second validation).
+    version = await loop_version(request)
+
+    def work(session: Session, p: Principal) -> bytes:
+        return registry.read_household_json(session, p, household_id)
+
+    body = await anyio.to_thread.run_sync(run_authenticated, request, token, api_key, work, version)
+    return Response(body, media_type="application/json")
 
 
 @router.patch(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -24,6 +22,7 @@ from ..deps import (
     TokenDep,
     cached_principal,
     run_authenticated,
+    shared_check,
 )
 from ..errors import problem_responses
 from ..mappers import job_public, outcome_public, plan_summary
@@ -104,9 +103,9 @@ async def get_plan(plan_id: str, request: Request, token: TokenDep, api_key: Api
         # After a commit every read in flight misses at once (on PostgreSQL the audit writer's batches and other
         # databases' commits change the version many times a second): the reads of this plan with this
         # credential at this version share one check instead of each taking a thread and its queries.
-        cached = await _shared_check(
-            request, (token, api_key, plan_id, version),
-            lambda: anyio.to_thread.run_sync(run_authenticated, request, token, api_key, work),
+        cached = await shared_check(
+            request, ("plan", token, api_key, plan_id, version),
+            lambda: anyio.to_thread.run_sync(run_authenticated, request, token, api_key, work, version),
         )
     # The body is sent as built (bytes, no validation); gzip-compressed (once, when built) if the client accepts it.
     zipped = _accepts_gzip(request.headers.get("accept-encoding", ""))
@@ -119,42 +118,6 @@ async def get_plan(plan_id: str, request: Request, token: TokenDep, api_key: Api
     if zipped:
         return Response(cached.gzipped, media_type="application/json", headers={**headers, "Content-Encoding": "gzip"})
     return Response(cached.body, media_type="application/json", headers=headers)
-
-
-async def _shared_check(
-    request: Request, key: tuple[Any, ...], check: Callable[[], Awaitable[CachedBody]]
-) -> CachedBody:
-    """``check()``, or the result of the same check already under way (``key`` ends with the database version
-    read before it: a check that started at that version sees every commit this caller could have seen).  Its
-    answer (the body, or the 401/403/404 it raised) is this caller's too; a check whose caller went away is not
-    shared.  No version (it could not be read): nothing is shared."""
-    flights: dict[tuple[Any, ...], asyncio.Future[CachedBody]] | None = getattr(request.app.state, "plan_checks", None)
-    if flights is None:
-        flights = request.app.state.plan_checks = {}
-    if key[-1] is None:
-        return await check()
-    running = flights.get(key)
-    if running is not None:
-        await asyncio.wait({running})
-        if not running.cancelled():
-            return running.result()
-    mine: asyncio.Future[CachedBody] = asyncio.get_running_loop().create_future()
-    flights[key] = mine
-    try:
-        body = await check()
-    except asyncio.CancelledError:
-        mine.cancel()
-        raise
-    except BaseException as exc:
-        mine.set_exception(exc)
-        mine.exception()  # retrieved: no "never retrieved" warning when nobody shared it
-        raise
-    else:
-        mine.set_result(body)
-        return body
-    finally:
-        if flights.get(key) is mine:
-            del flights[key]
 
 
 def _accepts_gzip(accept_encoding: str) -> bool:

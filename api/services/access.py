@@ -24,6 +24,7 @@ __all__ = [
     "principal_from_api_key",
     "principal_from_claims",
     "principal_of",
+    "require_household_id_read",
     "require_household_read",
     "require_manager",
     "require_not_field_worker",
@@ -147,11 +148,16 @@ def field_worker_households(session: Session, p: Principal) -> set[str]:
 
 def require_household_read(session: Session, p: Principal, household: Household) -> None:
     """The team (managers: every team); a field worker only the households on her published route."""
+    require_household_id_read(session, p, household.id, household.team_id)
+
+
+def require_household_id_read(session: Session, p: Principal, household_id: str, team_id: str) -> None:
+    """``require_household_read`` of the household ``household_id`` of team ``team_id``."""
     if p.is_field_worker:
-        if p.team_id != household.team_id or household.id not in field_worker_households(session, p):
-            raise forbidden(f"household {household.id} is not on your route")
+        if p.team_id != team_id or household_id not in field_worker_households(session, p):
+            raise forbidden(f"household {household_id} is not on your route")
         return
-    require_team_read(p, household.team_id)
+    require_team_read(p, team_id)
 
 
 def require_private_read(session: Session, p: Principal, household: Household) -> None:

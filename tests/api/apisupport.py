@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.config import Settings
@@ -61,6 +62,21 @@ def tiny_problem() -> dict[str, Any]:
             for i in range(1, 7)
         ],
     }
+
+
+@contextlib.contextmanager
+def statements(engine: sa.Engine) -> Iterator[list[str]]:
+    """Every SQL statement ``engine`` sends while the block runs."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def _pg_url(name: str) -> str:
@@ -246,6 +262,16 @@ def wait_for_job(client: TestClient, headers: dict[str, str], job_id: str, *, ti
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} still {job['status']} after {timeout_s} s")
         time.sleep(0.2)
+
+
+def wait_runner_idle(client: TestClient, *, timeout_s: float = 30.0) -> None:
+    """Wait until the job runner holds no job: a job reads "succeeded" before its worker process has exited."""
+    runner = client.app.state.runner  # type: ignore[attr-defined]
+    deadline = time.monotonic() + timeout_s
+    while runner.active_jobs():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the runner still holds {runner.active_jobs()} after {timeout_s} s")
+        time.sleep(0.05)
 
 
 def plan_day(world: World, who: str = "dispatcher_a") -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import apisupport
 import sqlalchemy as sa
-from apisupport import World, make_settings, plan_day
+from apisupport import World, make_settings, plan_day, statements
 from sqlmodel import Session
 
 from api.db import make_engine
@@ -18,21 +18,6 @@ from api.models import User
 from api.services import users
 
 backend, client, world = apisupport.backend, apisupport.client, apisupport.world
-
-
-@contextlib.contextmanager
-def statements(engine: sa.Engine) -> Iterator[list[str]]:
-    """Every SQL statement ``engine`` sends while the block runs."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def _own_key(world: World, who: str) -> dict[str, str]:
