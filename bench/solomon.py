@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import _instances as I
 
-from planner.solvers.race import idle_cores, others_load
+from planner.solvers.race import idle_cores, others_load, others_running
 
 ALL = ("salpimi", "pyvrp", "vroom", "ortools", "twin")
 
@@ -164,14 +164,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             # What the default solver's policy sees before the run: the other jobs' load and the idle cores
             # (a second search on an idle core needs 1.5 of them).
-            others = others_load()
+            others = others_running()
             res, secs = I.run(s, inst, args.time_limit, seed=args.seed)
             row = dict(instance=inst.name, solver=s, time_limit_s=args.time_limit, feasible=res.feasible,
                        vehicles=res.vehicles, distance=res.distance, problem=res.problem,
                        gap=100 * (res.distance / bd - 1) if res.feasible else math.nan,
                        bks=bd, bks_vehicles=bv, time_s=round(secs, 2), when=time.strftime("%Y-%m-%d %H:%M"),
-                       load=round(os.getloadavg()[0], 1), others_load=round(others, 2),
-                       idle_cores=round(idle_cores(load=lambda o=others: o), 2))
+                       load=round(os.getloadavg()[0], 1), others_load=round(others_load(), 2),
+                       others_running=round(others, 2), idle_cores=round(idle_cores(load=lambda o=others: o), 2))
             rows.append(row)
             print(f"{inst.name:8s} {s:8s} {'ok ' if res.feasible else 'BAD'} veh {res.vehicles:3d} "
                   f"dist {res.distance:9.1f} gap {_fmt_gap(row['gap']):>9s} {secs:5.1f} s {res.problem}", flush=True)

@@ -25,7 +25,11 @@ def test_busy_summary_counts_days_ahead_and_keeps_auto_walls_apart_from_the_peer
     text = district.render_busy(ROWS)
     summary = text.split("## Summary")[1]
     # Ahead on one day of two; mean gap (+1 - 1) / 2 = 0; travel (10/11 - 1 + 12/10 - 1) / 2 = +5.5 %.
-    assert "| 10 s | 2 | 1/2 | +0.000 | +5.5 % | +0.1 s | +3.0 s |" in summary
+    assert "| 10 s | auto | 2 | 1/2 | +0.000 | +5.5 % | +0.1 s | +3.0 s |" in summary
+    # The race forced on both cores (race2) gets its own line, its walls apart from auto's and the peers'.
+    forced = district.render_busy([*ROWS, _row("busy:600:1", "race2", 101.0, 9.9, 10.2)]).split("## Summary")[1]
+    assert "| 10 s | race2 | 1 | 1/1 | +2.000 | -10.0 % | +0.2 s | +3.0 s |" in forced
+    assert "| 10 s | auto | 2 | 1/2 | +0.000 | +5.5 % | +0.1 s | +3.0 s |" in forced
     # Rows sorted by day size then solver: 600 before 800 (not as strings), auto first.
     body = text.split("## Summary")[0]
     assert body.index("busy:600:1 | 250 | 10 s | auto") < body.index("busy:600:1 | 250 | 10 s | vroom") < body.index(

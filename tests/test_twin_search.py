@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import subprocess
+import sys
 import time
 
 import pytest
@@ -16,7 +18,7 @@ from planner.bound import coverage_bound, full_bound
 from planner.solvers.budget import Deadline
 from planner.solvers.objective import relaxation_is_exact
 from planner.solvers.pyvrp_hybrid import Handover, PyVrpHybridSolver, _cost
-from planner.solvers.race import RaceSolver, _Mailbox, idle_cores, others_load, own_load, second_seed
+from planner.solvers.race import RaceSolver, _Mailbox, idle_cores, others_load, others_running, own_load, second_seed
 from planner.solvers.repair import settle
 
 TRAVEL = HaversineProvider()
@@ -68,6 +70,24 @@ def test_the_load_read_by_default_leaves_out_this_process_own_share() -> None:
     assert 0.0 <= own_load() <= 2.0 * len(os.sched_getaffinity(0))
     assert others_load() >= 0.0
     assert idle_cores(2, lambda: 0.3) == pytest.approx(1.7)
+
+
+def test_the_idle_cores_see_a_neighbour_now_and_forget_it_when_it_ends() -> None:
+    """By default the idle cores count the other jobs runnable now, not the 1-minute load average, which still
+    counted a search that had just ended (a bench running one search after another never raced) and missed a
+    neighbour that had just started."""
+    alone = others_running(samples=40)
+    neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        beside = others_running(samples=40)
+    finally:
+        neighbour.kill()
+        neighbour.wait()
+    after = others_running(samples=40)
+    assert beside >= alone + 0.7, (alone, beside)  # a CPU-bound neighbour is runnable at every reading
+    assert after <= beside - 0.7, (beside, after)  # ended: gone at once (the load average keeps it for a minute)
+    assert idle_cores(2) <= 2.0
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

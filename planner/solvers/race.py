@@ -1,4 +1,5 @@
-"""Race a hybrid (VROOM or PyVRP, in a child process) against plain OR-Tools (here) and keep the better plan."""
+"""Race a hybrid (VROOM or PyVRP, in a child process) against plain OR-Tools, a second PyVRP search or the VROOM
+hybrid (here) and keep the better plan."""
 
 from __future__ import annotations
 
@@ -17,11 +18,15 @@ from .budget import Deadline
 from .objective import relaxation_is_exact
 from .repair import settle
 
-__all__ = ["RaceSolver", "can_fork", "challenger_for", "idle_cores", "load_average", "others_load", "own_load",
-           "second_seed"]
+__all__ = ["RaceSolver", "can_fork", "challenger_for", "idle_cores", "load_average", "others_load", "others_running",
+           "own_load", "second_seed"]
 
 _GRACE_S = 2.0
-#: Idle cores (cores less the 1-minute load average) a race on the clock needs: one per leg, with slack.  With
+#: Readings of the kernel's count of runnable tasks :func:`others_running` averages, and the pause between them:
+#: about 25 ms in all, once per solve that could race.
+_RUN_SAMPLES = 20
+_RUN_PAUSE_S = 0.001
+#: Idle cores (cores less the other jobs' runnable tasks) a race on the clock needs: one per leg, with slack.  With
 #: fewer, the two legs would share one core and each search only half as long as a single-process peer's.
 _RACE_IDLE_CORES = 1.5
 #: Candidate visits beyond which, on the clock, the hybrid gets the whole budget: plain OR-Tools' search adds
@@ -33,6 +38,14 @@ _RACE_MAX_VISITS = 600
 #: tenth of the budget more made the whole call end 0.5-0.7 s late at 10 s on busy days (and up to 3 s at 30 s),
 #: the greedy plan built from nothing after VROOM's search being the longest of those repairs.
 _SETTLE_SHARE = 0.0
+#: Seconds past the search's deadline this process waits for a VROOM peer leg's plan (:class:`~planner.solvers.
+#: vroom_hybrid.VroomPeerSolver`) before it stops the child: VROOM's one run cannot be interrupted and may overrun
+#: its timeout, so a plan not sent by then is given up (the whole call must end within the limit + 2 % + 0.5 s).
+_PEER_WAIT_S = 0.25
+#: Candidate visits from which a race on a VROOM day is the VROOM pair (:meth:`RaceSolver.pair`); on smaller days
+#: the hybrid still races plain OR-Tools, which won the race on the scaled 50-visit day (103,447.7 risk covered
+#: against the hybrid's 103,436.6) and is far behind on the busy days (248-412 candidate visits).
+_PAIR_MIN_VISITS = 100
 
 
 def second_seed(seed: int) -> int:
@@ -118,11 +131,49 @@ def others_load() -> float:
     return max(0.0, load_average() - own_load())
 
 
+def _own_running() -> int:
+    """This process's threads runnable now (the one reading counts itself)."""
+    running = 0
+    try:
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/stat") as fh:
+                    running += fh.read().rsplit(")", 1)[1].split()[0] == "R"
+            except (OSError, IndexError):
+                continue
+    except OSError:  # pragma: no cover - not Linux
+        return 1
+    return max(running, 1)
+
+
+def others_running(samples: int = _RUN_SAMPLES, pause_s: float = _RUN_PAUSE_S) -> float:
+    """The other jobs' runnable tasks now: the kernel's count of runnable tasks (``procs_running`` in /proc/stat)
+    less this process's own running threads, averaged over ``samples`` readings ``pause_s`` apart (~25 ms).
+
+    The 1-minute load average (:func:`others_load`) lags by a minute: it still counts a job that has just ended, so a
+    benchmark that ran one search after another saw a load of ~1 from its own previous runs and never raced on its
+    two cores, and it misses a neighbour that has just started.  A CPU-bound neighbour is runnable at every reading;
+    a short burst moves the average by one reading's share.  Falls back to :func:`others_load` where /proc/stat
+    cannot be read."""
+    total = 0.0
+    for i in range(samples):
+        if i:
+            time.sleep(pause_s)
+        try:
+            with open("/proc/stat") as fh:
+                line = next(x for x in fh if x.startswith("procs_running "))
+            runnable = int(line.split()[1])
+        except (OSError, StopIteration, ValueError, IndexError):  # pragma: no cover - not Linux
+            return others_load()
+        total += max(0, runnable - _own_running())
+    return total / samples
+
+
 def idle_cores(processes: int | None = None, load: Callable[[], float] | None = None) -> float:
     """Cores this process may use (``processes`` overrides the count) less the other jobs' load (``load`` reads
-    it; by default the 1-minute load average less this process's own share, :func:`others_load`)."""
+    it; by default their runnable tasks now, :func:`others_running`)."""
     cores = processes if processes is not None else _cores()
-    return cores - (load or others_load)()
+    return cores - (load or others_running)()
 
 
 def _until(budget: Deadline) -> Callable[[], bool] | None:
@@ -144,6 +195,10 @@ def _engine(name: str) -> Any:
         from .vroom_hybrid import VroomHybridSolver
 
         return VroomHybridSolver()
+    if name == "vroom-peer":
+        from .vroom_hybrid import VroomPeerSolver
+
+        return VroomPeerSolver()
     if name == "pyvrp":
         from .pyvrp_hybrid import PyVrpHybridSolver
 
@@ -210,7 +265,10 @@ class RaceSolver:
     both share one :class:`~planner.solvers.budget.Deadline` and the seed.  Where PyVRP's relaxation is exact (no
     breaks, no continuity) this process's leg is a second PyVRP search with another seed (:func:`second_seed`)
     instead: the child's search is the one a single search with the seed makes, so the better of the two is never
-    worse than it.  The child starts in :meth:`begin`, before what the caller does ahead of the search (the
+    worse than it.  On the clock where the challenger is VROOM (:meth:`pair`), this process's leg is the VROOM hybrid
+    and the child's :class:`~planner.solvers.vroom_hybrid.VroomPeerSolver`: what VROOM alone does (one run at
+    exploration 5, one thread), then the hybrid's search from its routes; plain OR-Tools is far behind on those days.
+    The child starts in :meth:`begin`, before what the caller does ahead of the search (the
     coverage bound).  Where a second process cannot run
     (:func:`can_fork`: one core, or the API's daemonic worker processes), in the deterministic mode the two legs
     run one after the other, each on the whole work budget, so the plan is the one two processes give.  On the
@@ -225,7 +283,8 @@ class RaceSolver:
     name = "race"
 
     def __init__(self, *, processes: int | None = None, challenger: str = "auto", halve: bool = False,
-                 load: Callable[[], float] | None = None, handover: bool = True) -> None:
+                 load: Callable[[], float] | None = None, handover: bool = True, peer: bool = True,
+                 peer_handover: bool = False) -> None:
         if challenger not in ("auto", "vroom", "pyvrp"):
             raise ValueError(f"challenger: must be 'auto', 'vroom' or 'pyvrp', got {challenger!r}")
         self.processes = processes
@@ -233,6 +292,17 @@ class RaceSolver:
         self.halve = halve
         self.load = load
         self.handover = handover
+        self.peer = peer
+        self.peer_handover = peer_handover
+
+    def pair(self, inst: Instance, budget: Deadline, previous_worker: Sequence[int] | None = None) -> bool:
+        """Whether a race on this day is two VROOM searches: on the clock, the challenger VROOM, ``peer`` set and
+        at least 100 candidate visits (``_PAIR_MIN_VISITS``), the child runs what VROOM alone does and improves its
+        plan (:class:`~planner.solvers.vroom_hybrid.VroomPeerSolver`) while this process runs the VROOM hybrid
+        (plain OR-Tools is far behind on these days)."""
+        challenger = self.challenger if self.challenger != "auto" else challenger_for(inst, previous_worker)
+        return (self.peer and challenger == "vroom" and not budget.deterministic
+                and inst.n_visits >= _PAIR_MIN_VISITS)
 
     def twin(self, inst: Instance, previous_worker: Sequence[int] | None = None) -> bool:
         """Whether this process's leg is a second PyVRP search (the challenger PyVRP, its relaxation exact)."""
@@ -301,6 +371,10 @@ class RaceSolver:
         # OR-Tools is far weaker there), plain OR-Tools elsewhere (it keeps every rule the relaxation drops).
         twin = self.twin(inst, previous_worker)
         own_engine = _engine("pyvrp") if twin else ortools
+        # On the clock, against VROOM with an idle core: the hybrid here, what VROOM alone does (then improved) there.
+        pair = mode == "race" and self.pair(inst, budget, previous_worker)
+        if pair:
+            own_engine = _engine("vroom")
         own_params = dataclasses.replace(params, seed=second_seed(params.seed)) if twin else params
         # Two PyVRP searches hand the challenger's incumbent over at the budget's midpoint (the child's search
         # goes on undisturbed; this one goes on from the better of the two); one after the other only where the
@@ -334,15 +408,28 @@ class RaceSolver:
         stop = ctx.Event()
         recv, send = ctx.Pipe(duplex=False)
         # The challenger's modules are imported here, once per process, not in every forked child.
-        engine = _engine(challenger)
+        engine = _engine("vroom-peer" if pair else challenger)
+        offer: Any = None
+        offered: Any = None
+        if pair and self.peer_handover:
+            # The peer's VROOM routes go to the hybrid here before its ruin and recreate (measured, off by default);
+            # the peer searches on with the second seed so the two do not retrace one path from the same routes.
+            offer, offered = ctx.Pipe(duplex=False)
+            engine.give = offered.send
+            own_engine.take = lambda: offer.recv() if offer.poll() else None
+            child_params = dataclasses.replace(params, seed=second_seed(params.seed))
+        else:
+            child_params = params
         take = give = None
         if handover:
             take, give = ctx.Pipe(duplex=False)
             engine, own_engine = _pyvrp(give, give=True), _pyvrp(take, give=False)
-        child = ctx.Process(target=_child, args=(inst, params, budget, stop, send, engine, previous_worker),
+        child = ctx.Process(target=_child, args=(inst, child_params, budget, stop, send, engine, previous_worker),
                             name="salpimi-race")
         child.start()
         send.close()
+        if offered is not None:
+            offered.close()
         if give is not None:
             give.close()
 
@@ -365,8 +452,10 @@ class RaceSolver:
                 raise
             got: Any = None
             # Both legs share the one deadline; in the deterministic mode, where the work budgets decide, the
-            # challenger gets longer past it before its plan is given up (a safety net only).
-            wait = budget.remaining() + budget.grace_s + _GRACE_S + (budget.cap_s if budget.deterministic else 0.0)
+            # challenger gets longer past it before its plan is given up (a safety net only).  A VROOM peer leg
+            # gets a moment only: its VROOM run cannot be stopped.
+            wait = budget.remaining() + (_PEER_WAIT_S if pair else budget.grace_s + _GRACE_S + (
+                budget.cap_s if budget.deterministic else 0.0))
             if recv.poll(wait):
                 try:
                     got = recv.recv()
@@ -374,14 +463,16 @@ class RaceSolver:
                     got = None
             else:
                 stop.set()
-                if recv.poll(_GRACE_S):
+                if not pair and recv.poll(_GRACE_S):
                     got = recv.recv()
-            child.join(timeout=_GRACE_S)
+            child.join(timeout=0.0 if pair and got is None else _GRACE_S)
             if child.is_alive():
                 child.terminate()
                 child.join()
             if take is not None:
                 take.close()
+            if offer is not None:
+                offer.close()
             return _better(inst, params, previous_worker, own, got if isinstance(got, RawSolution) else None,
                            budget)
 

@@ -22,8 +22,8 @@ from .budget import Deadline
 from .improve import improve, recreate
 from .objective import full_objective
 
-__all__ = ["VroomHybridSolver", "VroomModel", "build_vroom_input", "deepest", "fits", "priorities_of",
-           "vroom_routes"]
+__all__ = ["VroomHybridSolver", "VroomModel", "VroomPeerSolver", "build_vroom_input", "deepest", "fits",
+           "priorities_of", "vroom_routes"]
 
 #: Travel (s) standing for "impossible" inside VROOM (its matrices are 32-bit).
 _BLOCKED = 10**7
@@ -51,6 +51,12 @@ _CLOCK_MAPPINGS = ("linear", "rank98", "rank30", "log")
 #: Share of the time left after the full objective's local search given to its ruin and recreate
 #: (:func:`~planner.solvers.improve.recreate`); OR-Tools polishes in the rest.
 _RECREATE_SHARE = 0.5
+#: The priority mapping of :class:`VroomPeerSolver`'s one VROOM run: the risk penalty on a log scale up to the
+#: largest penalty (the single-threaded peer's input in ``bench/district.py``).
+_PEER_MAPPING = "logall"
+#: Share of the search's time :class:`VroomPeerSolver` gives VROOM's one run as its timeout on the clock: VROOM checks
+#: it between its phases only (1-4 s late at 10 s), and its routes are worth something only before the deadline.
+_PEER_VROOM_SHARE = 0.8
 #: Candidate visits beyond which VROOM runs at exploration level 0.
 _LARGE_DAY = 600
 #: VROOM's exploration level in the deterministic mode.  pyvroom 1.15 is reproducible at level 0 only: from level 1
@@ -87,17 +93,21 @@ def _priorities(inst: Instance, levels: int = 98) -> dict[int, int]:
 
 def _scaled_priorities(inst: Instance, scale: str) -> dict[int, int]:
     """Priorities of the optional visits on a ``"log"`` or ``"linear"`` scale of the risk skip penalty (1..99, the
-    riskiest 99); 100 for mandatory and urgent visits."""
+    riskiest 99); 100 for mandatory and urgent visits.  ``"logall"``: the log scale up to the largest penalty of
+    any visit, mandatory and urgent ones too (the optional visits then take about 1..50: what a peer given the risk
+    penalty on a log scale sees)."""
     optional = [float(inst.weight[v]) for v in range(inst.n_visits)
                 if not (inst.visit(v).mandatory or inst.visit(v).urgent)]
     top = max([1e-9, *optional])
+    if scale == "logall":
+        top = max([1.0, *(float(x) for x in inst.weight)])
     out = {}
     for v in range(inst.n_visits):
         visit = inst.visit(v)
         x = max(0.0, float(inst.weight[v]))
         if visit.mandatory or visit.urgent:
             out[v] = _TOP_PRIORITY
-        elif scale == "log":
+        elif scale in ("log", "logall"):
             out[v] = 1 + round(98 * math.log1p(x) / math.log1p(top))
         else:
             out[v] = 1 + round(98 * x / top)
@@ -105,13 +115,13 @@ def _scaled_priorities(inst: Instance, scale: str) -> dict[int, int]:
 
 
 def priorities_of(inst: Instance, mapping: str) -> dict[int, int]:
-    """VROOM priorities by name: ``"rankN"`` (risk rank on N levels, 1 <= N <= 98), ``"log"`` or ``"linear"``
-    (scales of the risk skip penalty)."""
-    if mapping in ("log", "linear"):
+    """VROOM priorities by name: ``"rankN"`` (risk rank on N levels, 1 <= N <= 98), ``"log"``, ``"logall"`` or
+    ``"linear"`` (scales of the risk skip penalty)."""
+    if mapping in ("log", "logall", "linear"):
         return _scaled_priorities(inst, mapping)
     if mapping.startswith("rank") and mapping[4:].isdigit() and 1 <= int(mapping[4:]) <= 98:
         return _priorities(inst, int(mapping[4:]))
-    raise ValueError(f"mapping: must be 'rankN' (N in 1..98), 'log' or 'linear', got {mapping!r}")
+    raise ValueError(f"mapping: must be 'rankN' (N in 1..98), 'log', 'logall' or 'linear', got {mapping!r}")
 
 
 def build_vroom_input(inst: Instance, *, priority_levels: int = 98,
@@ -244,10 +254,14 @@ class VroomHybridSolver:
         if not mappings:
             raise ValueError("mappings: must name at least one priority mapping")
         for m in mappings:
-            if not (m in ("log", "linear") or (m.startswith("rank") and m[4:].isdigit() and 1 <= int(m[4:]) <= 98)):
-                raise ValueError(f"mappings: {m!r} is not 'rankN' (N in 1..98), 'log' or 'linear'")
+            if not (m in ("log", "logall", "linear")
+                    or (m.startswith("rank") and m[4:].isdigit() and 1 <= int(m[4:]) <= 98)):
+                raise ValueError(f"mappings: {m!r} is not 'rankN' (N in 1..98), 'log', 'logall' or 'linear'")
         self.priority_levels = tuple(priority_levels)
         self.mappings = tuple(mappings)
+        #: On the clock, another search's routes (or ``None``), asked for once before ruin and recreate; taken when
+        #: their full objective is lower (the race's hand-over from :class:`VroomPeerSolver`).
+        self.take: Callable[[], Sequence[Sequence[int]] | None] | None = None
         self.vroom_share = vroom_share
         self.exploration_level = exploration_level
         self.threads = threads
@@ -334,6 +348,12 @@ class VroomHybridSolver:
                 hint, mine = [list(r) for r in better], cost
             # Then ruin and recreate on that objective with a share of what is left (the local search above ends
             # in its local optimum in well under a second on busy days); OR-Tools gets the rest.
+            offered = self.take() if self.take is not None and not halt() else None
+            if offered is not None:
+                theirs = [feasible_part(inst, w, r) for w, r in enumerate(offered)]
+                cost = full_objective(inst, theirs, params, previous_worker)
+                if cost < mine:
+                    hint, mine = theirs, cost
             if not halt():
                 share = budget.split(_RECREATE_SHARE)
                 better = recreate(inst, hint, params, previous_worker, seed=params.seed,
@@ -355,3 +375,37 @@ class VroomHybridSolver:
             return RawSolution(routes=tuple(tuple(r) for r in hint), objective=mine, solver=self.name,
                                status="ok" if raw.status == "ok" else "vroom_only")
         return dataclasses.replace(raw, solver=self.name)
+
+
+class VroomPeerSolver(VroomHybridSolver):
+    """What VROOM alone does (one run at exploration level 5, one thread, the risk penalty on a log scale up to the
+    largest penalty), then the hybrid's search on the full objective from its routes: the local search, ruin and
+    recreate, OR-Tools' polish (:meth:`VroomHybridSolver.solve`).  The race's second leg on VROOM days when a core is
+    idle (:class:`~planner.solvers.race.RaceSolver`): beside the hybrid's portfolio (level-0 runs of four mappings,
+    deeper levels where they fit) it makes the race never worse than VROOM alone wherever that run ends in time.
+
+    On the clock VROOM's run gets ``peer_share`` of the search's time as its timeout (level 0 on days of more than
+    600 candidate visits); in the deterministic mode this is the hybrid's portfolio (only level 0 is reproducible)."""
+
+    name = "vroom5+ortools"
+
+    def __init__(self, *, peer_share: float = _PEER_VROOM_SHARE, threads: int = 1) -> None:
+        super().__init__(exploration_level=5, threads=threads, mappings=(_PEER_MAPPING,))
+        if not 0.0 < peer_share <= 1.0:
+            raise ValueError(f"peer_share: must lie in (0, 1], got {peer_share!r}")
+        self.peer_share = peer_share
+        #: Called with VROOM's routes once its run ends (the race's hand-over to the hybrid in the other process).
+        self.give: Callable[[list[list[int]]], None] | None = None
+
+    def _portfolio(self, inst: Instance, params: SolveParams, previous_worker: Sequence[int] | None,
+                   budget: Deadline, should_stop: Callable[[], bool] | None) -> tuple[list[list[int]], int]:
+        if budget.deterministic:
+            return super()._portfolio(inst, params, previous_worker, budget, should_stop)
+        level = self.exploration_level if inst.n_visits <= _LARGE_DAY else 0
+        found = vroom_routes(inst, seconds=budget.split(self.peer_share).remaining(floor=0.05),
+                             exploration_level=level, threads=self.threads,
+                             priorities=priorities_of(inst, self.mappings[0]))
+        hint = [feasible_part(inst, w, r) for w, r in enumerate(found)]
+        if self.give is not None:
+            self.give(hint)
+        return hint, full_objective(inst, hint, params, previous_worker)
