@@ -37,6 +37,12 @@ class SolveParams:
     penalty_unit
         Objective units (seconds of travel) per unit of risk skip penalty: coverage of risk
         dominates travel time.
+    coverage_resolution
+        Risk (in the risk model's units; 1.0 is a self-care household at its cadence) below which two candidate
+        plans of one solve count as covering the same: the race's legs, and a plan found by another objective
+        (VROOM's priorities) kept without trading its travel for risk.  Where their skip penalties differ by at
+        most this much the plan with less travel and continuity cost wins; elsewhere the lower objective.  0 turns
+        it off (the objective alone decides).
     continuity_cost_s
         Soft cost (in seconds of travel) of giving a household to another worker than its
         preferred one.
@@ -59,6 +65,7 @@ class SolveParams:
     metaheuristic: str = "guided_local_search"
     penalty_unit: int = 100_000
     continuity_cost_s: int = 900
+    coverage_resolution: float = 1.0
     log_search: bool = False
     solver: str = "auto"
 
@@ -71,6 +78,8 @@ class SolveParams:
             raise ValueError(f"first_solution: {self.first_solution!r} is not one of {', '.join(_STRATEGIES)}")
         if self.metaheuristic not in _METAHEURISTICS:
             raise ValueError(f"metaheuristic: {self.metaheuristic!r} is not one of {', '.join(_METAHEURISTICS)}")
+        if not (isinstance(self.coverage_resolution, int | float) and 0 <= self.coverage_resolution <= 1e6):
+            raise ValueError(f"coverage_resolution: must lie in [0, 1e6], got {self.coverage_resolution!r}")
         if self.solution_limit < 1:
             raise ValueError(f"solution_limit: must be positive, got {self.solution_limit!r}")
         if self.solver not in SOLVERS:

@@ -15,7 +15,7 @@ from ..instance import Instance
 from ..params import SolveParams
 from .base import Progress, RawSolution
 from .budget import Deadline
-from .objective import relaxation_is_exact
+from .objective import no_worse, objective_parts, relaxation_is_exact, resolution
 from .repair import settle
 
 __all__ = ["RaceSolver", "can_fork", "challenger_for", "idle_cores", "load_average", "others_load", "others_running",
@@ -221,16 +221,19 @@ def _child(inst: Instance, params: SolveParams, deadline: Deadline, stop: Any, c
 
 def _better(inst: Instance, params: SolveParams, previous_worker: Sequence[int] | None, own: RawSolution,
             other: RawSolution | None, budget: Deadline) -> RawSolution:
-    """The better of OR-Tools' ``own`` and the hybrid's ``other``, compared as the plans will be after the
-    pipeline's greedy repair (OR-Tools without a solution leaves empty routes, which the repair fills); the
-    winner is handed back repaired.  Ties go to the hybrid (its search is the stronger one).  On the clock the
+    """The better of this process's ``own`` and the other leg's ``other``, compared as the plans will be after the
+    pipeline's greedy repair (OR-Tools without a solution leaves empty routes, which the repair fills) by
+    :func:`~planner.solvers.objective.no_worse` (within ``params.coverage_resolution`` of the same risk covered, less
+    travel wins); the winner is handed back repaired.  Ties go to ``other``.  On the clock the
     repairs stop shortly after the budget's end (what is left is repaired by the pipeline, also on the clock)."""
     if other is None or not other.routes:
         return own
     stop = _until(budget)
     theirs, their_routes = settle(inst, other.routes, params, previous_worker, stop=stop)
     mine, mine_routes = settle(inst, own.routes, params, previous_worker, stop=stop)
-    return _settled(other, their_routes) if theirs <= mine else _settled(own, mine_routes)
+    a = objective_parts(inst, their_routes, params, previous_worker) if their_routes is not None else (theirs, 0)
+    b = objective_parts(inst, mine_routes, params, previous_worker) if mine_routes is not None else (mine, 0)
+    return _settled(other, their_routes) if no_worse(a, b, resolution(params)) else _settled(own, mine_routes)
 
 
 def _alone(challenger: str, inst: Instance, params: SolveParams, budget: Deadline,

@@ -19,8 +19,8 @@ from ..schedule import feasible_part
 from ..travel.base import UNREACHABLE
 from .base import Progress, RawSolution
 from .budget import Deadline
-from .improve import improve, recreate
-from .objective import full_objective
+from .improve import improve, recreate, tighten
+from .objective import full_objective, no_worse, objective_parts, resolution
 
 __all__ = ["VroomHybridSolver", "VroomModel", "VroomPeerSolver", "build_vroom_input", "deepest", "fits",
            "priorities_of", "vroom_routes"]
@@ -265,6 +265,18 @@ class VroomHybridSolver:
         self.vroom_share = vroom_share
         self.exploration_level = exploration_level
         self.threads = threads
+        #: The lean plan of the solve under way (:meth:`_keep_lean`), for its final choice.
+        self._lean: list[list[int]] | None = None
+
+    def _keep_lean(self, inst: Instance, routes: Sequence[Sequence[int]], params: SolveParams,
+                   previous_worker: Sequence[int] | None, budget: Deadline,
+                   should_stop: Callable[[], bool] | None) -> None:
+        """Keep ``routes`` (VROOM's with the peer's priorities) tightened, with less travel and never less risk
+        (:func:`~planner.solvers.improve.tighten`), as the solve's lean plan."""
+        if params.coverage_resolution <= 0:
+            return
+        halt = budget.expired if should_stop is None else (lambda: budget.expired() or should_stop())
+        self._lean = [list(r) for r in tighten(inst, routes, params, previous_worker, stop=halt)]
 
     def _portfolio(self, inst: Instance, params: SolveParams, previous_worker: Sequence[int] | None,
                    budget: Deadline, should_stop: Callable[[], bool] | None) -> tuple[list[list[int]], int]:
@@ -279,11 +291,18 @@ class VroomHybridSolver:
         top = self.exploration_level if inst.n_visits <= _LARGE_DAY else 0
         tried: list[tuple[int, str, list[list[int]]]] = []
 
+        ran: dict[tuple[int, tuple[int, ...]], list[list[int]]] = {}
+
         def run(level: int, mapping: str) -> float:
+            """One VROOM run (none when the same priorities already ran at this level: two mappings can agree)."""
+            priorities = priorities_of(inst, mapping)
+            key = (level, tuple(priorities[v] for v in range(inst.n_visits)))
+            if key in ran:
+                return 0.0
             t1 = time.perf_counter()
             found = vroom_routes(inst, seconds=share.remaining(floor=0.05), exploration_level=level,
-                                 threads=self.threads, priorities=priorities_of(inst, mapping))
-            hint = [feasible_part(inst, w, r) for w, r in enumerate(found)]
+                                 threads=self.threads, priorities=priorities)
+            hint = ran[key] = [feasible_part(inst, w, r) for w, r in enumerate(found)]
             tried.append((full_objective(inst, hint, params, previous_worker), mapping, hint))
             return time.perf_counter() - t1
 
@@ -301,8 +320,16 @@ class VroomHybridSolver:
                 if halted() or not fits(0, first_s, share.remaining()):
                     break
                 run(0, mapping)
+            # What VROOM alone does (the peer's mapping at the top level) first where it fits beside the polish's
+            # share: its routes tightened are the solve's lean plan (:meth:`solve`).
+            level0 = len(tried)
+            if (params.coverage_resolution > 0 and top == self.exploration_level and not halted()
+                    and fits(top, first_s, share.remaining() - _POLISH_SHARE * budget.cap_s)):
+                run(top, _PEER_MAPPING)
+                lean = ran[(top, tuple(priorities_of(inst, _PEER_MAPPING)[v] for v in range(inst.n_visits)))]
+                self._keep_lean(inst, lean, params, previous_worker, budget, should_stop)
             # Deeper levels only on what leaves OR-Tools its share of the budget for polishing the best routes.
-            for _, mapping, _ in sorted(tried[:len(self.mappings)], key=lambda x: x[0]):
+            for _, mapping, _ in sorted(tried[:level0], key=lambda x: x[0]):
                 level = deepest(top, first_s, share.remaining() - _POLISH_SHARE * budget.cap_s)
                 if halted() or level < 1:
                     break
@@ -311,6 +338,33 @@ class VroomHybridSolver:
         return hint, cost
 
     def solve(
+        self,
+        inst: Instance,
+        params: SolveParams,
+        *,
+        initial: Sequence[Sequence[int]] | None = None,
+        previous_worker: Sequence[int] | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        deadline: Deadline | None = None,
+    ) -> RawSolution:
+        """The hybrid's plan, or the lean plan (VROOM's routes with the peer's priorities, only tightened: never less
+        risk, less travel) where the search bought less than ``params.coverage_resolution`` of risk with travel
+        (:func:`~planner.solvers.objective.no_worse`)."""
+        self._lean = None
+        raw = self._solve(inst, params, initial=initial, previous_worker=previous_worker, progress=progress,
+                          should_stop=should_stop, deadline=deadline)
+        lean, self._lean = self._lean, None
+        if lean is None or raw.stopped_early:
+            return raw
+        searched = objective_parts(inst, raw.routes, params, previous_worker)
+        tight = objective_parts(inst, lean, params, previous_worker)
+        if no_worse(searched, tight, resolution(params)):
+            return raw
+        return RawSolution(routes=tuple(tuple(r) for r in lean), objective=sum(tight), solver=self.name,
+                           status=raw.status)
+
+    def _solve(
         self,
         inst: Instance,
         params: SolveParams,
@@ -408,4 +462,5 @@ class VroomPeerSolver(VroomHybridSolver):
         hint = [feasible_part(inst, w, r) for w, r in enumerate(found)]
         if self.give is not None:
             self.give(hint)
+        self._keep_lean(inst, hint, params, previous_worker, budget, should_stop)
         return hint, full_objective(inst, hint, params, previous_worker)
