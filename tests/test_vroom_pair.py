@@ -145,3 +145,36 @@ def test_the_hybrid_takes_offered_routes_before_ruin_and_recreate_when_they_are_
         seen.clear()
         solver.solve(inst, params, deadline=Deadline.of(params))
         assert seen == [expect]
+
+
+def test_the_race_hands_the_peers_vroom_routes_to_the_hybrid_through_its_pipe(monkeypatch) -> None:
+    """RaceSolver(peer_handover=True) with the real legs: the peer's VROOM routes reach the hybrid in this process
+    (asked for once, before its ruin and recreate), and the plan keeps every rule."""
+    p = _day(8)
+    taken: list[object] = []
+
+    class Hybrid(vroom_hybrid.VroomHybridSolver):
+        def _solve(self, *a, **kw):  # type: ignore[override]
+            inner = self.take
+            assert inner is not None  # the race set the hand-over before this leg started
+
+            def take():
+                time.sleep(0.5)  # the peer's VROOM run on eight visits ends in milliseconds
+                taken.append(inner())
+                return taken[-1]
+
+            self.take = take
+            return super()._solve(*a, **kw)
+
+    real = race._engine
+    monkeypatch.setattr(race, "_engine", lambda name: Hybrid() if name == "vroom" else real(name))
+    monkeypatch.setattr(race, "can_fork", lambda processes=None: True)
+    monkeypatch.setattr(race, "_PAIR_MIN_VISITS", 1)
+    inst = compile_instance(p, TRAVEL)
+    r = solve(p, TRAVEL, SolveParams(time_limit_s=2.0),
+              solver=RaceSolver(processes=2, load=lambda: 0.0, peer_handover=True))
+    _ok(p, r)
+    assert len(taken) == 1 and taken[0] is not None
+    routes = [list(x) for x in taken[0]]  # type: ignore[attr-defined]
+    assert len(routes) == inst.n_workers and sorted(v for x in routes for v in x) == sorted(set(
+        v for x in routes for v in x))
