@@ -132,3 +132,11 @@ __all__ = [
     "window",
     "worker",
 ]
+
+
+def vroom_start(inst: Any) -> list[tuple[int, ...]]:
+    """VROOM's level-0 routes for a compiled day, each cut to its feasible part: a start for the local searches."""
+    from planner.schedule import feasible_part
+    from planner.solvers.vroom_hybrid import vroom_routes
+
+    return [feasible_part(inst, w, r) for w, r in enumerate(vroom_routes(inst, seconds=None, exploration_level=0))]

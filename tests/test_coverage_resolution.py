@@ -5,19 +5,18 @@ the hybrid's search, so the default does not trade travel for a sliver of risk t
 from __future__ import annotations
 
 import pytest
-from daysupport import BASE, household, problem, worker
+from daysupport import BASE, household, problem, vroom_start, worker
 from hypothesis import HealthCheck, given, settings
 from test_solve import small_problems
 
 from planner import HaversineProvider, Location, SolveParams, Visit, compile_instance
-from planner.schedule import feasible_part
 from planner.solvers import race, vroom_hybrid
 from planner.solvers.base import RawSolution
 from planner.solvers.budget import Deadline
 from planner.solvers.improve import tighten
 from planner.solvers.objective import INFEASIBLE, no_worse, objective_parts, resolution
 from planner.solvers.race import RaceSolver
-from planner.solvers.vroom_hybrid import VroomHybridSolver, vroom_routes
+from planner.solvers.vroom_hybrid import VroomHybridSolver
 
 TRAVEL = HaversineProvider()
 PARAMS = SolveParams(time_limit_s=2)
@@ -83,7 +82,7 @@ def test_tighten_moves_a_visit_to_the_worker_it_is_nearer_to() -> None:
 @given(small_problems())
 def test_tighten_never_covers_less_never_travels_more_and_keeps_every_rule(p) -> None:
     inst = compile_instance(p, TRAVEL)
-    start = [feasible_part(inst, w, r) for w, r in enumerate(vroom_routes(inst, seconds=None, exploration_level=0))]
+    start = vroom_start(inst)
     before = objective_parts(inst, start, PARAMS)
     after = objective_parts(inst, tighten(inst, start, PARAMS), PARAMS)
     assert after[0] < INFEASIBLE

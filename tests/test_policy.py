@@ -7,20 +7,20 @@ import time
 
 import pytest
 from daysupport import assert_plan_clean as _ok
-from daysupport import household, problem, worker
+from daysupport import household, problem, vroom_start, worker
 from hypothesis import HealthCheck, given, settings
 from test_solve import small_problems
 
 from planner import HaversineProvider, SolveParams, Visit, compile_instance, solve
 from planner.evaluate import evaluate_instance
 from planner.plan import Plan, Reason, Unassigned
-from planner.schedule import feasible_part, schedule_route
+from planner.schedule import schedule_route
 from planner.solve import _route_from
 from planner.solvers.budget import Deadline
 from planner.solvers.improve import improve, recreate
 from planner.solvers.objective import full_objective
 from planner.solvers.race import RaceSolver, challenger_for, idle_cores
-from planner.solvers.vroom_hybrid import VroomHybridSolver, deepest, fits, priorities_of, vroom_routes
+from planner.solvers.vroom_hybrid import VroomHybridSolver, deepest, fits, priorities_of
 
 TRAVEL = HaversineProvider()
 CLOCK = SolveParams(time_limit_s=2)
@@ -166,7 +166,7 @@ def test_improve_shortens_a_route_that_zigzags() -> None:
 @given(small_problems())
 def test_improve_never_worsens_the_full_objective_and_keeps_every_rule(p) -> None:
     inst = compile_instance(p, TRAVEL)
-    start = [feasible_part(inst, w, r) for w, r in enumerate(vroom_routes(inst, seconds=None, exploration_level=0))]
+    start = vroom_start(inst)
     after = improve(inst, start, DETERMINISTIC)
     assert full_objective(inst, after, DETERMINISTIC) <= full_objective(inst, start, DETERMINISTIC)
     assert full_objective(inst, after, DETERMINISTIC) < 1 << 62
@@ -210,7 +210,7 @@ def test_recreate_stops_when_asked() -> None:
 @given(small_problems())
 def test_recreate_never_worsens_the_full_objective_and_keeps_every_rule(p) -> None:
     inst = compile_instance(p, TRAVEL)
-    start = [feasible_part(inst, w, r) for w, r in enumerate(vroom_routes(inst, seconds=None, exploration_level=0))]
+    start = vroom_start(inst)
     after = recreate(inst, start, DETERMINISTIC, stop=lambda: False, rounds=15, seed=3)
     assert full_objective(inst, after, DETERMINISTIC) <= full_objective(inst, start, DETERMINISTIC)
     assert full_objective(inst, after, DETERMINISTIC) < 1 << 62
